@@ -1,0 +1,112 @@
+//! The breaker-state vocabulary every stage shares: drills name states, the demo service
+//! reports them, the observer reads them, the verdict compares them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A circuit breaker's state, in the canonical spelling of breakerbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Calls pass through to the dependency.
+    Closed,
+    /// Calls are rejected without touching the dependency.
+    Open,
+    /// A trial period: some calls probe the dependency to decide whether to close.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// Every state, in the order a healthy breaker cycles through them.
+    pub const ALL: [BreakerState; 3] = [
+        BreakerState::Closed,
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+    ];
+
+    /// The canonical name: `closed`, `open` or `half_open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+
+    /// Reads the many spellings breaker libraries use (`HALF_OPEN`, `half-open`, `halfOpen`,
+    /// `CIRCUIT_OPEN`, `forced_open`, …) as one of the three states.
+    pub fn parse_lenient(text: &str) -> Option<BreakerState> {
+        let folded: String = text
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let folded = folded
+            .strip_prefix("circuit")
+            .or_else(|| folded.strip_prefix("state"))
+            .unwrap_or(&folded);
+        match folded {
+            "closed" | "close" => Some(BreakerState::Closed),
+            "open" | "forcedopen" | "forceopen" => Some(BreakerState::Open),
+            "halfopen" | "halfopened" => Some(BreakerState::HalfOpen),
+            _ => None,
+        }
+    }
+
+    /// A compact code for lock-free storage in an atomic.
+    pub fn to_code(self) -> u8 {
+        match self {
+            BreakerState::Closed => 1,
+            BreakerState::Open => 2,
+            BreakerState::HalfOpen => 3,
+        }
+    }
+
+    /// The inverse of [`BreakerState::to_code`]; `None` for "nothing seen yet" (0).
+    pub fn from_code(code: u8) -> Option<BreakerState> {
+        match code {
+            1 => Some(BreakerState::Closed),
+            2 => Some(BreakerState::Open),
+            3 => Some(BreakerState::HalfOpen),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for BreakerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_spellings_map_to_canonical_states() {
+        for (text, want) in [
+            ("closed", BreakerState::Closed),
+            ("CLOSED", BreakerState::Closed),
+            ("HALF_OPEN", BreakerState::HalfOpen),
+            ("half-open", BreakerState::HalfOpen),
+            ("halfOpen", BreakerState::HalfOpen),
+            ("CIRCUIT_OPEN", BreakerState::Open),
+            ("FORCED_OPEN", BreakerState::Open),
+            (" open ", BreakerState::Open),
+        ] {
+            assert_eq!(BreakerState::parse_lenient(text), Some(want), "{text}");
+        }
+        assert_eq!(BreakerState::parse_lenient("ajar"), None);
+        assert_eq!(BreakerState::parse_lenient(""), None);
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for s in BreakerState::ALL {
+            assert_eq!(BreakerState::from_code(s.to_code()), Some(s));
+        }
+        assert_eq!(BreakerState::from_code(0), None);
+    }
+}

@@ -1,0 +1,368 @@
+//! Drill and fault-profile files: reading, validating, and the validated model.
+//!
+//! [`load_drill`] turns a TOML file into a [`Drill`] or into every problem found, each as
+//! `FILE:LINE:COL: message`. Nothing here touches the network; the [`crate::plan`] stage
+//! turns a `Drill` into concrete timings.
+
+mod diagnostic;
+mod duration;
+mod profile;
+mod raw;
+mod template;
+mod validate;
+
+pub use diagnostic::{line_column, Diagnostic};
+pub use duration::HumanDuration;
+pub use profile::{EmbeddedProfiles, ProfileDirs, ProfileSource};
+pub use template::PathTemplate;
+pub use validate::check_base_url;
+
+use crate::breaker_state::BreakerState;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// Why a drill could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The drill file itself could not be read.
+    #[error("{path}: cannot read drill file: {source}")]
+    Read {
+        /// The file as named.
+        path: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The file was read but is malformed or inconsistent; one diagnostic per problem.
+    #[error("{}", render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl ConfigError {
+    /// The individual problems (one for an unreadable file).
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            ConfigError::Read { path, source } => vec![Diagnostic::whole_file(
+                path,
+                format!("cannot read drill file: {source}"),
+            )],
+            ConfigError::Invalid(d) => d.clone(),
+        }
+    }
+}
+
+fn render_all(diags: &[Diagnostic]) -> String {
+    diags
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads and validates the drill at `path`; fault profiles are looked up in the drill's
+/// `profile_dir`, else `fault-profiles/` beside the drill or one level up.
+pub fn load_drill(path: &Path) -> Result<Drill, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse_drill(&shown, &text, &ProfileDirs::beside(&base))
+}
+
+/// Validates drill `text` (shown as `file` in diagnostics), resolving profiles via `profiles`.
+pub fn parse_drill(
+    file: &str,
+    text: &str,
+    profiles: &dyn ProfileSource,
+) -> Result<Drill, ConfigError> {
+    validate::drill(file, text, profiles)
+}
+
+/// A validated drill: everything the run needs, with defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Drill {
+    /// Short name, shown in reports.
+    pub name: String,
+    /// What the drill checks, in a sentence or two.
+    pub description: String,
+    /// The file the drill came from (for messages).
+    pub source: String,
+    /// Base URL of the service under test; `None` means "the built-in demo service".
+    pub target: Option<String>,
+    /// The one seed every random choice derives from.
+    pub seed: u64,
+    /// Upper bound on one request, connect to last body byte; a timeout is an error.
+    pub request_timeout: Duration,
+    /// The built-in parts to start, each with its settings.
+    pub parts: Parts,
+    /// The request mix virtual users draw from.
+    pub requests: Vec<RequestSpec>,
+    /// Back-to-back phases on one clock.
+    pub phases: Vec<Phase>,
+    /// Which response markers reveal breaker state, cache hits and fallbacks.
+    pub observe: ObserveSettings,
+    /// The criteria the run is judged on.
+    pub expect: Expectations,
+}
+
+/// The built-in parts a drill starts; `None` leaves a part out.
+#[derive(Debug, Clone, Default)]
+pub struct Parts {
+    /// The scripted upstream.
+    pub stub: Option<StubSettings>,
+    /// The fault proxy in front of the upstream.
+    pub proxy: Option<ProxySettings>,
+    /// The built-in service under test.
+    pub demo: Option<DemoSettings>,
+}
+
+/// Settings of the stub upstream.
+#[derive(Debug, Clone)]
+pub struct StubSettings {
+    /// Where it listens (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Scripted responses; empty means the default `GET /item/{id}` JSON route.
+    pub routes: Vec<StubRoute>,
+}
+
+/// One scripted stub response.
+#[derive(Debug, Clone)]
+pub struct StubRoute {
+    /// HTTP method to match.
+    pub method: http::Method,
+    /// Path to match; `{name}` segments match any one segment.
+    pub path: String,
+    /// Status to answer with.
+    pub status: u16,
+    /// Body to answer with; `{name}` is replaced by the matched segment.
+    pub body: String,
+    /// The `content-type` of the body.
+    pub content_type: String,
+    /// Delay before answering.
+    pub delay: Duration,
+}
+
+/// Settings of the fault proxy.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    /// Where it listens; the SUT's dependency URL points here.
+    pub listen: SocketAddr,
+    /// The real upstream's base URL; `None` means the stub.
+    pub upstream: Option<String>,
+}
+
+/// Settings of the built-in demo service.
+#[derive(Debug, Clone)]
+pub struct DemoSettings {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// Consecutive upstream failures that open the breaker.
+    pub failure_threshold: u32,
+    /// How long the breaker stays open before it lets a probe through.
+    pub open_duration: Duration,
+    /// How long a fetched item is served from cache.
+    pub cache_ttl: Duration,
+    /// Upper bound on one upstream call.
+    pub upstream_timeout: Duration,
+    /// Whether the breaker is in the call path at all (off shows what a drill catches).
+    pub breaker: bool,
+}
+
+/// One entry of the request mix.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Name used to group metrics and thresholds.
+    pub name: String,
+    /// HTTP method.
+    pub method: http::Method,
+    /// Path and query, with placeholders.
+    pub path: PathTemplate,
+    /// Relative weight in the mix.
+    pub weight: u32,
+}
+
+/// A named time window with a load shape and the faults active in it.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// Name used in reports, thresholds and the timeline.
+    pub name: String,
+    /// Length of the phase.
+    pub duration: Duration,
+    /// How load is made during the phase.
+    pub load: LoadShape,
+    /// Fault profiles applied during the phase.
+    pub faults: Vec<FaultProfile>,
+}
+
+/// How a phase makes load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadShape {
+    /// Open model: requests start on a fixed schedule whatever the latency.
+    ConstantArrivalRate {
+        /// Requests started per second.
+        rate: f64,
+        /// Most requests in flight at once; a request due when all are busy is dropped.
+        max_vus: usize,
+    },
+    /// Closed model: virtual users loop request → think, their number ramping by stages.
+    RampingVus {
+        /// Virtual users at the start of the phase.
+        start_vus: usize,
+        /// Linear ramps, one after another.
+        stages: Vec<Stage>,
+        /// Pause after each response.
+        think_time: Duration,
+    },
+}
+
+/// One linear ramp of a ramping-vus phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    /// How long the ramp takes.
+    pub duration: Duration,
+    /// Virtual users at the end of the ramp.
+    pub target: usize,
+}
+
+/// A named, reusable set of faults.
+#[derive(Debug, Clone)]
+pub struct FaultProfile {
+    /// The profile's name (its file stem).
+    pub name: String,
+    /// What the profile simulates.
+    pub description: String,
+    /// The faults, in the order the proxy tries them.
+    pub faults: Vec<Fault>,
+}
+
+/// One thing the proxy does to matching requests while its window is open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// What happens.
+    pub action: FaultAction,
+    /// Chance per request, 0.0 to 1.0.
+    pub probability: f64,
+    /// Only requests whose path starts with this are affected.
+    pub path_prefix: Option<String>,
+    /// Window start, relative to the start of the phase using the profile.
+    pub start: Duration,
+    /// Window length; `None` lasts to the end of the phase.
+    pub duration: Option<Duration>,
+}
+
+/// The effect of a fault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Answer with this status instead of forwarding.
+    Status {
+        /// The status code.
+        code: u16,
+        /// The body to send.
+        body: String,
+    },
+    /// Hold the request before forwarding it.
+    Latency {
+        /// The added delay.
+        delay: Duration,
+        /// Uniform jitter, plus or minus.
+        jitter: Duration,
+    },
+    /// Close the connection with a TCP reset, no response.
+    Reset,
+}
+
+impl FaultAction {
+    /// The kind's name as written in profiles.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultAction::Status { .. } => "status",
+            FaultAction::Latency { .. } => "latency",
+            FaultAction::Reset => "reset",
+        }
+    }
+}
+
+/// Which response markers the observer reads.
+#[derive(Debug, Clone)]
+pub struct ObserveSettings {
+    /// Header carrying the breaker state.
+    pub state_header: String,
+    /// Header carrying cache status.
+    pub cache_header: String,
+    /// Values of the cache header that mean "hit" (case-insensitive).
+    pub cache_hit_values: Vec<String>,
+    /// Header whose presence (any value but `false`) marks a fallback response.
+    pub fallback_header: String,
+}
+
+impl Default for ObserveSettings {
+    fn default() -> Self {
+        ObserveSettings {
+            state_header: "x-circuit-state".into(),
+            cache_header: "x-cache".into(),
+            cache_hit_values: vec!["HIT".into()],
+            fallback_header: "x-fallback".into(),
+        }
+    }
+}
+
+/// Every criterion of the drill.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    /// Metric bounds, each on the whole run or one phase / request group.
+    pub thresholds: Vec<Threshold>,
+    /// What the breaker must be seen to do.
+    pub breaker: Option<BreakerExpectations>,
+}
+
+/// One metric bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// Phase it applies to; `None` is the whole run.
+    pub phase: Option<String>,
+    /// Request group it applies to; `None` is every request.
+    pub request: Option<String>,
+    /// The bound.
+    pub bound: Bound,
+    /// Fewer requests than this in scope makes the criterion fail as unmeasurable.
+    pub min_requests: u64,
+}
+
+/// The metric and limit of a threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// The latency quantile (e.g. 0.95) must be at most this.
+    LatencyAtMost {
+        /// Quantile in (0, 1).
+        quantile: f64,
+        /// Upper bound.
+        limit: Duration,
+    },
+    /// Failed requests (transport error or 5xx) over all requests, at most.
+    MaxErrorRate(f64),
+    /// Cache hits over all responses, at least.
+    MinCacheHitRate(f64),
+    /// Fallback responses over all responses, at least.
+    MinFallbackRate(f64),
+    /// Fallback responses over all responses, at most.
+    MaxFallbackRate(f64),
+}
+
+/// What the breaker must be seen to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerExpectations {
+    /// States that must be observed in this order (others may come between).
+    pub sequence: Vec<BreakerState>,
+    /// The breaker must open no later than this after the first fault window opens.
+    pub opens_within: Option<Duration>,
+    /// The first half-open must come this long after the open, within `tolerance`.
+    pub half_open_after: Option<Duration>,
+    /// Allowed deviation for `half_open_after`.
+    pub tolerance: Duration,
+    /// Every response seen while open must be a fallback or a cache hit.
+    pub fallback_while_open: bool,
+    /// The last observed state must be closed.
+    pub closed_at_end: bool,
+}

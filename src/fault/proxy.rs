@@ -1,0 +1,250 @@
+//! The fault proxy: an HTTP/1 reverse proxy with a [`FaultLayer`] in front of the upstream.
+//!
+//! The service under test points its dependency URL here. Requests are forwarded to the
+//! upstream (a real service or the stub) unless an active fault answers, delays or resets
+//! them first. Resets are real TCP RSTs: the connection's socket is closed with linger 0.
+
+use super::{FaultLayer, FaultService, ProxyBody, Tap, UpstreamOutcome};
+use crate::clock::RunClock;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tower::Layer;
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The listen address is taken or not ours.
+    #[error("fault proxy cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// The upstream base URL is unusable.
+    #[error("fault proxy upstream \"{0}\" is not an http:// base URL")]
+    Upstream(String),
+}
+
+/// A running fault proxy; dropping it stops accepting connections.
+#[derive(Debug)]
+pub struct FaultProxy {
+    addr: SocketAddr,
+    tap: Arc<Tap>,
+    accept_loop: JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on `listen` forwarding to `upstream`, applying `layer` on `clock`.
+    pub async fn start(
+        listen: SocketAddr,
+        upstream: &str,
+        layer: FaultLayer,
+        clock: RunClock,
+        tap: Arc<Tap>,
+    ) -> Result<FaultProxy, ProxyError> {
+        let forward = Forward::new(upstream, clock, tap.clone())?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| ProxyError::Bind { addr: listen, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ProxyError::Bind { addr: listen, source })?;
+        let service = layer.layer(forward);
+        let accept_loop = tokio::spawn(accept_loop(listener, service));
+        tracing::info!(%addr, upstream, "fault proxy listening");
+        Ok(FaultProxy {
+            addr,
+            tap,
+            accept_loop,
+        })
+    }
+
+    /// The address the proxy listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to point a service's dependency at.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The proxy's tap.
+    pub fn tap(&self) -> Arc<Tap> {
+        self.tap.clone()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, service: FaultService<Forward>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "fault proxy accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let reset = Arc::new(AtomicBool::new(false));
+        let service = service.for_connection(reset.clone());
+        tokio::spawn(async move {
+            let io = TokioIo::new(ResettableStream { inner: stream, reset });
+            let hyper_service = hyper_util::service::TowerToHyperService::new(service);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, hyper_service)
+                .await
+            {
+                tracing::debug!(error = %e, "fault proxy connection ended");
+            }
+        });
+    }
+}
+
+/// A TCP stream that closes with an RST instead of a FIN when its reset flag is raised.
+struct ResettableStream {
+    inner: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::Acquire) {
+            if let Err(e) = self.inner.set_zero_linger() {
+                tracing::debug!(error = %e, "could not arm the reset");
+            }
+        }
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Forwards a request to the upstream and counts the answer in the tap.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    client: Client<HttpConnector, Incoming>,
+    scheme_authority: http::uri::Authority,
+    base_path: String,
+    clock: RunClock,
+    tap: Arc<Tap>,
+}
+
+impl Forward {
+    fn new(upstream: &str, clock: RunClock, tap: Arc<Tap>) -> Result<Forward, ProxyError> {
+        let uri: http::Uri = upstream
+            .parse()
+            .map_err(|_| ProxyError::Upstream(upstream.to_string()))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(ProxyError::Upstream(upstream.to_string()));
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| ProxyError::Upstream(upstream.to_string()))?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        let client = Client::builder(TokioExecutor::new())
+            // A resent request would be an upstream attempt the tap never saw.
+            .retry_canceled_requests(false)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Forward {
+            client,
+            scheme_authority: authority,
+            base_path: uri.path().trim_end_matches('/').to_string(),
+            clock,
+            tap,
+        })
+    }
+
+    fn upstream_uri(&self, original: &http::Uri) -> Result<http::Uri, http::Error> {
+        let path_and_query = original.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        http::Uri::builder()
+            .scheme("http")
+            .authority(self.scheme_authority.clone())
+            .path_and_query(format!("{}{}", self.base_path, path_and_query))
+            .build()
+    }
+}
+
+impl tower::Service<http::Request<Incoming>> for Forward {
+    type Response = http::Response<ProxyBody>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: http::Request<Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            match this.upstream_uri(request.uri()) {
+                Ok(uri) => *request.uri_mut() = uri,
+                Err(e) => return Ok(bad_gateway(format!("cannot build upstream URI: {e}"))),
+            }
+            if let Ok(host) = http::HeaderValue::from_str(this.scheme_authority.as_str()) {
+                request.headers_mut().insert(http::header::HOST, host);
+            }
+            request.headers_mut().remove(http::header::CONNECTION);
+            let result = this.client.request(request).await;
+            let now = this.clock.elapsed().unwrap_or_default();
+            match result {
+                Ok(response) => {
+                    this.tap.forwarded(now, UpstreamOutcome::Status(response.status().as_u16()));
+                    Ok(response.map(|body| body.boxed()))
+                }
+                Err(e) => {
+                    this.tap.forwarded(now, UpstreamOutcome::Error);
+                    Ok(bad_gateway(format!("upstream unreachable: {e}")))
+                }
+            }
+        })
+    }
+}
+
+fn bad_gateway(message: String) -> http::Response<ProxyBody> {
+    let body = Full::new(Bytes::from(message)).map_err(|never| match never {}).boxed();
+    let mut response = http::Response::new(body);
+    *response.status_mut() = http::StatusCode::BAD_GATEWAY;
+    response
+}

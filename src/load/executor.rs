@@ -1,0 +1,256 @@
+//! The executors: how a phase turns its load shape into requests.
+
+use super::client::Connection;
+use super::Shared;
+use crate::config::{LoadShape, Stage};
+use crate::metrics::{Outcome, Recorder, Sample};
+use crate::observe::Channel;
+use crate::plan::PlannedPhase;
+use crate::rng::Rng;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// Runs one phase to its end (or the run's stop) and returns what its workers recorded.
+pub(super) async fn run_phase(shared: Arc<Shared>, phase: PlannedPhase) -> Recorder {
+    match phase.load.clone() {
+        LoadShape::ConstantArrivalRate { rate, max_vus } => {
+            open_model(shared, phase, rate, max_vus).await
+        }
+        LoadShape::RampingVus {
+            start_vus,
+            stages,
+            think_time,
+        } => closed_model(shared, phase, start_vus, stages, think_time).await,
+    }
+}
+
+/// A worker's request loop state: its connection, random stream and recorder.
+struct Worker {
+    shared: Arc<Shared>,
+    connection: Connection,
+    rng: Rng,
+    path: String,
+    recorder: Recorder,
+}
+
+impl Worker {
+    fn new(shared: Arc<Shared>, phase: usize, worker: usize) -> Self {
+        let rng = Rng::new(shared.seed, ((phase as u64) << 32) | worker as u64);
+        let recorder = Recorder::new(shared.requests.len());
+        Worker {
+            shared,
+            connection: Connection::default(),
+            rng,
+            path: String::new(),
+            recorder,
+        }
+    }
+
+    /// Sends one request; latency counts from `started` (the intended start in open model).
+    /// Returns false if the run was stopped mid-request (nothing is recorded then).
+    async fn one_request(&mut self, started: Instant) -> bool {
+        let shared = self.shared.clone();
+        let group = shared.pick(self.rng.next_u64());
+        let spec = &shared.requests[group];
+        spec.path.render(&mut self.rng, &mut self.path);
+        let exchange = tokio::time::timeout(
+            shared.timeout,
+            self.connection.exchange(&shared.target, &spec.method, &self.path),
+        );
+        let result = tokio::select! {
+            r = exchange => r,
+            _ = shared.stop.cancelled() => return false,
+        };
+        let finished = Instant::now();
+        let at = finished.saturating_duration_since(shared.epoch);
+        let (outcome, markers) = match result {
+            Ok(Ok(head)) => {
+                let markers = shared.classifier.classify(&head.headers);
+                if let Some(state) = markers.breaker {
+                    shared.tracker.observe(at, state, Channel::Header);
+                }
+                (Outcome::Status(head.status.as_u16()), markers)
+            }
+            Ok(Err(kind)) => (Outcome::Failed(kind), Default::default()),
+            Err(_) => {
+                self.connection.discard();
+                (Outcome::Failed("timeout"), Default::default())
+            }
+        };
+        let sample = Sample {
+            at,
+            latency: finished.saturating_duration_since(started),
+            outcome,
+            markers,
+        };
+        self.recorder.record(group, &sample);
+        shared.live.requests.fetch_add(1, Ordering::Relaxed);
+        if outcome.is_error() {
+            shared.live.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+}
+
+/// Open model: requests start on a timetable of `rate` per second whatever the latency.
+///
+/// tokio's timer has 1 ms resolution, so at each wake-up the scheduler releases every
+/// request that has come due, each carrying its own intended start.
+async fn open_model(shared: Arc<Shared>, phase: PlannedPhase, rate: f64, max_vus: usize) -> Recorder {
+    let phase_start = shared.epoch + phase.start;
+    let phase_end = shared.epoch + phase.end();
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let (tx, rx) = async_channel::bounded::<Instant>(max_vus);
+    let mut workers = JoinSet::new();
+    let spawn_worker = |workers: &mut JoinSet<Recorder>, index: usize| {
+        let mut worker = Worker::new(shared.clone(), phase.index, index);
+        let rx = rx.clone();
+        workers.spawn(async move {
+            while let Ok(intended) = rx.recv().await {
+                if !worker.one_request(intended).await {
+                    break;
+                }
+            }
+            worker.recorder
+        });
+    };
+    // Start with enough workers for ~50 ms of arrivals and add more when requests queue.
+    let initial = ((rate * 0.05).ceil() as usize).clamp(1, max_vus);
+    for index in 0..initial {
+        spawn_worker(&mut workers, index);
+    }
+    let mut spawned = initial;
+    let mut dropped = 0u64;
+    let mut n: u32 = 0;
+    'schedule: loop {
+        let next = phase_start + interval * n;
+        if next >= phase_end {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(next.into()) => {}
+            _ = shared.stop.cancelled() => break 'schedule,
+        }
+        let now = Instant::now();
+        loop {
+            let due = phase_start + interval * n;
+            if due > now || due >= phase_end {
+                break;
+            }
+            if !rx.is_empty() && spawned < max_vus {
+                spawn_worker(&mut workers, spawned);
+                spawned += 1;
+            }
+            if tx.try_send(due).is_err() {
+                dropped += 1;
+            }
+            n += 1;
+        }
+    }
+    tx.close();
+    let mut recorder = collect(workers, shared.requests.len()).await;
+    recorder.dropped += dropped;
+    recorder
+}
+
+/// Closed model: virtual users loop request → think time; their number follows the stages.
+async fn closed_model(
+    shared: Arc<Shared>,
+    phase: PlannedPhase,
+    start_vus: usize,
+    stages: Vec<Stage>,
+    think_time: Duration,
+) -> Recorder {
+    let phase_start = shared.epoch + phase.start;
+    let phase_end = shared.epoch + phase.end();
+    let desired = Arc::new(AtomicUsize::new(start_vus));
+    let mut workers = JoinSet::new();
+    let mut spawned = 0usize;
+    loop {
+        let now = Instant::now();
+        if now >= phase_end || shared.stop.is_cancelled() {
+            break;
+        }
+        let want = vus_at(start_vus, &stages, now.saturating_duration_since(phase_start));
+        desired.store(want, Ordering::Relaxed);
+        while spawned < want {
+            let mut worker = Worker::new(shared.clone(), phase.index, spawned);
+            let index = spawned;
+            let desired = desired.clone();
+            let stop = shared.stop.clone();
+            workers.spawn(async move {
+                while Instant::now() < phase_end && !stop.is_cancelled() {
+                    if index >= desired.load(Ordering::Relaxed) {
+                        // Ramped down: idle until ramped up again or the phase ends.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                    if !worker.one_request(Instant::now()).await {
+                        break;
+                    }
+                    if !think_time.is_zero() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(think_time) => {}
+                            _ = stop.cancelled() => break,
+                        }
+                    }
+                }
+                worker.recorder
+            });
+            spawned += 1;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = shared.stop.cancelled() => break,
+        }
+    }
+    desired.store(0, Ordering::Relaxed);
+    collect(workers, shared.requests.len()).await
+}
+
+/// Virtual users wanted `elapsed` into a phase ramping from `start_vus` through `stages`.
+fn vus_at(start_vus: usize, stages: &[Stage], elapsed: Duration) -> usize {
+    let mut from = start_vus as f64;
+    let mut stage_start = Duration::ZERO;
+    for stage in stages {
+        let stage_end = stage_start + stage.duration;
+        if elapsed < stage_end {
+            let progress = (elapsed - stage_start).as_secs_f64() / stage.duration.as_secs_f64();
+            return (from + (stage.target as f64 - from) * progress).round() as usize;
+        }
+        from = stage.target as f64;
+        stage_start = stage_end;
+    }
+    from as usize
+}
+
+async fn collect(mut workers: JoinSet<Recorder>, groups: usize) -> Recorder {
+    let mut all = Recorder::new(groups);
+    while let Some(done) = workers.join_next().await {
+        match done {
+            Ok(recorder) => all.merge(&recorder),
+            Err(e) => tracing::error!(error = %e, "load worker failed"),
+        }
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vus_ramp_linearly_between_stages() {
+        let s = |secs, target| Stage { duration: Duration::from_secs(secs), target };
+        let stages = [s(10, 10), s(10, 10), s(5, 0)];
+        let at = |ms| vus_at(0, &stages, Duration::from_millis(ms));
+        assert_eq!(at(0), 0);
+        assert_eq!(at(5_000), 5);
+        assert_eq!(at(15_000), 10);
+        assert_eq!(at(22_500), 5);
+        assert_eq!(at(60_000), 0);
+        assert_eq!(vus_at(4, &[s(4, 0)], Duration::from_secs(1)), 3);
+    }
+}

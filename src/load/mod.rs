@@ -1,0 +1,197 @@
+//! The load engine: runs a plan's phases back to back against the target.
+//!
+//! Two executors so far:
+//! - `constant-arrival-rate` (open model): a scheduler releases requests on a fixed
+//!   timetable; latency counts from each request's *intended* start, so a slow target
+//!   cannot hide its slowness by slowing the load (no coordinated omission). A request due
+//!   while every worker is busy and the queue is full is counted as dropped.
+//! - `ramping-vus` (closed model): virtual users loop request → think time, their number
+//!   following linear stages.
+//!
+//! Each worker owns one connection and one [`Recorder`]; responses are classified by the
+//! [`observe`](crate::observe) stage as they arrive.
+
+mod client;
+mod executor;
+
+pub use client::Target;
+
+use crate::clock::RunClock;
+use crate::config::RequestSpec;
+use crate::metrics::{PhaseRecord, Recorder, RunMetrics};
+use crate::observe::{BreakerTracker, Classifier};
+use crate::plan::Plan;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Why the load could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The target URL cannot be used.
+    #[error("target {target}: {why}")]
+    BadTarget {
+        /// The target as given.
+        target: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Nothing answers at the target.
+    #[error("target {target} is unreachable: {cause}")]
+    Unreachable {
+        /// The target as given.
+        target: String,
+        /// The cause (refused, timed out, no such host).
+        cause: String,
+    },
+}
+
+/// Counters a progress display can read while the run goes on.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Requests finished so far.
+    pub requests: AtomicU64,
+    /// Errors so far.
+    pub errors: AtomicU64,
+    /// Index of the current phase.
+    pub phase: AtomicUsize,
+}
+
+/// Checks the target accepts TCP connections, so a wrong address fails in seconds, not
+/// after a whole drill of errors.
+pub async fn preflight(target: &Target, within: Duration) -> Result<(), LoadError> {
+    match tokio::time::timeout(within, tokio::net::TcpStream::connect(target.addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(LoadError::Unreachable {
+            target: target.url.clone(),
+            cause: e.to_string(),
+        }),
+        Err(_) => Err(LoadError::Unreachable {
+            target: target.url.clone(),
+            cause: format!("no connection within {within:?}"),
+        }),
+    }
+}
+
+/// What every worker of a run shares.
+struct Shared {
+    target: Target,
+    requests: Vec<RequestSpec>,
+    cumulative_weights: Vec<u64>,
+    timeout: Duration,
+    seed: u64,
+    epoch: Instant,
+    classifier: Classifier,
+    tracker: Arc<BreakerTracker>,
+    live: Arc<Live>,
+    stop: CancellationToken,
+}
+
+impl Shared {
+    /// Picks a request group by weight from a uniform draw.
+    fn pick(&self, draw: u64) -> usize {
+        let total = self.cumulative_weights.last().copied().unwrap_or(1).max(1);
+        let point = draw % total;
+        self.cumulative_weights.partition_point(|&w| w <= point)
+    }
+}
+
+/// The observers a run's responses feed.
+#[derive(Debug)]
+pub struct Observers {
+    /// Reads markers off each response.
+    pub classifier: Classifier,
+    /// Collects breaker transitions.
+    pub tracker: Arc<BreakerTracker>,
+}
+
+/// Runs every phase of `plan` against `target`; stops early when `stop` is cancelled.
+///
+/// The returned metrics hold every phase that started, whole or cut short.
+pub async fn run(
+    plan: &Plan,
+    target: Target,
+    clock: &RunClock,
+    observers: Observers,
+    live: Arc<Live>,
+    stop: CancellationToken,
+) -> RunMetrics {
+    let requests = plan.drill.requests.clone();
+    let cumulative_weights = requests
+        .iter()
+        .scan(0u64, |sum, r| {
+            *sum += u64::from(r.weight);
+            Some(*sum)
+        })
+        .collect();
+    let epoch = clock.start();
+    let shared = Arc::new(Shared {
+        target,
+        requests,
+        cumulative_weights,
+        timeout: plan.drill.request_timeout,
+        seed: plan.seed,
+        epoch,
+        classifier: observers.classifier,
+        tracker: observers.tracker,
+        live: live.clone(),
+        stop: stop.clone(),
+    });
+
+    let mut running = Vec::new();
+    for phase in &plan.phases {
+        let start = epoch + phase.start;
+        tokio::select! {
+            _ = tokio::time::sleep_until(start.into()) => {}
+            _ = stop.cancelled() => break,
+        }
+        live.phase.store(phase.index, Ordering::Relaxed);
+        tracing::info!(phase = %phase.name, "phase start");
+        let task = tokio::spawn(executor::run_phase(shared.clone(), phase.clone()));
+        running.push((phase.clone(), task));
+        tokio::select! {
+            _ = tokio::time::sleep_until((epoch + phase.end()).into()) => {}
+            _ = stop.cancelled() => break,
+        }
+    }
+
+    let mut metrics = RunMetrics {
+        groups: plan.drill.requests.iter().map(|r| r.name.clone()).collect(),
+        phases: Vec::new(),
+    };
+    for (phase, task) in running {
+        let recorder = match task.await {
+            Ok(recorder) => recorder,
+            Err(e) => {
+                tracing::error!(phase = %phase.name, error = %e, "phase task failed");
+                Recorder::new(plan.drill.requests.len())
+            }
+        };
+        let ran = clock
+            .elapsed()
+            .unwrap_or_default()
+            .saturating_sub(phase.start)
+            .min(phase.duration);
+        metrics.phases.push(PhaseRecord {
+            name: phase.name.clone(),
+            start: phase.start,
+            duration: if stop.is_cancelled() { ran } else { phase.duration },
+            recorder,
+        });
+    }
+    metrics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weighted_pick_follows_cumulative_weights() {
+        let cumulative = [1u64, 4, 5]; // weights 1, 3, 1
+        let pick = |draw: u64| cumulative.partition_point(|&w| w <= draw % 5);
+        let picks: Vec<usize> = (0..5).map(pick).collect();
+        assert_eq!(picks, vec![0, 1, 1, 1, 2]);
+    }
+}

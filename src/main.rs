@@ -1,0 +1,323 @@
+//! The `breakerbox` command: runs drills, validates drill files, and runs the built-in
+//! parts on their own. Library errors become one-line messages and exit codes here.
+
+use breakerbox::config::{self, DemoSettings, StubSettings};
+use breakerbox::demo::{self, DemoService};
+use breakerbox::drill::{PreparedDrill, Progress};
+use breakerbox::plan::Overrides;
+use breakerbox::report;
+use breakerbox::stub::Stub;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Exit code for bad usage or a bad drill file.
+const EXIT_USAGE: u8 = 2;
+/// Exit code for an invalid run (target unreachable at preflight).
+const EXIT_INVALID: u8 = 4;
+
+#[derive(Parser)]
+#[command(name = "breakerbox", version, about = "Resilience drills: staged load, injected upstream faults, observed circuit-breaker transitions, a verdict.")]
+struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a drill file.
+    Run {
+        /// The drill (TOML).
+        drill: PathBuf,
+        #[command(flatten)]
+        run: RunFlags,
+        /// Base URL of the service under test (overrides the drill's `target`).
+        #[arg(long, env = "BREAKERBOX_TARGET")]
+        target: Option<String>,
+        /// Where the fault proxy listens (overrides [proxy] listen).
+        #[arg(long)]
+        proxy_listen: Option<SocketAddr>,
+        /// Where the stub listens (overrides [stub] listen).
+        #[arg(long)]
+        stub_listen: Option<SocketAddr>,
+    },
+    /// Run the embedded circuit-breaker drill on the built-in parts.
+    Demo {
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Check drill files and report every problem as FILE:LINE:COL: message.
+    Validate {
+        /// Drill files.
+        #[arg(required = true)]
+        drills: Vec<PathBuf>,
+    },
+    /// Run the demo service alone (the SUT with a circuit breaker, cache and fallback).
+    DemoService {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Base URL of its upstream dependency (point it at the fault proxy).
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        upstream: String,
+        /// Consecutive upstream failures that open the breaker.
+        #[arg(long, default_value_t = 5)]
+        failure_threshold: u32,
+        /// How long the breaker stays open.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        open_duration: Duration,
+        /// How long an item is served from cache.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        cache_ttl: Duration,
+        /// Upper bound on one upstream call.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        upstream_timeout: Duration,
+        /// Whether the breaker is in the call path.
+        #[arg(long, value_enum, default_value_t = Switch::On)]
+        breaker: Switch,
+    },
+    /// Run the stub upstream alone (GET /item/{id} answers JSON).
+    Stub {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9091")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Args)]
+struct RunFlags {
+    /// Seed for every random choice (overrides the drill's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where to write the result document.
+    #[arg(long, default_value = "result.json")]
+    out: PathBuf,
+    /// Turn the demo service's breaker on or off (off shows what the drill catches).
+    #[arg(long, value_enum)]
+    breaker: Option<Switch>,
+    /// No live progress line.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    runtime.block_on(dispatch(cli.command))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,breakerbox=info",
+        _ => "debug,hyper=info,hyper_util=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn dispatch(command: Command) -> ExitCode {
+    match command {
+        Command::Run { drill, run, target, proxy_listen, stub_listen } => {
+            let drill = match config::load_drill(&drill) {
+                Ok(d) => d,
+                Err(e) => return config_failure(&e),
+            };
+            let overrides = Overrides {
+                target,
+                seed: run.seed,
+                proxy_listen,
+                stub_listen,
+                demo_breaker: run.breaker.map(|b| b == Switch::On),
+            };
+            run_drill(drill, overrides, &run).await
+        }
+        Command::Demo { run } => {
+            let drill = match demo::embedded_drill() {
+                Ok(d) => d,
+                Err(e) => return config_failure(&e),
+            };
+            let overrides = Overrides {
+                seed: run.seed,
+                demo_breaker: run.breaker.map(|b| b == Switch::On),
+                ..Overrides::default()
+            };
+            run_drill(drill, overrides, &run).await
+        }
+        Command::Validate { drills } => {
+            let mut bad = false;
+            for path in drills {
+                match config::load_drill(&path) {
+                    Ok(d) => println!("{}: ok ({} phases, {} requests)", path.display(), d.phases.len(), d.requests.len()),
+                    Err(e) => {
+                        bad = true;
+                        for d in e.diagnostics() {
+                            eprintln!("{d}");
+                        }
+                    }
+                }
+            }
+            if bad { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
+        }
+        Command::DemoService { listen, upstream, failure_threshold, open_duration, cache_ttl, upstream_timeout, breaker } => {
+            if let Err(why) = config::check_base_url(&upstream) {
+                eprintln!("error: --upstream: {}", why.replace("target", "upstream"));
+                return ExitCode::from(EXIT_USAGE);
+            }
+            if failure_threshold == 0 {
+                eprintln!("error: --failure-threshold must be at least 1");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            let settings = DemoSettings {
+                listen,
+                failure_threshold,
+                open_duration,
+                cache_ttl,
+                upstream_timeout,
+                breaker: breaker == Switch::On,
+            };
+            match DemoService::start(&settings, &upstream).await {
+                Ok(service) => {
+                    println!("demo service listening on {} (upstream {upstream}, breaker {})", service.url(), if settings.breaker { "on" } else { "off" });
+                    let _ = std::io::stdout().flush();
+                    serve_until_ctrl_c(service.wait()).await
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
+        Command::Stub { listen } => {
+            match Stub::start(&StubSettings { listen, routes: Vec::new() }).await {
+                Ok(stub) => {
+                    println!("stub upstream listening on {}", stub.url());
+                    let _ = std::io::stdout().flush();
+                    serve_until_ctrl_c(std::future::pending::<()>()).await
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            }
+        }
+    }
+}
+
+async fn serve_until_ctrl_c(serving: impl std::future::Future<Output = ()>) -> ExitCode {
+    tokio::select! {
+        _ = serving => ExitCode::SUCCESS,
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}
+
+fn config_failure(e: &config::ConfigError) -> ExitCode {
+    for d in e.diagnostics() {
+        eprintln!("{d}");
+    }
+    ExitCode::from(EXIT_USAGE)
+}
+
+async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags) -> ExitCode {
+    let name = drill.name.clone();
+    let prepared = match PreparedDrill::prepare(drill, &overrides).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(if e.is_invalid_run() { EXIT_INVALID } else { EXIT_USAGE });
+        }
+    };
+    if !flags.quiet {
+        let proxy = prepared.proxy_url().map(|p| format!(", fault proxy {p}")).unwrap_or_default();
+        eprintln!(
+            "drill {name}: {} phases, {:.0}s, target {}{proxy}",
+            prepared.plan().phases.len(),
+            prepared.plan().total_duration().as_secs_f64(),
+            prepared.target_url()
+        );
+    }
+
+    let stop = CancellationToken::new();
+    let ctrl_c = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.cancel();
+            }
+        })
+    };
+    let progress = (!flags.quiet).then(|| tokio::spawn(show_progress(prepared.progress())));
+    let result = prepared.execute(stop).await;
+    ctrl_c.abort();
+    if let Some(p) = progress {
+        p.abort();
+        if std::io::stderr().is_terminal() {
+            eprint!("\r\x1b[2K");
+        }
+    }
+
+    print!("{}", report::render_console(&result));
+    let code = result.outcome.exit_code() as u8;
+    match report::write_json(&result, &flags.out) {
+        Ok(()) => println!("result written to {}", flags.out.display()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code.max(EXIT_USAGE));
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// Prints a live status line: on a terminal redrawn every second, elsewhere every 5 s.
+async fn show_progress(progress: Progress) {
+    let tty = std::io::stderr().is_terminal();
+    let every = if tty { Duration::from_secs(1) } else { Duration::from_secs(5) };
+    let mut last_requests = 0u64;
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let s = progress.snapshot();
+        let rps = (s.requests - last_requests) as f64 / every.as_secs_f64();
+        last_requests = s.requests;
+        let line = format!(
+            "[{:>5.1}s/{:.0}s] {:<16} {:>6.0} req/s  {:>7} requests  {:>5} errors  breaker {}",
+            s.elapsed.as_secs_f64(),
+            s.total.as_secs_f64(),
+            s.phase,
+            rps,
+            s.requests,
+            s.errors,
+            s.breaker.map(|b| b.as_str()).unwrap_or("-"),
+        );
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}

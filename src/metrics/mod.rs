@@ -1,0 +1,360 @@
+//! Metrics: latency histograms and counts per (phase, request group), a per-second series,
+//! and the run's timeline.
+//!
+//! Each load worker owns a [`Recorder`] for its phase, so the hot path takes no lock;
+//! recorders are merged when their phase's workers finish.
+
+pub mod timeline;
+
+pub use timeline::{Event, EventKind, Timeline};
+
+use crate::breaker_state::BreakerState;
+use crate::observe::Markers;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Highest latency the histograms hold, in microseconds (60 s); longer ones are clamped.
+const HISTOGRAM_MAX_US: u64 = 60_000_000;
+
+/// How one request ended, as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A response with this status.
+    Status(u16),
+    /// No response; the kind of transport failure.
+    Failed(&'static str),
+}
+
+impl Outcome {
+    /// Whether the request counts as an error: no response, or a 5xx.
+    pub fn is_error(self) -> bool {
+        match self {
+            Outcome::Status(s) => s >= 500,
+            Outcome::Failed(_) => true,
+        }
+    }
+}
+
+/// One finished request, as recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// When it finished, from the run epoch.
+    pub at: Duration,
+    /// Latency: from the intended start in open-model phases, from the send otherwise.
+    pub latency: Duration,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What its markers said (all default for failed requests).
+    pub markers: Markers,
+}
+
+/// Counts and latencies of one (phase, request group), mergeable.
+#[derive(Debug, Clone, Default)]
+pub struct GroupStats {
+    histogram: Option<Histogram<u64>>,
+    /// Requests finished (responses and failures).
+    pub requests: u64,
+    /// Failed requests and 5xx responses.
+    pub errors: u64,
+    /// Responses by status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Failures by kind (timeout, connect, reset, …).
+    pub failures: BTreeMap<&'static str, u64>,
+    /// Responses marked as cache hits.
+    pub cache_hits: u64,
+    /// Responses marked as fallbacks.
+    pub fallbacks: u64,
+    /// Responses that reported each breaker state.
+    pub by_state: BTreeMap<BreakerState, u64>,
+    /// Responses reporting `open` that were neither a fallback nor a cache hit.
+    pub open_not_degraded: u64,
+}
+
+impl GroupStats {
+    /// Counts one sample.
+    pub fn record(&mut self, sample: &Sample) {
+        self.requests += 1;
+        if sample.outcome.is_error() {
+            self.errors += 1;
+        }
+        match sample.outcome {
+            Outcome::Status(s) => *self.statuses.entry(s).or_default() += 1,
+            Outcome::Failed(kind) => *self.failures.entry(kind).or_default() += 1,
+        }
+        let m = sample.markers;
+        self.cache_hits += u64::from(m.cache_hit);
+        self.fallbacks += u64::from(m.fallback);
+        if let Some(state) = m.breaker {
+            *self.by_state.entry(state).or_default() += 1;
+            if state == BreakerState::Open && !(m.fallback || m.cache_hit) {
+                self.open_not_degraded += 1;
+            }
+        }
+        let micros = (sample.latency.as_micros() as u64).clamp(1, HISTOGRAM_MAX_US);
+        self.histogram
+            .get_or_insert_with(new_histogram)
+            .saturating_record(micros);
+    }
+
+    /// Adds `other`'s counts and latencies into these.
+    pub fn merge(&mut self, other: &GroupStats) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        for (k, v) in &other.statuses {
+            *self.statuses.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.failures {
+            *self.failures.entry(k).or_default() += v;
+        }
+        self.cache_hits += other.cache_hits;
+        self.fallbacks += other.fallbacks;
+        for (k, v) in &other.by_state {
+            *self.by_state.entry(*k).or_default() += v;
+        }
+        self.open_not_degraded += other.open_not_degraded;
+        if let Some(theirs) = &other.histogram {
+            let ours = self.histogram.get_or_insert_with(new_histogram);
+            // Same bounds on both sides, so `add` cannot run out of range.
+            let _ = ours.add(theirs);
+        }
+    }
+
+    /// The latency at `quantile` (0..=1); `None` when nothing was recorded.
+    pub fn latency(&self, quantile: f64) -> Option<Duration> {
+        self.histogram
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|h| Duration::from_micros(h.value_at_quantile(quantile)))
+    }
+
+    /// Mean latency; `None` when nothing was recorded.
+    pub fn mean_latency(&self) -> Option<Duration> {
+        self.histogram
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|h| Duration::from_secs_f64(h.mean() / 1e6))
+    }
+
+    /// `part` over all requests; 0 when there were none.
+    pub fn rate(&self, part: u64) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            part as f64 / self.requests as f64
+        }
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 1 µs .. 60 s at 3 significant digits; the bounds are constants, so this cannot fail.
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!("3 digits is valid")))
+}
+
+/// Requests finished in one second of the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Second {
+    /// Requests finished.
+    pub requests: u64,
+    /// Of which errors.
+    pub errors: u64,
+    /// Of which fallbacks.
+    pub fallbacks: u64,
+    /// Of which cache hits.
+    pub cache_hits: u64,
+}
+
+/// What one load worker recorded during one phase.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// Stats per request group, indexed like the drill's requests.
+    pub groups: Vec<GroupStats>,
+    /// Counts per second of the run, indexed by whole seconds from the epoch.
+    pub seconds: Vec<Second>,
+    /// Requests that were due but could not start (open model, every worker busy).
+    pub dropped: u64,
+}
+
+impl Recorder {
+    /// An empty recorder for `groups` request groups.
+    pub fn new(groups: usize) -> Self {
+        Recorder {
+            groups: vec![GroupStats::default(); groups],
+            seconds: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Counts one sample for request group `group`.
+    pub fn record(&mut self, group: usize, sample: &Sample) {
+        if let Some(g) = self.groups.get_mut(group) {
+            g.record(sample);
+        }
+        let second = sample.at.as_secs() as usize;
+        if self.seconds.len() <= second {
+            self.seconds.resize(second + 1, Second::default());
+        }
+        let s = &mut self.seconds[second];
+        s.requests += 1;
+        s.errors += u64::from(sample.outcome.is_error());
+        s.fallbacks += u64::from(sample.markers.fallback);
+        s.cache_hits += u64::from(sample.markers.cache_hit);
+    }
+
+    /// Adds `other` into this recorder.
+    pub fn merge(&mut self, other: &Recorder) {
+        if self.groups.len() < other.groups.len() {
+            self.groups.resize(other.groups.len(), GroupStats::default());
+        }
+        for (ours, theirs) in self.groups.iter_mut().zip(&other.groups) {
+            ours.merge(theirs);
+        }
+        if self.seconds.len() < other.seconds.len() {
+            self.seconds.resize(other.seconds.len(), Second::default());
+        }
+        for (ours, theirs) in self.seconds.iter_mut().zip(&other.seconds) {
+            ours.requests += theirs.requests;
+            ours.errors += theirs.errors;
+            ours.fallbacks += theirs.fallbacks;
+            ours.cache_hits += theirs.cache_hits;
+        }
+        self.dropped += other.dropped;
+    }
+
+    /// All groups merged into one.
+    pub fn total(&self) -> GroupStats {
+        let mut all = GroupStats::default();
+        for g in &self.groups {
+            all.merge(g);
+        }
+        all
+    }
+}
+
+/// Everything recorded in one phase.
+#[derive(Debug, Clone)]
+pub struct PhaseRecord {
+    /// Phase name.
+    pub name: String,
+    /// Offset of the phase start from the epoch.
+    pub start: Duration,
+    /// How long the phase ran (shorter than planned if the run was stopped).
+    pub duration: Duration,
+    /// The merged recorder of every worker of the phase.
+    pub recorder: Recorder,
+}
+
+/// Everything recorded in a run, by phase.
+#[derive(Debug, Clone, Default)]
+pub struct RunMetrics {
+    /// Request group names, indexed like every recorder's groups.
+    pub groups: Vec<String>,
+    /// One record per phase that started.
+    pub phases: Vec<PhaseRecord>,
+}
+
+impl RunMetrics {
+    /// Stats for one phase (or all) and one request group (or all); `None` if the phase never ran.
+    pub fn scope(&self, phase: Option<&str>, group: Option<&str>) -> Option<GroupStats> {
+        let group_index = match group {
+            Some(name) => Some(self.groups.iter().position(|g| g == name)?),
+            None => None,
+        };
+        let mut stats = GroupStats::default();
+        let mut any = false;
+        for p in self.phases.iter().filter(|p| phase.is_none_or(|name| p.name == name)) {
+            any = true;
+            match group_index {
+                Some(i) => {
+                    if let Some(g) = p.recorder.groups.get(i) {
+                        stats.merge(g);
+                    }
+                }
+                None => stats.merge(&p.recorder.total()),
+            }
+        }
+        any.then_some(stats)
+    }
+
+    /// The whole run's per-second series.
+    pub fn seconds(&self) -> Vec<Second> {
+        let mut all = Recorder::new(0);
+        for p in &self.phases {
+            all.merge(&Recorder {
+                groups: Vec::new(),
+                seconds: p.recorder.seconds.clone(),
+                dropped: 0,
+            });
+        }
+        all.seconds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ms: u64, outcome: Outcome, markers: Markers) -> Sample {
+        Sample { at: Duration::from_millis(ms), latency: Duration::from_millis(ms), outcome, markers }
+    }
+
+    #[test]
+    fn counts_errors_markers_and_quantiles() {
+        let mut r = Recorder::new(2);
+        for ms in 1..=100 {
+            r.record(0, &sample(ms, Outcome::Status(200), Markers::default()));
+        }
+        r.record(1, &sample(1500, Outcome::Status(503), Markers::default()));
+        r.record(1, &sample(1600, Outcome::Failed("reset"), Markers::default()));
+        let open_fallback = Markers { breaker: Some(BreakerState::Open), fallback: true, cache_hit: false };
+        let open_plain = Markers { breaker: Some(BreakerState::Open), ..Markers::default() };
+        r.record(1, &sample(5, Outcome::Status(200), open_fallback));
+        r.record(1, &sample(5, Outcome::Status(200), open_plain));
+
+        let g0 = &r.groups[0];
+        assert_eq!((g0.requests, g0.errors), (100, 0));
+        let p95 = g0.latency(0.95).expect("recorded").as_millis();
+        assert!((94..=96).contains(&p95), "{p95}");
+        let total = r.total();
+        assert_eq!((total.requests, total.errors), (104, 2));
+        assert_eq!(total.failures.get("reset"), Some(&1));
+        assert_eq!(total.by_state.get(&BreakerState::Open), Some(&2));
+        assert_eq!(total.open_not_degraded, 1);
+        assert_eq!(r.seconds[1].requests, 2);
+        assert_eq!(r.seconds[1].errors, 2);
+    }
+
+    #[test]
+    fn merge_equals_recording_together() {
+        let mut a = Recorder::new(1);
+        let mut b = Recorder::new(1);
+        let mut both = Recorder::new(1);
+        for ms in [3, 7, 11, 2000] {
+            let s = sample(ms, Outcome::Status(if ms > 1000 { 500 } else { 200 }), Markers::default());
+            if ms % 2 == 0 { a.record(0, &s) } else { b.record(0, &s) }
+            both.record(0, &s);
+        }
+        a.merge(&b);
+        assert_eq!(a.groups[0].requests, both.groups[0].requests);
+        assert_eq!(a.groups[0].errors, both.groups[0].errors);
+        assert_eq!(a.groups[0].latency(0.5), both.groups[0].latency(0.5));
+        assert_eq!(a.seconds, both.seconds);
+    }
+
+    #[test]
+    fn scope_selects_phase_and_group() {
+        let mut r = Recorder::new(2);
+        r.record(0, &sample(1, Outcome::Status(200), Markers::default()));
+        r.record(1, &sample(1, Outcome::Status(500), Markers::default()));
+        let m = RunMetrics {
+            groups: vec!["a".into(), "b".into()],
+            phases: vec![PhaseRecord { name: "p".into(), start: Duration::ZERO, duration: Duration::from_secs(1), recorder: r }],
+        };
+        assert_eq!(m.scope(Some("p"), Some("b")).map(|g| g.errors), Some(1));
+        assert_eq!(m.scope(None, None).map(|g| g.requests), Some(2));
+        assert!(m.scope(Some("nope"), None).is_none());
+        assert!(m.scope(None, Some("nope")).is_none());
+    }
+}

@@ -1,0 +1,111 @@
+//! The console summary: per-phase table, breaker timeline, verdict table.
+
+use super::RunResult;
+use crate::metrics::EventKind;
+use crate::verdict::{Outcome, Status};
+use std::fmt::Write;
+
+/// Renders the human summary of `result`.
+pub fn render_console(result: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nbreakerbox {} · drill {} · seed {} · target {}",
+        result.breakerbox, result.drill, result.seed, result.target
+    );
+    if let Some(on) = result.parts.demo_breaker {
+        let _ = writeln!(out, "demo service breaker: {}", if on { "on" } else { "off" });
+    }
+
+    let _ = writeln!(out, "\nphases");
+    let _ = writeln!(
+        out,
+        "  {:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
+        "phase", "requests", "rps", "p50", "p95", "p99", "errors", "cache", "fallback", "dropped"
+    );
+    for p in &result.phases {
+        let a = &p.all;
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>8} {:>7.1} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
+            truncate(&p.name, 16),
+            a.requests,
+            p.rps,
+            fmt_ms(a.latency_ms.p50),
+            fmt_ms(a.latency_ms.p95),
+            fmt_ms(a.latency_ms.p99),
+            format!("{:.1}%", a.error_rate * 100.0),
+            format!("{:.0}%", a.cache_hit_rate * 100.0),
+            format!("{:.0}%", a.fallback_rate * 100.0),
+            p.dropped,
+        );
+    }
+
+    let _ = writeln!(out, "\ntimeline");
+    let mut any = false;
+    for e in result.timeline.events() {
+        let line = match &e.kind {
+            EventKind::Breaker { from: None, to, .. } => format!("breaker {to} (first seen)"),
+            EventKind::Breaker { from: Some(f), to, .. } => format!("breaker {f} → {to}"),
+            EventKind::FaultOn { profile, kind, .. } => format!("fault on   {profile} ({kind})"),
+            EventKind::FaultOff { profile, kind, .. } => format!("fault off  {profile} ({kind})"),
+            EventKind::PhaseStart { phase } => format!("phase {phase}"),
+            EventKind::PhaseEnd { .. } => continue,
+            EventKind::Aborted { reason } => format!("aborted: {reason}"),
+        };
+        any = true;
+        let _ = writeln!(out, "  {:>8.3}s  {line}", e.at.as_secs_f64());
+    }
+    if !any {
+        let _ = writeln!(out, "  (nothing happened)");
+    }
+
+    let _ = writeln!(out, "\nverdict");
+    for v in &result.verdicts {
+        let mark = match v.status {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Invalid => "INVALID",
+        };
+        let _ = writeln!(
+            out,
+            "  {mark:<7} {:<44} {}  (expected {})",
+            v.criterion, v.measured, v.expected
+        );
+    }
+    if result.verdicts.is_empty() {
+        let _ = writeln!(out, "  (the drill states no expectations)");
+    }
+    let passed = result.verdicts.iter().filter(|v| v.status == Status::Pass).count();
+    let total = result.verdicts.len();
+    let headline = match result.outcome {
+        Outcome::Passed => format!("PASSED: {passed} of {total} expectations met"),
+        Outcome::Failed => format!("FAILED: {} of {total} expectations not met", total - passed),
+        Outcome::Invalid => "INVALID: a scheduled fault was never witnessed by the proxy".to_string(),
+        Outcome::Aborted => format!(
+            "ABORTED after {:.1}s: {}",
+            result.duration_s,
+            result.abort_reason.as_deref().unwrap_or("stopped")
+        ),
+    };
+    let _ = writeln!(out, "\n{headline}");
+    out
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}ms")
+    } else {
+        format!("{v:.1}ms")
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}

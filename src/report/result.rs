@@ -1,0 +1,186 @@
+//! `result.json`: the whole run in one document (schema in docs/result-json.md).
+
+use crate::breaker_state::BreakerState;
+use crate::fault::TapBucket;
+use crate::metrics::{GroupStats, Second, Timeline};
+use crate::verdict::{Outcome, Verdict};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The one document a run produces.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// Version of breakerbox that ran the drill.
+    pub breakerbox: String,
+    /// Drill name.
+    pub drill: String,
+    /// Drill file.
+    pub drill_file: String,
+    /// The seed in force.
+    pub seed: u64,
+    /// Target base URL.
+    pub target: String,
+    /// Wall-clock start, RFC 3339.
+    pub started_at: String,
+    /// Planned run length, seconds.
+    pub planned_duration_s: f64,
+    /// Actual run length, seconds.
+    pub duration_s: f64,
+    /// Overall outcome.
+    pub outcome: Outcome,
+    /// Why the run stopped early, if it did.
+    pub abort_reason: Option<String>,
+    /// The built-in parts that ran.
+    pub parts: PartsSummary,
+    /// Per phase.
+    pub phases: Vec<PhaseSummary>,
+    /// The whole run.
+    pub total: GroupSummary,
+    /// Ordered events.
+    pub timeline: Timeline,
+    /// Every scheduled fault and how often it fired.
+    pub faults: Vec<FaultSummary>,
+    /// The proxy's tap, per 100 ms bucket.
+    pub tap: Vec<TapBucket>,
+    /// Requests per second of the run.
+    pub series: Vec<Second>,
+    /// The judged expectations.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Addresses of the built-in parts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PartsSummary {
+    /// Stub upstream base URL.
+    pub stub: Option<String>,
+    /// Fault proxy base URL.
+    pub proxy: Option<String>,
+    /// Demo service base URL.
+    pub demo: Option<String>,
+    /// Whether the demo service's breaker was on.
+    pub demo_breaker: Option<bool>,
+}
+
+/// Latency quantiles in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// Counts and rates of a set of requests.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupSummary {
+    /// Request group name (`*` for all).
+    pub name: String,
+    /// Requests finished.
+    pub requests: u64,
+    /// Failed requests and 5xx responses.
+    pub errors: u64,
+    /// errors / requests.
+    pub error_rate: f64,
+    /// Latency quantiles, ms.
+    pub latency_ms: LatencySummary,
+    /// Cache hits / requests.
+    pub cache_hit_rate: f64,
+    /// Fallbacks / requests.
+    pub fallback_rate: f64,
+    /// Responses by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Failures by kind.
+    pub failures: BTreeMap<String, u64>,
+    /// Responses by reported breaker state.
+    pub breaker_states: BTreeMap<BreakerState, u64>,
+    /// Open responses that were neither fallback nor cache hit.
+    pub open_not_degraded: u64,
+}
+
+impl GroupSummary {
+    /// Summarises `stats` under `name`.
+    pub fn from_stats(name: &str, stats: &GroupStats) -> Self {
+        let q = |quantile| stats.latency(quantile).map(|d| round3(d.as_secs_f64() * 1e3)).unwrap_or(0.0);
+        GroupSummary {
+            name: name.to_string(),
+            requests: stats.requests,
+            errors: stats.errors,
+            error_rate: round6(stats.rate(stats.errors)),
+            latency_ms: LatencySummary {
+                p50: q(0.50),
+                p90: q(0.90),
+                p95: q(0.95),
+                p99: q(0.99),
+                max: q(1.0),
+                mean: stats.mean_latency().map(|d| round3(d.as_secs_f64() * 1e3)).unwrap_or(0.0),
+            },
+            cache_hit_rate: round6(stats.rate(stats.cache_hits)),
+            fallback_rate: round6(stats.rate(stats.fallbacks)),
+            statuses: stats.statuses.clone(),
+            failures: stats.failures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            breaker_states: stats.by_state.clone(),
+            open_not_degraded: stats.open_not_degraded,
+        }
+    }
+}
+
+/// One phase's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseSummary {
+    /// Phase name.
+    pub name: String,
+    /// Executor name.
+    pub executor: String,
+    /// Start offset, seconds.
+    pub start_s: f64,
+    /// How long it ran, seconds.
+    pub duration_s: f64,
+    /// Fault profiles active in it.
+    pub fault_profiles: Vec<String>,
+    /// Finished requests per second.
+    pub rps: f64,
+    /// Requests due but not started (open model).
+    pub dropped: u64,
+    /// All requests of the phase.
+    pub all: GroupSummary,
+    /// Per request group.
+    pub groups: Vec<GroupSummary>,
+}
+
+/// A scheduled fault and its witness count.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultSummary {
+    /// Schedule id.
+    pub id: usize,
+    /// Phase applying it.
+    pub phase: String,
+    /// Profile.
+    pub profile: String,
+    /// Kind.
+    pub kind: String,
+    /// Probability per request.
+    pub probability: f64,
+    /// Window start, seconds.
+    pub from_s: f64,
+    /// Window end, seconds.
+    pub until_s: f64,
+    /// Injections the tap counted.
+    pub injected: u64,
+}
+
+/// Rounds to 3 decimals (ms with µs precision).
+pub(crate) fn round3(v: f64) -> f64 {
+    (v * 1e3).round() / 1e3
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
