@@ -91,10 +91,15 @@ struct Shared {
 impl Shared {
     /// Picks a request group by weight from a uniform draw.
     fn pick(&self, draw: u64) -> usize {
-        let total = self.cumulative_weights.last().copied().unwrap_or(1).max(1);
-        let point = draw % total;
-        self.cumulative_weights.partition_point(|&w| w <= point)
+        pick_weighted(&self.cumulative_weights, draw)
     }
+}
+
+/// The index whose weight band holds `draw` (modulo the total weight).
+fn pick_weighted(cumulative: &[u64], draw: u64) -> usize {
+    let total = cumulative.last().copied().unwrap_or(1).max(1);
+    let point = draw % total;
+    cumulative.partition_point(|&w| w <= point)
 }
 
 /// The observers a run's responses feed.
@@ -190,8 +195,7 @@ mod tests {
     #[test]
     fn weighted_pick_follows_cumulative_weights() {
         let cumulative = [1u64, 4, 5]; // weights 1, 3, 1
-        let pick = |draw: u64| cumulative.partition_point(|&w| w <= draw % 5);
-        let picks: Vec<usize> = (0..5).map(pick).collect();
-        assert_eq!(picks, vec![0, 1, 1, 1, 2]);
+        let picks: Vec<usize> = (0..6).map(|d| pick_weighted(&cumulative, d)).collect();
+        assert_eq!(picks, vec![0, 1, 1, 1, 2, 0]);
     }
 }

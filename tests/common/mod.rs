@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests (included with `mod common;`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The built breakerbox binary.
+pub fn breakerbox() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_breakerbox"));
+    cmd.current_dir(repo_root());
+    cmd.env_remove("BREAKERBOX_TARGET").env_remove("RUST_LOG");
+    cmd
+}
+
+/// The repository root (drills/ and fault-profiles/ live here).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("breakerbox-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A loopback port that was free a moment ago (bound to port 0, then released).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    l.local_addr().expect("addr").port()
+}
+
+/// Reads a result.json.
+pub fn read_result(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("result.json is JSON")
+}
+
+/// The breaker states of the result's timeline, in order.
+pub fn breaker_states(result: &serde_json::Value) -> Vec<String> {
+    result["timeline"]
+        .as_array()
+        .expect("timeline array")
+        .iter()
+        .filter(|e| e["event"] == "breaker")
+        .map(|e| e["to"].as_str().expect("state").to_string())
+        .collect()
+}

@@ -1,0 +1,186 @@
+//! Whole drills through the real binary: the embedded demo with the breaker on and off,
+//! the external-service drill against a separately started demo service, and Ctrl-C.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
+    let dir = scratch("demo-on");
+    let out = dir.join("result.json");
+    let run = breakerbox()
+        .args(["demo", "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("PASSED"), "{stdout}");
+
+    let result = read_result(&out);
+    assert_eq!(result["outcome"], "passed");
+    assert_eq!(
+        breaker_states(&result),
+        ["closed", "open", "half_open", "closed"],
+        "timeline: {}",
+        result["timeline"]
+    );
+    // The breaker shielded the upstream: while open, the proxy forwarded nothing.
+    let open_at = transition_time(&result, "open");
+    let half_open_at = transition_time(&result, "half_open");
+    let forwarded_while_open: u64 = result["tap"]
+        .as_array()
+        .expect("tap")
+        .iter()
+        .filter(|b| {
+            let at = b["at_ms"].as_f64().expect("at_ms") / 1000.0;
+            at > open_at + 0.3 && at + 0.1 < half_open_at
+        })
+        .map(|b| b["forwarded"].as_u64().expect("forwarded"))
+        .sum();
+    assert_eq!(forwarded_while_open, 0, "upstream calls while the breaker was open");
+    let verify_open = phase(&result, "verify_open");
+    assert!(verify_open["all"]["fallback_rate"].as_f64().expect("rate") > 0.9);
+}
+
+#[test]
+fn demo_drill_without_a_breaker_fails_and_names_what_failed() {
+    let dir = scratch("demo-off");
+    let out = dir.join("result.json");
+    let run = breakerbox()
+        .args(["demo", "--quiet", "--breaker", "off", "--out"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    for failed in ["FAIL    breaker sequence", "FAIL    p95 of phase verify_open", "FAIL    breaker opens"] {
+        assert!(stdout.contains(failed), "missing {failed:?} in\n{stdout}");
+    }
+    let result = read_result(&out);
+    assert_eq!(result["outcome"], "failed");
+    assert_eq!(result["parts"]["demo_breaker"], false);
+    assert!(breaker_states(&result).is_empty());
+}
+
+#[test]
+fn external_service_drill_runs_against_a_separately_started_service() {
+    let proxy_port = free_port();
+    let mut service = ChildGuard(
+        breakerbox()
+            .args(["demo-service", "--listen", "127.0.0.1:0", "--failure-threshold", "5", "--open-duration", "5s"])
+            .arg("--upstream")
+            .arg(format!("http://127.0.0.1:{proxy_port}"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("demo-service starts"),
+    );
+    let stdout = service.0.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("announces its address");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+
+    let dir = scratch("external");
+    let out = dir.join("result.json");
+    let run = breakerbox()
+        .args(["run", "drills/external-service.toml", "--quiet", "--target", &url])
+        .arg("--proxy-listen")
+        .arg(format!("127.0.0.1:{proxy_port}"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let result = read_result(&out);
+    assert_eq!(result["target"], url.as_str());
+    assert_eq!(breaker_states(&result), ["closed", "open", "half_open", "closed"]);
+    assert!(result["parts"]["demo"].is_null(), "the drill started no demo service of its own");
+}
+
+#[test]
+fn ctrl_c_stops_the_run_with_exit_3_and_keeps_the_result() {
+    let dir = scratch("ctrl-c");
+    let out = dir.join("result.json");
+    let child = breakerbox()
+        .args(["demo", "--quiet", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut guard = ChildGuard(child);
+    std::thread::sleep(Duration::from_secs(6));
+    let pid = guard.0.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not stop within 10 s of Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3));
+    let result = read_result(&out);
+    assert_eq!(result["outcome"], "aborted");
+    let duration = result["duration_s"].as_f64().expect("duration");
+    assert!((5.0..15.0).contains(&duration), "{duration}");
+    let requests = result["total"]["requests"].as_u64().expect("requests");
+    assert!(requests > 100, "recorded requests kept: {requests}");
+}
+
+#[test]
+fn an_unreachable_target_fails_fast_with_exit_4() {
+    let closed = free_port();
+    let started = Instant::now();
+    let run = breakerbox()
+        .args(["run", "drills/external-service.toml", "--quiet", "--proxy-listen", "127.0.0.1:0"])
+        .arg("--target")
+        .arg(format!("http://127.0.0.1:{closed}"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+fn transition_time(result: &serde_json::Value, to: &str) -> f64 {
+    result["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .find(|e| e["event"] == "breaker" && e["to"] == to)
+        .and_then(|e| e["at"].as_f64())
+        .unwrap_or_else(|| panic!("no transition to {to}"))
+}
+
+fn phase<'r>(result: &'r serde_json::Value, name: &str) -> &'r serde_json::Value {
+    result["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no phase {name}"))
+}
+
+/// Kills the child (by its own PID) if the test ends early.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
