@@ -107,7 +107,10 @@ impl Progress {
 
 impl PreparedDrill {
     /// Plans `drill`, starts the parts it names and checks the target accepts connections.
-    pub async fn prepare(drill: Drill, overrides: &plan::Overrides) -> Result<PreparedDrill, DrillError> {
+    pub async fn prepare(
+        drill: Drill,
+        overrides: &plan::Overrides,
+    ) -> Result<PreparedDrill, DrillError> {
         let plan = Plan::new(drill, overrides)?;
         let clock = RunClock::new();
         let parts = plan.drill.parts.clone();
@@ -124,8 +127,12 @@ impl PreparedDrill {
                     .or_else(|| stub.as_ref().map(Stub::url))
                     .unwrap_or_default();
                 let tap = Arc::new(Tap::new(plan.faults.len()));
-                let layer = FaultLayer::new(plan.faults.clone(), clock.clone(), plan.seed, tap.clone());
-                Some(FaultProxy::start(settings.listen, &upstream, layer, clock.clone(), tap).await?)
+                let layer =
+                    FaultLayer::new(plan.faults.clone(), clock.clone(), plan.seed, tap.clone());
+                Some(
+                    FaultProxy::start(settings.listen, &upstream, layer, clock.clone(), tap)
+                        .await?,
+                )
             }
             None => None,
         };
@@ -144,7 +151,10 @@ impl PreparedDrill {
             (plan::Target::Url(url), _) => url.clone(),
             (plan::Target::Demo, Some(demo)) => demo.url(),
             (plan::Target::Demo, None) => {
-                return Err(PlanError::NoTarget { drill: plan.drill.source.clone() }.into())
+                return Err(PlanError::NoTarget {
+                    drill: plan.drill.source.clone(),
+                }
+                .into())
             }
         };
         let target = Target::resolve(&target_url).await?;
@@ -205,15 +215,26 @@ impl PreparedDrill {
         .await;
         let ran = self.clock.elapsed().unwrap_or_default();
         let aborted = stop.is_cancelled();
-        let run_end = if aborted { ran } else { self.plan.total_duration() };
+        let run_end = if aborted {
+            ran
+        } else {
+            self.plan.total_duration()
+        };
 
-        let tap = self.proxy.as_ref().map(|p| p.tap().snapshot()).unwrap_or_default();
+        let tap = self
+            .proxy
+            .as_ref()
+            .map(|p| p.tap().snapshot())
+            .unwrap_or_default();
         let injected = |id: usize| -> u64 { tap.iter().filter_map(|b| b.injected.get(id)).sum() };
         let timeline = self.timeline(&metrics, run_end, aborted);
         let mut witnesses: Vec<FaultWitness> = Vec::new();
         for f in self.plan.faults.iter().filter(|f| f.from < run_end) {
             let phase = self.plan.phases[f.phase].name.clone();
-            match witnesses.iter_mut().find(|w| w.profile == f.profile && w.slot == f.slot) {
+            match witnesses
+                .iter_mut()
+                .find(|w| w.profile == f.profile && w.slot == f.slot)
+            {
                 Some(w) => {
                     w.phases.push(phase);
                     w.injected += injected(f.id);
@@ -238,14 +259,23 @@ impl PreparedDrill {
             target: self.target.url.clone(),
             started_at,
             planned_duration_s: self.plan.total_duration().as_secs_f64(),
-            duration_s: (ran.min(self.plan.total_duration() + Duration::from_secs(60)).as_secs_f64() * 1e3).round() / 1e3,
+            duration_s: (ran
+                .min(self.plan.total_duration() + Duration::from_secs(60))
+                .as_secs_f64()
+                * 1e3)
+                .round()
+                / 1e3,
             outcome,
             abort_reason: aborted.then(|| "interrupted (Ctrl-C)".to_string()),
             parts: PartsSummary {
                 stub: self.stub.as_ref().map(Stub::url),
                 proxy: self.proxy.as_ref().map(FaultProxy::url),
                 demo: self.demo.as_ref().map(DemoService::url),
-                demo_breaker: self.demo.as_ref().and(self.plan.drill.parts.demo.as_ref()).map(|d| d.breaker),
+                demo_breaker: self
+                    .demo
+                    .as_ref()
+                    .and(self.plan.drill.parts.demo.as_ref())
+                    .map(|d| d.breaker),
             },
             phases: self.phase_summaries(&metrics),
             total: GroupSummary::from_stats("*", &metrics.scope(None, None).unwrap_or_default()),
@@ -274,19 +304,55 @@ impl PreparedDrill {
     fn timeline(&self, metrics: &RunMetrics, run_end: Duration, aborted: bool) -> Timeline {
         let mut timeline = Timeline::new();
         for p in &metrics.phases {
-            timeline.push(p.start, EventKind::PhaseStart { phase: p.name.clone() });
-            timeline.push(p.start + p.duration, EventKind::PhaseEnd { phase: p.name.clone() });
+            timeline.push(
+                p.start,
+                EventKind::PhaseStart {
+                    phase: p.name.clone(),
+                },
+            );
+            timeline.push(
+                p.start + p.duration,
+                EventKind::PhaseEnd {
+                    phase: p.name.clone(),
+                },
+            );
         }
         for f in self.plan.faults.iter().filter(|f| f.from < run_end) {
             let kind = f.fault.action.kind().to_string();
-            timeline.push(f.from, EventKind::FaultOn { fault: f.id, profile: f.profile.clone(), kind: kind.clone() });
-            timeline.push(f.until.min(run_end), EventKind::FaultOff { fault: f.id, profile: f.profile.clone(), kind });
+            timeline.push(
+                f.from,
+                EventKind::FaultOn {
+                    fault: f.id,
+                    profile: f.profile.clone(),
+                    kind: kind.clone(),
+                },
+            );
+            timeline.push(
+                f.until.min(run_end),
+                EventKind::FaultOff {
+                    fault: f.id,
+                    profile: f.profile.clone(),
+                    kind,
+                },
+            );
         }
         for t in self.tracker.transitions() {
-            timeline.push(t.at, EventKind::Breaker { from: t.from, to: t.to, channel: t.channel });
+            timeline.push(
+                t.at,
+                EventKind::Breaker {
+                    from: t.from,
+                    to: t.to,
+                    channel: t.channel,
+                },
+            );
         }
         if aborted {
-            timeline.push(run_end, EventKind::Aborted { reason: "interrupted (Ctrl-C)".into() });
+            timeline.push(
+                run_end,
+                EventKind::Aborted {
+                    reason: "interrupted (Ctrl-C)".into(),
+                },
+            );
         }
         timeline
     }
@@ -308,7 +374,11 @@ impl PreparedDrill {
                     start_s: record.start.as_secs_f64(),
                     duration_s: secs,
                     fault_profiles: planned.profiles.clone(),
-                    rps: if secs > 0.0 { ((all.requests as f64 / secs) * 10.0).round() / 10.0 } else { 0.0 },
+                    rps: if secs > 0.0 {
+                        ((all.requests as f64 / secs) * 10.0).round() / 10.0
+                    } else {
+                        0.0
+                    },
                     dropped: record.recorder.dropped,
                     all: GroupSummary::from_stats("*", &all),
                     groups: metrics

@@ -21,7 +21,11 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_INVALID: u8 = 4;
 
 #[derive(Parser)]
-#[command(name = "breakerbox", version, about = "Resilience drills: staged load, injected upstream faults, observed circuit-breaker transitions, a verdict.")]
+#[command(
+    name = "breakerbox",
+    version,
+    about = "Resilience drills: staged load, injected upstream faults, observed circuit-breaker transitions, a verdict."
+)]
 struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -116,7 +120,10 @@ enum Switch {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -142,7 +149,13 @@ fn init_logging(verbose: u8) {
 
 async fn dispatch(command: Command) -> ExitCode {
     match command {
-        Command::Run { drill, run, target, proxy_listen, stub_listen } => {
+        Command::Run {
+            drill,
+            run,
+            target,
+            proxy_listen,
+            stub_listen,
+        } => {
             let drill = match config::load_drill(&drill) {
                 Ok(d) => d,
                 Err(e) => return config_failure(&e),
@@ -172,7 +185,12 @@ async fn dispatch(command: Command) -> ExitCode {
             let mut bad = false;
             for path in drills {
                 match config::load_drill(&path) {
-                    Ok(d) => println!("{}: ok ({} phases, {} requests)", path.display(), d.phases.len(), d.requests.len()),
+                    Ok(d) => println!(
+                        "{}: ok ({} phases, {} requests)",
+                        path.display(),
+                        d.phases.len(),
+                        d.requests.len()
+                    ),
                     Err(e) => {
                         bad = true;
                         for d in e.diagnostics() {
@@ -181,9 +199,21 @@ async fn dispatch(command: Command) -> ExitCode {
                     }
                 }
             }
-            if bad { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
+            if bad {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
-        Command::DemoService { listen, upstream, failure_threshold, open_duration, cache_ttl, upstream_timeout, breaker } => {
+        Command::DemoService {
+            listen,
+            upstream,
+            failure_threshold,
+            open_duration,
+            cache_ttl,
+            upstream_timeout,
+            breaker,
+        } => {
             if let Err(why) = config::check_base_url(&upstream) {
                 eprintln!("error: --upstream: {}", why.replace("target", "upstream"));
                 return ExitCode::from(EXIT_USAGE);
@@ -202,7 +232,11 @@ async fn dispatch(command: Command) -> ExitCode {
             };
             match DemoService::start(&settings, &upstream).await {
                 Ok(service) => {
-                    println!("demo service listening on {} (upstream {upstream}, breaker {})", service.url(), if settings.breaker { "on" } else { "off" });
+                    println!(
+                        "demo service listening on {} (upstream {upstream}, breaker {})",
+                        service.url(),
+                        if settings.breaker { "on" } else { "off" }
+                    );
                     let _ = std::io::stdout().flush();
                     serve_until_ctrl_c(service.wait()).await
                 }
@@ -213,7 +247,12 @@ async fn dispatch(command: Command) -> ExitCode {
             }
         }
         Command::Stub { listen } => {
-            match Stub::start(&StubSettings { listen, routes: Vec::new() }).await {
+            match Stub::start(&StubSettings {
+                listen,
+                routes: Vec::new(),
+            })
+            .await
+            {
                 Ok(stub) => {
                     println!("stub upstream listening on {}", stub.url());
                     let _ = std::io::stdout().flush();
@@ -248,11 +287,18 @@ async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags)
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(if e.is_invalid_run() { EXIT_INVALID } else { EXIT_USAGE });
+            return ExitCode::from(if e.is_invalid_run() {
+                EXIT_INVALID
+            } else {
+                EXIT_USAGE
+            });
         }
     };
     if !flags.quiet {
-        let proxy = prepared.proxy_url().map(|p| format!(", fault proxy {p}")).unwrap_or_default();
+        let proxy = prepared
+            .proxy_url()
+            .map(|p| format!(", fault proxy {p}"))
+            .unwrap_or_default();
         eprintln!(
             "drill {name}: {} phases, {:.0}s, target {}{proxy}",
             prepared.plan().phases.len(),
@@ -295,7 +341,11 @@ async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags)
 /// Prints a live status line: on a terminal redrawn every second, elsewhere every 5 s.
 async fn show_progress(progress: Progress) {
     let tty = std::io::stderr().is_terminal();
-    let every = if tty { Duration::from_secs(1) } else { Duration::from_secs(5) };
+    let every = if tty {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(5)
+    };
     let mut last_requests = 0u64;
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;

@@ -40,7 +40,11 @@ impl Classifier {
         Classifier {
             state: name(&settings.state_header),
             cache: name(&settings.cache_header),
-            cache_hit_values: settings.cache_hit_values.iter().map(|v| v.trim().to_ascii_lowercase()).collect(),
+            cache_hit_values: settings
+                .cache_hit_values
+                .iter()
+                .map(|v| v.trim().to_ascii_lowercase())
+                .collect(),
             fallback: name(&settings.fallback_header),
         }
     }
@@ -56,7 +60,9 @@ impl Classifier {
             breaker: text(&self.state).and_then(BreakerState::parse_lenient),
             cache_hit: text(&self.cache).is_some_and(|v| {
                 let v = v.trim();
-                self.cache_hit_values.iter().any(|hit| v.eq_ignore_ascii_case(hit))
+                self.cache_hit_values
+                    .iter()
+                    .any(|hit| v.eq_ignore_ascii_case(hit))
             }),
             fallback: text(&self.fallback).is_some_and(|v| {
                 let v = v.trim();
@@ -130,7 +136,10 @@ impl BreakerTracker {
 
     /// Every transition so far, oldest first.
     pub fn transitions(&self) -> Vec<Transition> {
-        self.transitions.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.transitions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -149,8 +158,19 @@ mod tests {
     #[test]
     fn classifies_markers_case_insensitively() {
         let c = Classifier::new(&ObserveSettings::default());
-        let m = c.classify(&headers(&[("x-circuit-state", "HALF_OPEN"), ("x-cache", "hit"), ("x-fallback", "true")]));
-        assert_eq!(m, Markers { breaker: Some(BreakerState::HalfOpen), cache_hit: true, fallback: true });
+        let m = c.classify(&headers(&[
+            ("x-circuit-state", "HALF_OPEN"),
+            ("x-cache", "hit"),
+            ("x-fallback", "true"),
+        ]));
+        assert_eq!(
+            m,
+            Markers {
+                breaker: Some(BreakerState::HalfOpen),
+                cache_hit: true,
+                fallback: true
+            }
+        );
         let m = c.classify(&headers(&[("x-cache", "MISS"), ("x-fallback", "false")]));
         assert_eq!(m, Markers::default());
     }
@@ -165,7 +185,11 @@ mod tests {
         t.observe(s(4), BreakerState::Open, Channel::Header);
         t.observe(s(5), BreakerState::HalfOpen, Channel::Header);
         t.observe(s(6), BreakerState::Closed, Channel::Header);
-        let seen: Vec<_> = t.transitions().iter().map(|tr| (tr.at, tr.from, tr.to)).collect();
+        let seen: Vec<_> = t
+            .transitions()
+            .iter()
+            .map(|tr| (tr.at, tr.from, tr.to))
+            .collect();
         assert_eq!(
             seen,
             vec![

@@ -134,9 +134,9 @@ impl Plan {
     /// Places `drill` on the clock, applying `overrides`.
     pub fn new(mut drill: Drill, overrides: &Overrides) -> Result<Plan, PlanError> {
         let target = match (&overrides.target, &drill.target, &drill.parts.demo) {
-            (Some(url), _, _) => Target::Url(
-                config::check_base_url(url).map_err(PlanError::BadTarget)?,
-            ),
+            (Some(url), _, _) => {
+                Target::Url(config::check_base_url(url).map_err(PlanError::BadTarget)?)
+            }
             (None, Some(url), _) => Target::Url(url.clone()),
             (None, None, Some(_)) => Target::Demo,
             (None, None, None) => {
@@ -208,6 +208,9 @@ impl Plan {
 
     /// Length of the whole run.
     pub fn total_duration(&self) -> Duration {
-        self.phases.last().map(PlannedPhase::end).unwrap_or_default()
+        self.phases
+            .last()
+            .map(PlannedPhase::end)
+            .unwrap_or_default()
     }
 }

@@ -111,10 +111,12 @@ impl PathPattern {
         let segments = path
             .trim_start_matches('/')
             .split('/')
-            .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => Segment::Capture(name.to_string()),
-                None => Segment::Literal(s.to_string()),
-            })
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => Segment::Capture(name.to_string()),
+                    None => Segment::Literal(s.to_string()),
+                },
+            )
             .collect();
         PathPattern { segments }
     }
@@ -154,7 +156,11 @@ impl Respond for RouteResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         self.served.fetch_add(1, Ordering::Relaxed);
         let mut body = self.route.body.clone();
-        for (name, value) in self.pattern.captures(request.url.path()).unwrap_or_default() {
+        for (name, value) in self
+            .pattern
+            .captures(request.url.path())
+            .unwrap_or_default()
+        {
             body = body.replace(&format!("{{{name}}}"), value);
         }
         ResponseTemplate::new(self.route.status)

@@ -108,10 +108,19 @@ pub fn outcome(verdicts: &[Verdict], aborted: bool) -> Outcome {
 
 fn witness(w: &FaultWitness) -> Verdict {
     Verdict {
-        criterion: format!("fault {}/{} witnessed in {}", w.profile, w.kind, w.phases.join(", ")),
+        criterion: format!(
+            "fault {}/{} witnessed in {}",
+            w.profile,
+            w.kind,
+            w.phases.join(", ")
+        ),
         expected: ">= 1 injection".into(),
         measured: format!("{} injections", w.injected),
-        status: if w.injected > 0 { Status::Pass } else { Status::Invalid },
+        status: if w.injected > 0 {
+            Status::Pass
+        } else {
+            Status::Invalid
+        },
     }
 }
 
@@ -158,16 +167,29 @@ fn threshold(t: &Threshold, metrics: &RunMetrics) -> Verdict {
         },
         Bound::MaxErrorRate(r) => {
             let v = stats.rate(stats.errors);
-            (format!("{} ({} of {})", pct(v), stats.errors, stats.requests), v <= r)
+            (
+                format!("{} ({} of {})", pct(v), stats.errors, stats.requests),
+                v <= r,
+            )
         }
         Bound::MinCacheHitRate(r) => {
             let v = stats.rate(stats.cache_hits);
-            (format!("{} ({} of {})", pct(v), stats.cache_hits, stats.requests), v >= r)
+            (
+                format!("{} ({} of {})", pct(v), stats.cache_hits, stats.requests),
+                v >= r,
+            )
         }
         Bound::MinFallbackRate(r) | Bound::MaxFallbackRate(r) => {
             let v = stats.rate(stats.fallbacks);
-            let holds = if matches!(t.bound, Bound::MinFallbackRate(_)) { v >= r } else { v <= r };
-            (format!("{} ({} of {})", pct(v), stats.fallbacks, stats.requests), holds)
+            let holds = if matches!(t.bound, Bound::MinFallbackRate(_)) {
+                v >= r
+            } else {
+                v <= r
+            };
+            (
+                format!("{} ({} of {})", pct(v), stats.fallbacks, stats.requests),
+                holds,
+            )
         }
     };
     Verdict {
@@ -179,8 +201,10 @@ fn threshold(t: &Threshold, metrics: &RunMetrics) -> Verdict {
 }
 
 fn breaker(b: &BreakerExpectations, metrics: &RunMetrics, timeline: &Timeline) -> Vec<Verdict> {
-    let transitions: Vec<(Duration, BreakerState)> =
-        timeline.breaker_transitions().map(|(at, _, to)| (at, to)).collect();
+    let transitions: Vec<(Duration, BreakerState)> = timeline
+        .breaker_transitions()
+        .map(|(at, _, to)| (at, to))
+        .collect();
     let observed: Vec<BreakerState> = transitions.iter().map(|(_, s)| *s).collect();
     let mut verdicts = Vec::new();
     let verdict = |criterion: &str, expected: String, measured: String, holds: bool| Verdict {
@@ -216,7 +240,10 @@ fn breaker(b: &BreakerExpectations, metrics: &RunMetrics, timeline: &Timeline) -
             (Some(_), None) => ("never opened after the fault started".into(), false),
             (Some(f), Some(o)) => {
                 let took = o - f;
-                (format!("opened {} after the fault started", secs(took)), took <= bound)
+                (
+                    format!("opened {} after the fault started", secs(took)),
+                    took <= bound,
+                )
             }
         };
         verdicts.push(verdict(
@@ -238,8 +265,11 @@ fn breaker(b: &BreakerExpectations, metrics: &RunMetrics, timeline: &Timeline) -
             (None, _) => ("never opened".into(), false),
             (Some(_), None) => ("never half-open after opening".into(), false),
             (Some(_), Some(took)) => {
-                let off = if took > wait { took - wait } else { wait - took };
-                (format!("half-open {} after opening", secs(took)), off <= b.tolerance)
+                let off = took.abs_diff(wait);
+                (
+                    format!("half-open {} after opening", secs(took)),
+                    off <= b.tolerance,
+                )
             }
         };
         verdicts.push(verdict(
@@ -277,7 +307,8 @@ fn breaker(b: &BreakerExpectations, metrics: &RunMetrics, timeline: &Timeline) -
         verdicts.push(verdict(
             "breaker closed at the end",
             "closed".into(),
-            last.map(|s| s.to_string()).unwrap_or_else(|| "no breaker state observed".into()),
+            last.map(|s| s.to_string())
+                .unwrap_or_else(|| "no breaker state observed".into()),
             last == Some(BreakerState::Closed),
         ));
     }
@@ -290,7 +321,11 @@ fn is_subsequence(wanted: &[BreakerState], seen: &[BreakerState]) -> bool {
 }
 
 fn join_states(states: &[BreakerState]) -> String {
-    states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" → ")
+    states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" → ")
 }
 
 fn quantile_label(q: f64) -> String {
@@ -333,45 +368,94 @@ mod tests {
     fn metrics_with(samples: &[(u64, u16, Markers)]) -> RunMetrics {
         let mut r = Recorder::new(1);
         for (ms, status, markers) in samples {
-            r.record(0, &Sample {
-                at: Duration::from_millis(*ms),
-                latency: Duration::from_millis(*ms),
-                outcome: Sent::Status(*status),
-                markers: *markers,
-            });
+            r.record(
+                0,
+                &Sample {
+                    at: Duration::from_millis(*ms),
+                    latency: Duration::from_millis(*ms),
+                    outcome: Sent::Status(*status),
+                    markers: *markers,
+                },
+            );
         }
         RunMetrics {
             groups: vec!["item".into()],
-            phases: vec![PhaseRecord { name: "p".into(), start: Duration::ZERO, duration: Duration::from_secs(1), recorder: r }],
+            phases: vec![PhaseRecord {
+                name: "p".into(),
+                start: Duration::ZERO,
+                duration: Duration::from_secs(1),
+                recorder: r,
+            }],
         }
     }
 
     fn bound(b: Bound) -> Threshold {
-        Threshold { phase: Some("p".into()), request: None, bound: b, min_requests: 1 }
+        Threshold {
+            phase: Some("p".into()),
+            request: None,
+            bound: b,
+            min_requests: 1,
+        }
     }
 
     #[test]
     fn thresholds_pass_and_fail_on_the_measured_value() {
-        let m = metrics_with(&[(10, 200, Markers::default()), (20, 200, Markers::default()), (300, 500, Markers::default())]);
-        let p = |limit| threshold(&bound(Bound::LatencyAtMost { quantile: 0.5, limit: Duration::from_millis(limit) }), &m).status;
+        let m = metrics_with(&[
+            (10, 200, Markers::default()),
+            (20, 200, Markers::default()),
+            (300, 500, Markers::default()),
+        ]);
+        let p = |limit| {
+            threshold(
+                &bound(Bound::LatencyAtMost {
+                    quantile: 0.5,
+                    limit: Duration::from_millis(limit),
+                }),
+                &m,
+            )
+            .status
+        };
         assert_eq!(p(25), Status::Pass);
         assert_eq!(p(15), Status::Fail);
         let e = threshold(&bound(Bound::MaxErrorRate(0.2)), &m);
         assert_eq!(e.status, Status::Fail);
         assert_eq!(e.measured, "33.33% (1 of 3)");
-        assert_eq!(threshold(&bound(Bound::MaxErrorRate(0.5)), &m).status, Status::Pass);
-        let missing = Threshold { phase: Some("nope".into()), ..bound(Bound::MaxErrorRate(1.0)) };
+        assert_eq!(
+            threshold(&bound(Bound::MaxErrorRate(0.5)), &m).status,
+            Status::Pass
+        );
+        let missing = Threshold {
+            phase: Some("nope".into()),
+            ..bound(Bound::MaxErrorRate(1.0))
+        };
         assert_eq!(threshold(&missing, &m).status, Status::Fail);
-        let too_few = Threshold { min_requests: 10, ..bound(Bound::MaxErrorRate(1.0)) };
+        let too_few = Threshold {
+            min_requests: 10,
+            ..bound(Bound::MaxErrorRate(1.0))
+        };
         assert_eq!(threshold(&too_few, &m).status, Status::Fail);
     }
 
     fn timeline(events: &[(u64, BreakerState)], fault_on: u64) -> Timeline {
         let mut t = Timeline::new();
-        t.push(Duration::from_millis(fault_on), EventKind::FaultOn { fault: 0, profile: "p".into(), kind: "status".into() });
+        t.push(
+            Duration::from_millis(fault_on),
+            EventKind::FaultOn {
+                fault: 0,
+                profile: "p".into(),
+                kind: "status".into(),
+            },
+        );
         let mut from = None;
         for (ms, to) in events {
-            t.push(Duration::from_millis(*ms), EventKind::Breaker { from, to: *to, channel: Channel::Header });
+            t.push(
+                Duration::from_millis(*ms),
+                EventKind::Breaker {
+                    from,
+                    to: *to,
+                    channel: Channel::Header,
+                },
+            );
             from = Some(*to);
         }
         t
@@ -379,7 +463,12 @@ mod tests {
 
     fn expect() -> BreakerExpectations {
         BreakerExpectations {
-            sequence: vec![BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen, BreakerState::Closed],
+            sequence: vec![
+                BreakerState::Closed,
+                BreakerState::Open,
+                BreakerState::HalfOpen,
+                BreakerState::Closed,
+            ],
             opens_within: Some(Duration::from_secs(1)),
             half_open_after: Some(Duration::from_secs(5)),
             tolerance: Duration::from_millis(500),
@@ -391,9 +480,21 @@ mod tests {
     #[test]
     fn a_healthy_breaker_cycle_passes_everything() {
         use BreakerState::*;
-        let open = Markers { breaker: Some(Open), fallback: true, cache_hit: false };
+        let open = Markers {
+            breaker: Some(Open),
+            fallback: true,
+            cache_hit: false,
+        };
         let m = metrics_with(&[(5, 200, open)]);
-        let t = timeline(&[(0, Closed), (10_300, Open), (15_400, HalfOpen), (15_410, Closed)], 10_000);
+        let t = timeline(
+            &[
+                (0, Closed),
+                (10_300, Open),
+                (15_400, HalfOpen),
+                (15_410, Closed),
+            ],
+            10_000,
+        );
         let v = breaker(&expect(), &m, &t);
         assert!(v.iter().all(|v| v.status == Status::Pass), "{v:#?}");
         assert_eq!(v[1].measured, "opened 0.300s after the fault started");
@@ -412,18 +513,49 @@ mod tests {
     #[test]
     fn late_half_open_and_plain_open_responses_fail() {
         use BreakerState::*;
-        let open_plain = Markers { breaker: Some(Open), ..Markers::default() };
+        let open_plain = Markers {
+            breaker: Some(Open),
+            ..Markers::default()
+        };
         let m = metrics_with(&[(5, 500, open_plain)]);
-        let t = timeline(&[(0, Closed), (10_300, Open), (18_000, HalfOpen), (18_010, Open)], 10_000);
+        let t = timeline(
+            &[
+                (0, Closed),
+                (10_300, Open),
+                (18_000, HalfOpen),
+                (18_010, Open),
+            ],
+            10_000,
+        );
         let v = breaker(&expect(), &m, &t);
         let status: Vec<Status> = v.iter().map(|v| v.status).collect();
-        assert_eq!(status, vec![Status::Fail, Status::Pass, Status::Fail, Status::Fail, Status::Fail]);
+        assert_eq!(
+            status,
+            vec![
+                Status::Fail,
+                Status::Pass,
+                Status::Fail,
+                Status::Fail,
+                Status::Fail
+            ]
+        );
     }
 
     #[test]
     fn unwitnessed_faults_make_the_run_invalid() {
-        let w = FaultWitness { profile: "x".into(), slot: 0, kind: "reset".into(), phases: vec!["p".into()], injected: 0 };
-        let v = judge(&Expectations::default(), &RunMetrics::default(), &Timeline::new(), &[w]);
+        let w = FaultWitness {
+            profile: "x".into(),
+            slot: 0,
+            kind: "reset".into(),
+            phases: vec!["p".into()],
+            injected: 0,
+        };
+        let v = judge(
+            &Expectations::default(),
+            &RunMetrics::default(),
+            &Timeline::new(),
+            &[w],
+        );
         assert_eq!(v[0].status, Status::Invalid);
         assert_eq!(outcome(&v, false), Outcome::Invalid);
         assert_eq!(outcome(&v, true), Outcome::Aborted);

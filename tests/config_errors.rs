@@ -43,7 +43,11 @@ fn load(name: &str, text: &str) -> Result<config::Drill, config::ConfigError> {
 #[test]
 fn every_semantic_problem_is_reported_with_its_position() {
     let err = load("semantics", BAD_SEMANTICS).expect_err("invalid");
-    let lines: Vec<String> = err.diagnostics().iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect();
+    let lines: Vec<String> = err
+        .diagnostics()
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect();
     let expect = [
         "10:8: random_int 9 1: the upper bound is below the lower",
         "15:8: rate must be a positive number of requests per second, not -5",
@@ -53,7 +57,10 @@ fn every_semantic_problem_is_reported_with_its_position() {
         "26:18: a rate is a fraction between 0.0 and 1.0, not 1.5",
     ];
     for want in expect {
-        assert!(lines.iter().any(|l| l.starts_with(want)), "missing {want:?} in {lines:#?}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "missing {want:?} in {lines:#?}"
+        );
     }
     assert_eq!(lines.len(), expect.len(), "{lines:#?}");
 }
@@ -64,16 +71,24 @@ fn type_errors_point_at_the_value() {
     let err = load("types", text).expect_err("invalid");
     let d = &err.diagnostics()[0];
     assert_eq!((d.line, d.column), (9, 12), "{d}");
-    assert!(d.message.contains("invalid duration \"ten seconds\""), "{d}");
+    assert!(
+        d.message.contains("invalid duration \"ten seconds\""),
+        "{d}"
+    );
 
     let text = text
         .replace("constant-arrival-rate", "constant-arival-rate")
         .replace("ten seconds", "10s");
     let d = &load("executor", &text).expect_err("invalid").diagnostics()[0];
     assert_eq!((d.line, d.column), (7, 12), "{d}");
-    assert!(d.message.contains("unknown variant `constant-arival-rate`"), "{d}");
+    assert!(
+        d.message.contains("unknown variant `constant-arival-rate`"),
+        "{d}"
+    );
 
-    let d = &load("unknown-key", "colour = 1\n").expect_err("invalid").diagnostics()[0];
+    let d = &load("unknown-key", "colour = 1\n")
+        .expect_err("invalid")
+        .diagnostics()[0];
     assert_eq!((d.line, d.column), (1, 1), "{d}");
     assert!(d.message.contains("unknown field `colour`"), "{d}");
 }
@@ -91,19 +106,32 @@ fn bad_fault_profiles_are_reported_in_the_profile_file() {
         .replace("no-such-profile", "broken")
         .replace("rate = -5", "rate = 5")
         .replace("9 1", "1 9")
-        .replace("name = \"p\"\nexecutor = \"ramping-vus\"", "name = \"q\"\nexecutor = \"ramping-vus\"")
-        .replace("phase = \"missing\"\nmax_error_rate = 1.5", "max_error_rate = 0.5");
+        .replace(
+            "name = \"p\"\nexecutor = \"ramping-vus\"",
+            "name = \"q\"\nexecutor = \"ramping-vus\"",
+        )
+        .replace(
+            "phase = \"missing\"\nmax_error_rate = 1.5",
+            "max_error_rate = 0.5",
+        );
     let text_path = dir.join("drill.toml");
     std::fs::write(&text_path, drill).expect("write");
     let err = config::load_drill(&text_path).expect_err("invalid");
     let shown: Vec<String> = err.diagnostics().iter().map(ToString::to_string).collect();
-    let profile = dir.join("fault-profiles").join("broken.toml").display().to_string();
+    let profile = dir
+        .join("fault-profiles")
+        .join("broken.toml")
+        .display()
+        .to_string();
     for want in [
         format!("{profile}:3:10: status 900 is not an HTTP status"),
         format!("{profile}:4:15: probability must be between 0.0 and 1.0"),
         format!("{profile}:5:9: `delay` does not apply to a status fault"),
     ] {
-        assert!(shown.iter().any(|l| l.starts_with(&want)), "missing {want:?} in {shown:#?}");
+        assert!(
+            shown.iter().any(|l| l.starts_with(&want)),
+            "missing {want:?} in {shown:#?}"
+        );
     }
 }
 
@@ -112,29 +140,50 @@ fn validate_prints_file_line_col_and_exits_2() {
     let dir = scratch("validate");
     let path = dir.join("bad.toml");
     std::fs::write(&path, BAD_SEMANTICS).expect("write");
-    let run = breakerbox().arg("validate").arg(&path).output().expect("runs");
+    let run = breakerbox()
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .expect("runs");
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&run.stderr);
     let first = stderr.lines().next().expect("a line");
-    assert!(first.starts_with(&format!("{}:10:8: ", path.display())), "{stderr}");
+    assert!(
+        first.starts_with(&format!("{}:10:8: ", path.display())),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 6, "{stderr}");
 }
 
 #[test]
 fn shipped_drills_validate() {
     let run = breakerbox()
-        .args(["validate", "drills/circuit-breaker.toml", "drills/external-service.toml"])
+        .args([
+            "validate",
+            "drills/circuit-breaker.toml",
+            "drills/external-service.toml",
+        ])
         .output()
         .expect("runs");
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let dirs = ProfileDirs::beside(&repo_root().join("drills"));
     assert!(dirs.dirs().iter().any(|d| d.ends_with("fault-profiles")));
 }
 
 #[test]
 fn a_missing_drill_file_is_one_clear_line() {
-    let run = breakerbox().args(["run", "drills/nope.toml"]).output().expect("runs");
+    let run = breakerbox()
+        .args(["run", "drills/nope.toml"])
+        .output()
+        .expect("runs");
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(stderr.trim(), "drills/nope.toml: cannot read drill file: No such file or directory (os error 2)");
+    assert_eq!(
+        stderr.trim(),
+        "drills/nope.toml: cannot read drill file: No such file or directory (os error 2)"
+    );
 }

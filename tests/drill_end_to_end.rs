@@ -18,7 +18,12 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(stdout.contains("PASSED"), "{stdout}");
 
     let result = read_result(&out);
@@ -42,7 +47,10 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
         })
         .map(|b| b["forwarded"].as_u64().expect("forwarded"))
         .sum();
-    assert_eq!(forwarded_while_open, 0, "upstream calls while the breaker was open");
+    assert_eq!(
+        forwarded_while_open, 0,
+        "upstream calls while the breaker was open"
+    );
     let verify_open = phase(&result, "verify_open");
     assert!(verify_open["all"]["fallback_rate"].as_f64().expect("rate") > 0.9);
 }
@@ -58,7 +66,11 @@ fn demo_drill_without_a_breaker_fails_and_names_what_failed() {
         .expect("runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{stdout}");
-    for failed in ["FAIL    breaker sequence", "FAIL    p95 of phase verify_open", "FAIL    breaker opens"] {
+    for failed in [
+        "FAIL    breaker sequence",
+        "FAIL    p95 of phase verify_open",
+        "FAIL    breaker opens",
+    ] {
         assert!(stdout.contains(failed), "missing {failed:?} in\n{stdout}");
     }
     let result = read_result(&out);
@@ -72,7 +84,15 @@ fn external_service_drill_runs_against_a_separately_started_service() {
     let proxy_port = free_port();
     let mut service = ChildGuard(
         breakerbox()
-            .args(["demo-service", "--listen", "127.0.0.1:0", "--failure-threshold", "5", "--open-duration", "5s"])
+            .args([
+                "demo-service",
+                "--listen",
+                "127.0.0.1:0",
+                "--failure-threshold",
+                "5",
+                "--open-duration",
+                "5s",
+            ])
             .arg("--upstream")
             .arg(format!("http://127.0.0.1:{proxy_port}"))
             .stdout(Stdio::piped())
@@ -81,7 +101,9 @@ fn external_service_drill_runs_against_a_separately_started_service() {
     );
     let stdout = service.0.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("announces its address");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("announces its address");
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -91,7 +113,13 @@ fn external_service_drill_runs_against_a_separately_started_service() {
     let dir = scratch("external");
     let out = dir.join("result.json");
     let run = breakerbox()
-        .args(["run", "drills/external-service.toml", "--quiet", "--target", &url])
+        .args([
+            "run",
+            "drills/external-service.toml",
+            "--quiet",
+            "--target",
+            &url,
+        ])
         .arg("--proxy-listen")
         .arg(format!("127.0.0.1:{proxy_port}"))
         .arg("--out")
@@ -99,11 +127,22 @@ fn external_service_drill_runs_against_a_separately_started_service() {
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let result = read_result(&out);
     assert_eq!(result["target"], url.as_str());
-    assert_eq!(breaker_states(&result), ["closed", "open", "half_open", "closed"]);
-    assert!(result["parts"]["demo"].is_null(), "the drill started no demo service of its own");
+    assert_eq!(
+        breaker_states(&result),
+        ["closed", "open", "half_open", "closed"]
+    );
+    assert!(
+        result["parts"]["demo"].is_null(),
+        "the drill started no demo service of its own"
+    );
 }
 
 #[test]
@@ -120,14 +159,20 @@ fn ctrl_c_stops_the_run_with_exit_3_and_keeps_the_result() {
     let mut guard = ChildGuard(child);
     std::thread::sleep(Duration::from_secs(6));
     let pid = guard.0.id().to_string();
-    let killed = std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
     assert!(killed.success());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = guard.0.try_wait().expect("wait") {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "did not stop within 10 s of Ctrl-C");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not stop within 10 s of Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(3));
@@ -144,7 +189,13 @@ fn an_unreachable_target_fails_fast_with_exit_4() {
     let closed = free_port();
     let started = Instant::now();
     let run = breakerbox()
-        .args(["run", "drills/external-service.toml", "--quiet", "--proxy-listen", "127.0.0.1:0"])
+        .args([
+            "run",
+            "drills/external-service.toml",
+            "--quiet",
+            "--proxy-listen",
+            "127.0.0.1:0",
+        ])
         .arg("--target")
         .arg(format!("http://127.0.0.1:{closed}"))
         .output()

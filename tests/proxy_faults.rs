@@ -46,21 +46,35 @@ async fn rig(schedule: Vec<ScheduledFault>) -> Rig {
     clock.start();
     let tap = Arc::new(Tap::new(schedule.len()));
     let layer = FaultLayer::new(schedule, clock.clone(), 1, tap.clone());
-    let proxy = FaultProxy::start("127.0.0.1:0".parse().expect("addr"), &stub.url(), layer, clock, tap.clone())
-        .await
-        .expect("proxy starts");
+    let proxy = FaultProxy::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        &stub.url(),
+        layer,
+        clock,
+        tap.clone(),
+    )
+    .await
+    .expect("proxy starts");
     let client = reqwest::Client::builder()
         .no_proxy()
         .retry(reqwest::retry::never())
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");
-    Rig { stub, proxy, tap, client }
+    Rig {
+        stub,
+        proxy,
+        tap,
+        client,
+    }
 }
 
 impl Rig {
     async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
-        self.client.get(format!("{}{path}", self.proxy.url())).send().await
+        self.client
+            .get(format!("{}{path}", self.proxy.url()))
+            .send()
+            .await
     }
 }
 
@@ -78,7 +92,16 @@ async fn requests_without_an_active_fault_pass_through_to_the_stub() {
 
 #[tokio::test]
 async fn status_fault_answers_500_and_the_stub_never_sees_the_call() {
-    let rig = rig(vec![fault(0, FaultAction::Status { code: 500, body: "boom".into() }, "/item/", 1.0)]).await;
+    let rig = rig(vec![fault(
+        0,
+        FaultAction::Status {
+            code: 500,
+            body: "boom".into(),
+        },
+        "/item/",
+        1.0,
+    )])
+    .await;
     for id in 0..5 {
         let response = rig.get(&format!("/item/{id}")).await.expect("answered");
         assert_eq!(response.status(), 500);
@@ -108,7 +131,16 @@ async fn reset_fault_resets_the_connection_without_a_response() {
 #[tokio::test]
 async fn latency_fault_delays_the_call_which_still_reaches_the_stub() {
     let delay = Duration::from_millis(300);
-    let rig = rig(vec![fault(0, FaultAction::Latency { delay, jitter: Duration::ZERO }, "/item/", 1.0)]).await;
+    let rig = rig(vec![fault(
+        0,
+        FaultAction::Latency {
+            delay,
+            jitter: Duration::ZERO,
+        },
+        "/item/",
+        1.0,
+    )])
+    .await;
     let started = Instant::now();
     let response = rig.get("/item/7").await.expect("answered");
     assert_eq!(response.status(), 200);
@@ -118,7 +150,16 @@ async fn latency_fault_delays_the_call_which_still_reaches_the_stub() {
 
 #[tokio::test]
 async fn probability_applies_per_request_on_one_keep_alive_connection() {
-    let rig = rig(vec![fault(0, FaultAction::Status { code: 503, body: String::new() }, "/item/", 0.5)]).await;
+    let rig = rig(vec![fault(
+        0,
+        FaultAction::Status {
+            code: 503,
+            body: String::new(),
+        },
+        "/item/",
+        0.5,
+    )])
+    .await;
     let mut failed = 0;
     for id in 0..200 {
         let response = rig.get(&format!("/item/{id}")).await.expect("answered");

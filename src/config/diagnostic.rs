@@ -44,7 +44,11 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
         }
     }
 }
@@ -86,6 +90,9 @@ mod tests {
     fn renders_file_line_col() {
         let d = Diagnostic::at("d.toml", "x = 1\ny = 2", 6..7, "bad\nsnippet");
         assert_eq!(d.to_string(), "d.toml:2:1: bad");
-        assert_eq!(Diagnostic::whole_file("d.toml", "gone").to_string(), "d.toml: gone");
+        assert_eq!(
+            Diagnostic::whole_file("d.toml", "gone").to_string(),
+            "d.toml: gone"
+        );
     }
 }

@@ -55,7 +55,12 @@ mod tests {
 
     #[test]
     fn parses_common_forms() {
-        for (text, ms) in [("250ms", 250), ("30s", 30_000), ("5m", 300_000), ("1m 30s", 90_000)] {
+        for (text, ms) in [
+            ("250ms", 250),
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("1m 30s", 90_000),
+        ] {
             let h: Holder = toml::from_str(&format!("d = \"{text}\"")).expect("parses");
             assert_eq!(h.d.get(), Duration::from_millis(ms), "{text}");
         }
@@ -63,8 +68,14 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_with_a_hint() {
-        let err = toml::from_str::<Holder>("d = \"ten parsecs\"").err().expect("error");
-        assert!(err.message().contains("invalid duration \"ten parsecs\""), "{}", err.message());
+        let err = toml::from_str::<Holder>("d = \"ten parsecs\"")
+            .err()
+            .expect("error");
+        assert!(
+            err.message().contains("invalid duration \"ten parsecs\""),
+            "{}",
+            err.message()
+        );
         assert_eq!(err.span(), Some(4..17));
     }
 }

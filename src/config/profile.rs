@@ -83,7 +83,12 @@ impl ProfileSource for EmbeddedProfiles {
         self.0
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(n, text)| (format!("fault-profiles/{n}.toml (embedded)"), text.to_string()))
+            .map(|(n, text)| {
+                (
+                    format!("fault-profiles/{n}.toml (embedded)"),
+                    text.to_string(),
+                )
+            })
             .ok_or_else(|| format!("fault profile \"{name}\" is not embedded in this binary"))
     }
 }

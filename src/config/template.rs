@@ -68,7 +68,9 @@ fn parse_placeholder(body: &str) -> Result<Part, String> {
                 .parse()
                 .map_err(|_| format!("random_int bound \"{high}\" is not an integer"))?;
             if high < low {
-                return Err(format!("random_int {low} {high}: the upper bound is below the lower"));
+                return Err(format!(
+                    "random_int {low} {high}: the upper bound is below the lower"
+                ));
             }
             Ok(Part::RandomInt { low, high })
         }
@@ -99,10 +101,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_placeholders() {
-        assert!(PathTemplate::parse("api").unwrap_err().contains("start with '/'"));
-        assert!(PathTemplate::parse("/{{random_int 1}}").unwrap_err().contains("two integers"));
-        assert!(PathTemplate::parse("/{{random_int 5 1}}").unwrap_err().contains("below"));
-        assert!(PathTemplate::parse("/{{uuid}}").unwrap_err().contains("unknown placeholder"));
-        assert!(PathTemplate::parse("/{{random_int 1 2").unwrap_err().contains("unclosed"));
+        assert!(PathTemplate::parse("api")
+            .unwrap_err()
+            .contains("start with '/'"));
+        assert!(PathTemplate::parse("/{{random_int 1}}")
+            .unwrap_err()
+            .contains("two integers"));
+        assert!(PathTemplate::parse("/{{random_int 5 1}}")
+            .unwrap_err()
+            .contains("below"));
+        assert!(PathTemplate::parse("/{{uuid}}")
+            .unwrap_err()
+            .contains("unknown placeholder"));
+        assert!(PathTemplate::parse("/{{random_int 1 2")
+            .unwrap_err()
+            .contains("unclosed"));
     }
 }

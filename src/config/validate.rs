@@ -120,7 +120,11 @@ pub fn check_base_url(url: &str) -> Result<String, String> {
         .map_err(|e| format!("target \"{url}\" is not a URL: {e}"))?;
     match parsed.scheme_str() {
         Some("http") => {}
-        Some("https") => return Err(format!("target \"{url}\": https is not supported yet; use http")),
+        Some("https") => {
+            return Err(format!(
+                "target \"{url}\": https is not supported yet; use http"
+            ))
+        }
         _ => return Err(format!("target \"{url}\" must start with http://")),
     }
     if parsed.host().is_none() {
@@ -144,7 +148,10 @@ fn listen_addr(c: &mut Checker, listen: &Option<Spanned<String>>) -> SocketAddr 
         Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
             c.at(
                 s.span(),
-                format!("listen address \"{}\" is not IP:PORT (e.g. 127.0.0.1:9090)", s.get_ref()),
+                format!(
+                    "listen address \"{}\" is not IP:PORT (e.g. 127.0.0.1:9090)",
+                    s.get_ref()
+                ),
             );
             default
         }),
@@ -185,7 +192,10 @@ fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
 fn stub_route(c: &mut Checker, r: &raw::StubRouteFile) -> StubRoute {
     let method = method(c, &r.method);
     if !r.path.get_ref().starts_with('/') {
-        c.at(r.path.span(), format!("stub path \"{}\" must start with '/'", r.path.get_ref()));
+        c.at(
+            r.path.span(),
+            format!("stub path \"{}\" must start with '/'", r.path.get_ref()),
+        );
     }
     let status = r.status.as_ref().map(|s| status_code(c, s)).unwrap_or(200);
     StubRoute {
@@ -204,7 +214,10 @@ fn stub_route(c: &mut Checker, r: &raw::StubRouteFile) -> StubRoute {
 fn status_code(c: &mut Checker, s: &Spanned<u16>) -> u16 {
     let code = *s.get_ref();
     if !(100..=599).contains(&code) {
-        c.at(s.span(), format!("status {code} is not an HTTP status (100-599)"));
+        c.at(
+            s.span(),
+            format!("status {code} is not an HTTP status (100-599)"),
+        );
     }
     code
 }
@@ -214,7 +227,10 @@ fn method(c: &mut Checker, m: &Option<Spanned<String>>) -> http::Method {
         None => http::Method::GET,
         Some(m) => http::Method::from_bytes(m.get_ref().to_ascii_uppercase().as_bytes())
             .unwrap_or_else(|_| {
-                c.at(m.span(), format!("\"{}\" is not an HTTP method", m.get_ref()));
+                c.at(
+                    m.span(),
+                    format!("\"{}\" is not an HTTP method", m.get_ref()),
+                );
                 http::Method::GET
             }),
     }
@@ -235,7 +251,10 @@ fn demo(c: &mut Checker, d: &raw::DemoFile) -> DemoSettings {
             "on" => true,
             "off" => false,
             other => {
-                c.at(b.span(), format!("breaker must be \"on\" or \"off\", not \"{other}\""));
+                c.at(
+                    b.span(),
+                    format!("breaker must be \"on\" or \"off\", not \"{other}\""),
+                );
                 true
             }
         },
@@ -248,7 +267,10 @@ fn demo(c: &mut Checker, d: &raw::DemoFile) -> DemoSettings {
             .as_ref()
             .map(|o| positive_duration(c, o, "open_duration"))
             .unwrap_or(Duration::from_secs(5)),
-        cache_ttl: d.cache_ttl.map(HumanDuration::get).unwrap_or(Duration::from_secs(2)),
+        cache_ttl: d
+            .cache_ttl
+            .map(HumanDuration::get)
+            .unwrap_or(Duration::from_secs(2)),
         upstream_timeout: d
             .upstream_timeout
             .as_ref()
@@ -269,7 +291,10 @@ fn requests(c: &mut Checker, raw: &[raw::RequestFile]) -> Vec<RequestSpec> {
     raw.iter()
         .map(|r| {
             if !names.insert(r.name.get_ref().clone()) {
-                c.at(r.name.span(), format!("request name \"{}\" is used twice", r.name.get_ref()));
+                c.at(
+                    r.name.span(),
+                    format!("request name \"{}\" is used twice", r.name.get_ref()),
+                );
             }
             let path = PathTemplate::parse(r.path.get_ref()).unwrap_or_else(|why| {
                 c.at(r.path.span(), why);
@@ -304,7 +329,10 @@ fn phases(c: &mut Checker, raw: &[raw::PhaseFile], profiles: &dyn ProfileSource)
     raw.iter()
         .map(|p| {
             if !names.insert(p.name.get_ref().clone()) {
-                c.at(p.name.span(), format!("phase name \"{}\" is used twice", p.name.get_ref()));
+                c.at(
+                    p.name.span(),
+                    format!("phase name \"{}\" is used twice", p.name.get_ref()),
+                );
             }
             let (load, duration) = load_shape(c, p);
             let faults = p
@@ -337,7 +365,10 @@ fn phases(c: &mut Checker, raw: &[raw::PhaseFile], profiles: &dyn ProfileSource)
 fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
     let executor_span = p.executor.span();
     let not_for = |c: &mut Checker, span: Range<usize>, key: &str, executor: &str| {
-        c.at(span, format!("`{key}` does not apply to the {executor} executor"));
+        c.at(
+            span,
+            format!("`{key}` does not apply to the {executor} executor"),
+        );
     };
     match p.executor.get_ref() {
         ExecutorName::ConstantArrivalRate => {
@@ -350,13 +381,21 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             }
             let rate = match &p.rate {
                 None => {
-                    c.at(executor_span.clone(), "constant-arrival-rate needs `rate` (requests per second)");
+                    c.at(
+                        executor_span.clone(),
+                        "constant-arrival-rate needs `rate` (requests per second)",
+                    );
                     1.0
                 }
                 Some(r) => {
                     let v = *r.get_ref();
                     if !(v.is_finite() && v > 0.0) {
-                        c.at(r.span(), format!("rate must be a positive number of requests per second, not {v}"));
+                        c.at(
+                            r.span(),
+                            format!(
+                                "rate must be a positive number of requests per second, not {v}"
+                            ),
+                        );
                     }
                     v
                 }
@@ -396,7 +435,10 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             };
             let stages: Vec<Stage> = match &p.stages {
                 None => {
-                    c.at(executor_span, "ramping-vus needs `stages`, e.g. [{ duration = \"10s\", target = 20 }]");
+                    c.at(
+                        executor_span,
+                        "ramping-vus needs `stages`, e.g. [{ duration = \"10s\", target = 20 }]",
+                    );
                     Vec::new()
                 }
                 Some(s) if s.get_ref().is_empty() => {
@@ -451,7 +493,10 @@ pub(crate) fn profile(name: &str, file: &str, text: &str) -> Result<FaultProfile
         return Err(c.problems);
     };
     if raw.faults.is_empty() {
-        c.problems.push(Diagnostic::whole_file(file, "the profile has no [[faults]]"));
+        c.problems.push(Diagnostic::whole_file(
+            file,
+            "the profile has no [[faults]]",
+        ));
     }
     let faults = raw.faults.iter().map(|f| fault(&mut c, f)).collect();
     if !c.problems.is_empty() {
@@ -473,7 +518,10 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Fault {
     };
     let mut not_for = |span: Option<Range<usize>>, key: &str| {
         if let Some(span) = span {
-            c.at(span, format!("`{key}` does not apply to a {kind_name} fault"));
+            c.at(
+                span,
+                format!("`{key}` does not apply to a {kind_name} fault"),
+            );
         }
     };
     match kind {
@@ -507,18 +555,27 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Fault {
                     .body
                     .as_ref()
                     .map(|b| b.get_ref().clone())
-                    .unwrap_or_else(|| format!("{{\"error\":\"injected by breakerbox\",\"status\":{code}}}")),
+                    .unwrap_or_else(|| {
+                        format!("{{\"error\":\"injected by breakerbox\",\"status\":{code}}}")
+                    }),
             }
         }
         FaultKindName::Latency => {
             let delay = match &f.delay {
                 Some(d) => positive_duration(c, d, "delay"),
                 None => {
-                    c.at(f.kind.span(), "a latency fault needs `delay` (e.g. \"200ms\")");
+                    c.at(
+                        f.kind.span(),
+                        "a latency fault needs `delay` (e.g. \"200ms\")",
+                    );
                     Duration::ZERO
                 }
             };
-            let jitter = f.jitter.as_ref().map(|j| j.get_ref().get()).unwrap_or_default();
+            let jitter = f
+                .jitter
+                .as_ref()
+                .map(|j| j.get_ref().get())
+                .unwrap_or_default();
             if let Some(j) = &f.jitter {
                 if jitter > delay {
                     c.at(j.span(), "jitter must not exceed delay");
@@ -533,14 +590,20 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Fault {
         Some(p) => {
             let v = *p.get_ref();
             if !(0.0..=1.0).contains(&v) {
-                c.at(p.span(), format!("probability must be between 0.0 and 1.0, not {v}"));
+                c.at(
+                    p.span(),
+                    format!("probability must be between 0.0 and 1.0, not {v}"),
+                );
             }
             v
         }
     };
     if let Some(p) = &f.path {
         if !p.get_ref().starts_with('/') {
-            c.at(p.span(), format!("path \"{}\" must start with '/'", p.get_ref()));
+            c.at(
+                p.span(),
+                format!("path \"{}\" must start with '/'", p.get_ref()),
+            );
         }
     }
     Fault {
@@ -548,7 +611,10 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Fault {
         probability,
         path_prefix: f.path.as_ref().map(|p| p.get_ref().clone()),
         start: f.start.map(HumanDuration::get).unwrap_or_default(),
-        duration: f.duration.as_ref().map(|d| positive_duration(c, d, "duration")),
+        duration: f
+            .duration
+            .as_ref()
+            .map(|d| positive_duration(c, d, "duration")),
     }
 }
 
@@ -595,7 +661,10 @@ fn expectations(
             if let Some(r) = r {
                 let v = *r.get_ref();
                 if !(0.0..=1.0).contains(&v) {
-                    c.at(r.span(), format!("a rate is a fraction between 0.0 and 1.0, not {v}"));
+                    c.at(
+                        r.span(),
+                        format!("a rate is a fraction between 0.0 and 1.0, not {v}"),
+                    );
                 }
                 bounds.push(make(v));
             }
@@ -606,7 +675,10 @@ fn expectations(
         rate(&t.max_fallback_rate, Bound::MaxFallbackRate);
         if bounds.is_empty() {
             let span = t.phase.as_ref().map(Spanned::span).unwrap_or(0..0);
-            c.at(span, "this threshold sets no bound (p95, max_error_rate, min_cache_hit_rate, …)");
+            c.at(
+                span,
+                "this threshold sets no bound (p95, max_error_rate, min_cache_hit_rate, …)",
+            );
         }
         thresholds.extend(bounds.into_iter().map(|bound| Threshold {
             phase: phase.clone(),
@@ -625,7 +697,10 @@ fn expectations(
                 if state.is_none() {
                     c.at(
                         s.span(),
-                        format!("\"{}\" is not a breaker state (closed, open, half_open)", s.get_ref()),
+                        format!(
+                            "\"{}\" is not a breaker state (closed, open, half_open)",
+                            s.get_ref()
+                        ),
                     );
                 }
                 state
@@ -633,9 +708,15 @@ fn expectations(
             .collect(),
         opens_within: b.opens_within.map(HumanDuration::get),
         half_open_after: b.half_open_after.map(HumanDuration::get),
-        tolerance: b.tolerance.map(HumanDuration::get).unwrap_or(Duration::from_secs(1)),
+        tolerance: b
+            .tolerance
+            .map(HumanDuration::get)
+            .unwrap_or(Duration::from_secs(1)),
         fallback_while_open: b.fallback_while_open.unwrap_or(false),
         closed_at_end: b.closed_at_end.unwrap_or(false),
     });
-    Expectations { thresholds, breaker }
+    Expectations {
+        thresholds,
+        breaker,
+    }
 }

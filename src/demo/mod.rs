@@ -19,7 +19,11 @@ pub const PROFILES: EmbeddedProfiles = EmbeddedProfiles(&[(
 
 /// The shipped drill, parsed; an error here is a bug in the shipped files.
 pub fn embedded_drill() -> Result<Drill, ConfigError> {
-    config::parse_drill("drills/circuit-breaker.toml (embedded)", DRILL_TOML, &PROFILES)
+    config::parse_drill(
+        "drills/circuit-breaker.toml (embedded)",
+        DRILL_TOML,
+        &PROFILES,
+    )
 }
 
 #[cfg(test)]

@@ -126,12 +126,17 @@ pub struct DemoService {
 impl DemoService {
     /// Starts the service on `settings.listen`, calling `upstream` (a base URL).
     pub async fn start(settings: &DemoSettings, upstream: &str) -> Result<DemoService, DemoError> {
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| DemoError::Bind { addr: settings.listen, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| DemoError::Bind { addr: settings.listen, source })?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| DemoError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| DemoError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
         let app = Arc::new(App::new(settings.clone(), upstream)?);
         let accept_loop = tokio::spawn(accept_loop(listener, app));
         tracing::info!(%addr, upstream, breaker = settings.breaker, "demo service listening");
@@ -222,7 +227,9 @@ impl App {
             );
             failsafe::Config::new()
                 .failure_policy(policy)
-                .instrument(StateRecorder { shared: log.clone() })
+                .instrument(StateRecorder {
+                    shared: log.clone(),
+                })
                 .build()
         });
         Ok(App {
@@ -265,12 +272,17 @@ impl App {
                     // failsafe polls this only once the call is permitted, so the state
                     // read here is the one the call was admitted under.
                     let admitted = self.log.state();
-                    self.fetch(id).await.map(|body| (admitted, body)).map_err(|e| (admitted, e))
+                    self.fetch(id)
+                        .await
+                        .map(|body| (admitted, body))
+                        .map_err(|e| (admitted, e))
                 });
                 match call.await {
                     Ok((admitted, body)) => (Some(admitted), Ok(body)),
                     Err(failsafe::Error::Inner((admitted, e))) => (Some(admitted), Err(e)),
-                    Err(failsafe::Error::Rejected) => (Some(BreakerState::Open), Err(FetchError::Rejected)),
+                    Err(failsafe::Error::Rejected) => {
+                        (Some(BreakerState::Open), Err(FetchError::Rejected))
+                    }
                 }
             }
         };
@@ -282,10 +294,13 @@ impl App {
         });
         match result {
             Ok(body) => {
-                self.cache
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.to_string(), CachedItem { body: body.clone(), fetched: Instant::now() });
+                self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                    id.to_string(),
+                    CachedItem {
+                        body: body.clone(),
+                        fetched: Instant::now(),
+                    },
+                );
                 item_reply(body, admitted, "MISS", false)
             }
             Err(e) => {
@@ -307,15 +322,23 @@ impl App {
     /// The cached body for `id` and whether it is still fresh.
     fn cached(&self, id: &str) -> Option<(Bytes, bool)> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(id)
-            .map(|c| (c.body.clone(), c.fetched.elapsed() < self.settings.cache_ttl))
+        cache.get(id).map(|c| {
+            (
+                c.body.clone(),
+                c.fetched.elapsed() < self.settings.cache_ttl,
+            )
+        })
     }
 
     async fn fetch(&self, id: &str) -> Result<Bytes, FetchError> {
         self.upstream_calls.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}/item/{id}", self.upstream);
-        let response = self.client.get(url).send().await.map_err(FetchError::Transport)?;
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(FetchError::Transport)?;
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Status(status.as_u16()));
@@ -336,14 +359,23 @@ impl App {
             transitions: Vec<Transition>,
         }
         let view = View {
-            state: if self.breaker.is_some() { self.log.state().as_str() } else { "disabled" },
+            state: if self.breaker.is_some() {
+                self.log.state().as_str()
+            } else {
+                "disabled"
+            },
             breaker: if self.breaker.is_some() { "on" } else { "off" },
             failure_threshold: self.settings.failure_threshold,
             open_duration_ms: self.settings.open_duration.as_millis() as u64,
             rejected: self.log.rejected.load(Ordering::Relaxed),
             upstream_calls: self.upstream_calls.load(Ordering::Relaxed),
             fallbacks: self.fallbacks.load(Ordering::Relaxed),
-            transitions: self.log.transitions.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            transitions: self
+                .log
+                .transitions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         };
         let body = serde_json::to_vec(&view).unwrap_or_default();
         let mut reply = self.reply(200, "", self.breaker.as_ref().map(|_| self.log.state()));
@@ -360,25 +392,41 @@ impl App {
         *reply.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
         let state = state.or_else(|| self.breaker.as_ref().map(|_| self.log.state()));
         if let Some(state) = state {
-            reply
-                .headers_mut()
-                .insert("x-circuit-state", http::HeaderValue::from_static(state.as_str()));
+            reply.headers_mut().insert(
+                "x-circuit-state",
+                http::HeaderValue::from_static(state.as_str()),
+            );
         }
         reply
     }
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn item_reply(body: Bytes, state: Option<BreakerState>, cache: &'static str, fallback: bool) -> Reply {
+fn item_reply(
+    body: Bytes,
+    state: Option<BreakerState>,
+    cache: &'static str,
+    fallback: bool,
+) -> Reply {
     let mut reply = http::Response::new(Full::new(body));
     let headers = reply.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     headers.insert("x-cache", http::HeaderValue::from_static(cache));
     if let Some(state) = state {
-        headers.insert("x-circuit-state", http::HeaderValue::from_static(state.as_str()));
+        headers.insert(
+            "x-circuit-state",
+            http::HeaderValue::from_static(state.as_str()),
+        );
     }
     if fallback {
         headers.insert("x-fallback", http::HeaderValue::from_static("true"));

@@ -154,7 +154,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl<S, B> tower::Service<http::Request<B>> for FaultService<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<ProxyBody>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<ProxyBody>>
+        + Clone
+        + Send
+        + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
     B: Send + 'static,
@@ -209,7 +212,12 @@ mod tests {
     use super::*;
     use crate::config::Fault;
 
-    fn scheduled(id: usize, action: FaultAction, probability: f64, path: Option<&str>) -> ScheduledFault {
+    fn scheduled(
+        id: usize,
+        action: FaultAction,
+        probability: f64,
+        path: Option<&str>,
+    ) -> ScheduledFault {
         ScheduledFault {
             id,
             phase: 0,
@@ -252,33 +260,64 @@ mod tests {
     fn probability_is_per_request_and_seeded() {
         let inj = injector(vec![scheduled(
             0,
-            FaultAction::Status { code: 503, body: String::new() },
+            FaultAction::Status {
+                code: 503,
+                body: String::new(),
+            },
             0.3,
             None,
         )]);
-        let hits = (0..2000).filter(|_| inj.decide("/x").terminal.is_some()).count();
+        let hits = (0..2000)
+            .filter(|_| inj.decide("/x").terminal.is_some())
+            .count();
         assert!((500..700).contains(&hits), "{hits} of 2000");
         let again = injector(inj.schedule.clone());
-        let first: Vec<bool> = (0..50).map(|_| again.decide("/x").terminal.is_some()).collect();
+        let first: Vec<bool> = (0..50)
+            .map(|_| again.decide("/x").terminal.is_some())
+            .collect();
         let replay = injector(inj.schedule.clone());
-        let second: Vec<bool> = (0..50).map(|_| replay.decide("/x").terminal.is_some()).collect();
+        let second: Vec<bool> = (0..50)
+            .map(|_| replay.decide("/x").terminal.is_some())
+            .collect();
         assert_eq!(first, second);
     }
 
     #[test]
     fn path_prefix_limits_faults_and_latency_adds_up() {
         let inj = injector(vec![
-            scheduled(0, FaultAction::Latency { delay: Duration::from_millis(100), jitter: Duration::ZERO }, 1.0, None),
+            scheduled(
+                0,
+                FaultAction::Latency {
+                    delay: Duration::from_millis(100),
+                    jitter: Duration::ZERO,
+                },
+                1.0,
+                None,
+            ),
             scheduled(1, FaultAction::Reset, 1.0, Some("/item/")),
-            scheduled(2, FaultAction::Status { code: 500, body: String::new() }, 1.0, None),
+            scheduled(
+                2,
+                FaultAction::Status {
+                    code: 500,
+                    body: String::new(),
+                },
+                1.0,
+                None,
+            ),
         ]);
         let d = inj.decide("/item/1");
         assert_eq!(d.delay, Duration::from_millis(100));
-        assert_eq!(d.terminal, Some(Terminal::Reset), "first terminal fault wins");
+        assert_eq!(
+            d.terminal,
+            Some(Terminal::Reset),
+            "first terminal fault wins"
+        );
         let d = inj.decide("/other");
         assert!(matches!(d.terminal, Some(Terminal::Status(500, _))));
         let tap = inj.tap.snapshot();
-        let injected: Vec<u64> = (0..3).map(|i| tap.iter().map(|b| b.injected[i]).sum()).collect();
+        let injected: Vec<u64> = (0..3)
+            .map(|i| tap.iter().map(|b| b.injected[i]).sum())
+            .collect();
         assert_eq!(injected, vec![2, 1, 1]);
     }
 

@@ -60,10 +60,14 @@ impl FaultProxy {
         let forward = Forward::new(upstream, clock, tap.clone())?;
         let listener = TcpListener::bind(listen)
             .await
-            .map_err(|source| ProxyError::Bind { addr: listen, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| ProxyError::Bind { addr: listen, source })?;
+            .map_err(|source| ProxyError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ProxyError::Bind {
+            addr: listen,
+            source,
+        })?;
         let service = layer.layer(forward);
         let accept_loop = tokio::spawn(accept_loop(listener, service));
         tracing::info!(%addr, upstream, "fault proxy listening");
@@ -111,7 +115,10 @@ async fn accept_loop(listener: TcpListener, service: FaultService<Forward>) {
         let reset = Arc::new(AtomicBool::new(false));
         let service = service.for_connection(reset.clone());
         tokio::spawn(async move {
-            let io = TokioIo::new(ResettableStream { inner: stream, reset });
+            let io = TokioIo::new(ResettableStream {
+                inner: stream,
+                reset,
+            });
             let hyper_service = hyper_util::service::TowerToHyperService::new(service);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(io, hyper_service)
@@ -140,13 +147,21 @@ impl Drop for ResettableStream {
 }
 
 impl AsyncRead for ResettableStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ResettableStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -230,7 +245,8 @@ impl tower::Service<http::Request<Incoming>> for Forward {
             let now = this.clock.elapsed().unwrap_or_default();
             match result {
                 Ok(response) => {
-                    this.tap.forwarded(now, UpstreamOutcome::Status(response.status().as_u16()));
+                    this.tap
+                        .forwarded(now, UpstreamOutcome::Status(response.status().as_u16()));
                     Ok(response.map(|body| body.boxed()))
                 }
                 Err(e) => {
@@ -243,7 +259,9 @@ impl tower::Service<http::Request<Incoming>> for Forward {
 }
 
 fn bad_gateway(message: String) -> http::Response<ProxyBody> {
-    let body = Full::new(Bytes::from(message)).map_err(|never| match never {}).boxed();
+    let body = Full::new(Bytes::from(message))
+        .map_err(|never| match never {})
+        .boxed();
     let mut response = http::Response::new(body);
     *response.status_mut() = http::StatusCode::BAD_GATEWAY;
     response

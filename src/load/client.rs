@@ -37,7 +37,10 @@ impl Target {
         }
         let authority = uri.authority().ok_or_else(|| bad("no host"))?;
         let port = authority.port_u16().unwrap_or(80);
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let addr = tokio::net::lookup_host((host, port))
             .await
             .map_err(|e| LoadError::Unreachable {
@@ -116,7 +119,10 @@ impl Connection {
             .header(http::header::USER_AGENT, "breakerbox")
             .body(Empty::<Bytes>::new())
             .map_err(|_| "request")?;
-        let response = sender.send_request(request).await.map_err(|e| classify_hyper(&e))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| classify_hyper(&e))?;
         let (parts, mut body) = response.into_parts();
         while let Some(frame) = body.frame().await {
             frame.map_err(|e| classify_hyper(&e))?;
@@ -129,10 +135,12 @@ impl Connection {
 }
 
 async fn connect(target: &Target) -> Result<SendRequest<Empty<Bytes>>, &'static str> {
-    let stream = TcpStream::connect(target.addr).await.map_err(|e| match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connect_refused",
-        _ => "connect",
-    })?;
+    let stream = TcpStream::connect(target.addr)
+        .await
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::ConnectionRefused => "connect_refused",
+            _ => "connect",
+        })?;
     let _ = stream.set_nodelay(true);
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await

@@ -57,7 +57,8 @@ impl Worker {
         spec.path.render(&mut self.rng, &mut self.path);
         let exchange = tokio::time::timeout(
             shared.timeout,
-            self.connection.exchange(&shared.target, &spec.method, &self.path),
+            self.connection
+                .exchange(&shared.target, &spec.method, &self.path),
         );
         let result = tokio::select! {
             r = exchange => r,
@@ -98,7 +99,12 @@ impl Worker {
 ///
 /// tokio's timer has 1 ms resolution, so at each wake-up the scheduler releases every
 /// request that has come due, each carrying its own intended start.
-async fn open_model(shared: Arc<Shared>, phase: PlannedPhase, rate: f64, max_vus: usize) -> Recorder {
+async fn open_model(
+    shared: Arc<Shared>,
+    phase: PlannedPhase,
+    rate: f64,
+    max_vus: usize,
+) -> Recorder {
     let phase_start = shared.epoch + phase.start;
     let phase_end = shared.epoch + phase.end();
     let interval = Duration::from_secs_f64(1.0 / rate);
@@ -173,7 +179,11 @@ async fn closed_model(
         if now >= phase_end || shared.stop.is_cancelled() {
             break;
         }
-        let want = vus_at(start_vus, &stages, now.saturating_duration_since(phase_start));
+        let want = vus_at(
+            start_vus,
+            &stages,
+            now.saturating_duration_since(phase_start),
+        );
         desired.store(want, Ordering::Relaxed);
         while spawned < want {
             let mut worker = Worker::new(shared.clone(), phase.index, spawned);
@@ -243,7 +253,10 @@ mod tests {
 
     #[test]
     fn vus_ramp_linearly_between_stages() {
-        let s = |secs, target| Stage { duration: Duration::from_secs(secs), target };
+        let s = |secs, target| Stage {
+            duration: Duration::from_secs(secs),
+            target,
+        };
         let stages = [s(10, 10), s(10, 10), s(5, 0)];
         let at = |ms| vus_at(0, &stages, Duration::from_millis(ms));
         assert_eq!(at(0), 0);

@@ -181,7 +181,11 @@ pub async fn run(
         metrics.phases.push(PhaseRecord {
             name: phase.name.clone(),
             start: phase.start,
-            duration: if stop.is_cancelled() { ran } else { phase.duration },
+            duration: if stop.is_cancelled() {
+                ran
+            } else {
+                phase.duration
+            },
             recorder,
         });
     }

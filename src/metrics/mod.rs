@@ -206,7 +206,8 @@ impl Recorder {
     /// Adds `other` into this recorder.
     pub fn merge(&mut self, other: &Recorder) {
         if self.groups.len() < other.groups.len() {
-            self.groups.resize(other.groups.len(), GroupStats::default());
+            self.groups
+                .resize(other.groups.len(), GroupStats::default());
         }
         for (ours, theirs) in self.groups.iter_mut().zip(&other.groups) {
             ours.merge(theirs);
@@ -264,7 +265,11 @@ impl RunMetrics {
         };
         let mut stats = GroupStats::default();
         let mut any = false;
-        for p in self.phases.iter().filter(|p| phase.is_none_or(|name| p.name == name)) {
+        for p in self
+            .phases
+            .iter()
+            .filter(|p| phase.is_none_or(|name| p.name == name))
+        {
             any = true;
             match group_index {
                 Some(i) => {
@@ -297,7 +302,12 @@ mod tests {
     use super::*;
 
     fn sample(ms: u64, outcome: Outcome, markers: Markers) -> Sample {
-        Sample { at: Duration::from_millis(ms), latency: Duration::from_millis(ms), outcome, markers }
+        Sample {
+            at: Duration::from_millis(ms),
+            latency: Duration::from_millis(ms),
+            outcome,
+            markers,
+        }
     }
 
     #[test]
@@ -307,9 +317,19 @@ mod tests {
             r.record(0, &sample(ms, Outcome::Status(200), Markers::default()));
         }
         r.record(1, &sample(1500, Outcome::Status(503), Markers::default()));
-        r.record(1, &sample(1600, Outcome::Failed("reset"), Markers::default()));
-        let open_fallback = Markers { breaker: Some(BreakerState::Open), fallback: true, cache_hit: false };
-        let open_plain = Markers { breaker: Some(BreakerState::Open), ..Markers::default() };
+        r.record(
+            1,
+            &sample(1600, Outcome::Failed("reset"), Markers::default()),
+        );
+        let open_fallback = Markers {
+            breaker: Some(BreakerState::Open),
+            fallback: true,
+            cache_hit: false,
+        };
+        let open_plain = Markers {
+            breaker: Some(BreakerState::Open),
+            ..Markers::default()
+        };
         r.record(1, &sample(5, Outcome::Status(200), open_fallback));
         r.record(1, &sample(5, Outcome::Status(200), open_plain));
 
@@ -332,8 +352,16 @@ mod tests {
         let mut b = Recorder::new(1);
         let mut both = Recorder::new(1);
         for ms in [3, 7, 11, 2000] {
-            let s = sample(ms, Outcome::Status(if ms > 1000 { 500 } else { 200 }), Markers::default());
-            if ms % 2 == 0 { a.record(0, &s) } else { b.record(0, &s) }
+            let s = sample(
+                ms,
+                Outcome::Status(if ms > 1000 { 500 } else { 200 }),
+                Markers::default(),
+            );
+            if ms % 2 == 0 {
+                a.record(0, &s)
+            } else {
+                b.record(0, &s)
+            }
             both.record(0, &s);
         }
         a.merge(&b);
@@ -350,7 +378,12 @@ mod tests {
         r.record(1, &sample(1, Outcome::Status(500), Markers::default()));
         let m = RunMetrics {
             groups: vec!["a".into(), "b".into()],
-            phases: vec![PhaseRecord { name: "p".into(), start: Duration::ZERO, duration: Duration::from_secs(1), recorder: r }],
+            phases: vec![PhaseRecord {
+                name: "p".into(),
+                start: Duration::ZERO,
+                duration: Duration::from_secs(1),
+                recorder: r,
+            }],
         };
         assert_eq!(m.scope(Some("p"), Some("b")).map(|g| g.errors), Some(1));
         assert_eq!(m.scope(None, None).map(|g| g.requests), Some(2));

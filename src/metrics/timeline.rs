@@ -89,7 +89,9 @@ impl Timeline {
     }
 
     /// Breaker transitions only, as `(at, from, to)`.
-    pub fn breaker_transitions(&self) -> impl Iterator<Item = (Duration, Option<BreakerState>, BreakerState)> + '_ {
+    pub fn breaker_transitions(
+        &self,
+    ) -> impl Iterator<Item = (Duration, Option<BreakerState>, BreakerState)> + '_ {
         self.events.iter().filter_map(|e| match &e.kind {
             EventKind::Breaker { from, to, .. } => Some((e.at, *from, *to)),
             _ => None,
@@ -115,8 +117,22 @@ mod tests {
         let s = Duration::from_secs;
         t.push(s(5), EventKind::PhaseEnd { phase: "a".into() });
         t.push(s(0), EventKind::PhaseStart { phase: "a".into() });
-        t.push(s(3), EventKind::FaultOn { fault: 0, profile: "p".into(), kind: "status".into() });
-        t.push(s(4), EventKind::Breaker { from: Some(BreakerState::Closed), to: BreakerState::Open, channel: Channel::Header });
+        t.push(
+            s(3),
+            EventKind::FaultOn {
+                fault: 0,
+                profile: "p".into(),
+                kind: "status".into(),
+            },
+        );
+        t.push(
+            s(4),
+            EventKind::Breaker {
+                from: Some(BreakerState::Closed),
+                to: BreakerState::Open,
+                channel: Channel::Header,
+            },
+        );
         let at: Vec<_> = t.events().iter().map(|e| e.at).collect();
         assert_eq!(at, vec![s(0), s(3), s(4), s(5)]);
         assert_eq!(t.first_fault_on(), Some(s(3)));

@@ -14,7 +14,11 @@ pub fn render_console(result: &RunResult) -> String {
         result.breakerbox, result.drill, result.seed, result.target
     );
     if let Some(on) = result.parts.demo_breaker {
-        let _ = writeln!(out, "demo service breaker: {}", if on { "on" } else { "off" });
+        let _ = writeln!(
+            out,
+            "demo service breaker: {}",
+            if on { "on" } else { "off" }
+        );
     }
 
     let _ = writeln!(out, "\nphases");
@@ -46,7 +50,9 @@ pub fn render_console(result: &RunResult) -> String {
     for e in result.timeline.events() {
         let line = match &e.kind {
             EventKind::Breaker { from: None, to, .. } => format!("breaker {to} (first seen)"),
-            EventKind::Breaker { from: Some(f), to, .. } => format!("breaker {f} → {to}"),
+            EventKind::Breaker {
+                from: Some(f), to, ..
+            } => format!("breaker {f} → {to}"),
             EventKind::FaultOn { profile, kind, .. } => format!("fault on   {profile} ({kind})"),
             EventKind::FaultOff { profile, kind, .. } => format!("fault off  {profile} ({kind})"),
             EventKind::PhaseStart { phase } => format!("phase {phase}"),
@@ -76,12 +82,18 @@ pub fn render_console(result: &RunResult) -> String {
     if result.verdicts.is_empty() {
         let _ = writeln!(out, "  (the drill states no expectations)");
     }
-    let passed = result.verdicts.iter().filter(|v| v.status == Status::Pass).count();
+    let passed = result
+        .verdicts
+        .iter()
+        .filter(|v| v.status == Status::Pass)
+        .count();
     let total = result.verdicts.len();
     let headline = match result.outcome {
         Outcome::Passed => format!("PASSED: {passed} of {total} expectations met"),
         Outcome::Failed => format!("FAILED: {} of {total} expectations not met", total - passed),
-        Outcome::Invalid => "INVALID: a scheduled fault was never witnessed by the proxy".to_string(),
+        Outcome::Invalid => {
+            "INVALID: a scheduled fault was never witnessed by the proxy".to_string()
+        }
         Outcome::Aborted => format!(
             "ABORTED after {:.1}s: {}",
             result.duration_s,

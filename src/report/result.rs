@@ -108,7 +108,12 @@ pub struct GroupSummary {
 impl GroupSummary {
     /// Summarises `stats` under `name`.
     pub fn from_stats(name: &str, stats: &GroupStats) -> Self {
-        let q = |quantile| stats.latency(quantile).map(|d| round3(d.as_secs_f64() * 1e3)).unwrap_or(0.0);
+        let q = |quantile| {
+            stats
+                .latency(quantile)
+                .map(|d| round3(d.as_secs_f64() * 1e3))
+                .unwrap_or(0.0)
+        };
         GroupSummary {
             name: name.to_string(),
             requests: stats.requests,
@@ -120,12 +125,19 @@ impl GroupSummary {
                 p95: q(0.95),
                 p99: q(0.99),
                 max: q(1.0),
-                mean: stats.mean_latency().map(|d| round3(d.as_secs_f64() * 1e3)).unwrap_or(0.0),
+                mean: stats
+                    .mean_latency()
+                    .map(|d| round3(d.as_secs_f64() * 1e3))
+                    .unwrap_or(0.0),
             },
             cache_hit_rate: round6(stats.rate(stats.cache_hits)),
             fallback_rate: round6(stats.rate(stats.fallbacks)),
             statuses: stats.statuses.clone(),
-            failures: stats.failures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            failures: stats
+                .failures
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             breaker_states: stats.by_state.clone(),
             open_not_degraded: stats.open_not_degraded,
         }

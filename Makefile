@@ -1,0 +1,39 @@
+# breakerbox — the two commands a newcomer needs are `make demo` and `make test`.
+
+CARGO ?= cargo
+
+.PHONY: demo demo-off test lint fmt-check clippy unit build release clean toolchain
+
+## Run the embedded circuit-breaker drill on the built-in parts; exits 0 when it passes.
+demo: toolchain
+	$(CARGO) run --release --locked --quiet -- demo
+
+## The same drill with the demo service's breaker off: must fail (exit 1).
+demo-off: toolchain
+	$(CARGO) run --release --locked --quiet -- demo --breaker off
+
+## Format check, lint, and the whole test suite (unit + integration on loopback).
+test: fmt-check clippy unit
+
+fmt-check: toolchain
+	$(CARGO) fmt --all -- --check
+
+clippy: toolchain
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+unit: toolchain
+	$(CARGO) test --locked
+
+build: toolchain
+	$(CARGO) build --locked
+
+release: toolchain
+	$(CARGO) build --release --locked
+
+clean:
+	$(CARGO) clean
+
+# rustfmt and clippy ship with the machine's toolchain; add them if a machine lacks them.
+toolchain:
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
