@@ -25,7 +25,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -167,16 +167,7 @@ impl Drop for DemoService {
 }
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "demo service accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    crate::accept::accept_forever(listener, "demo service", |stream| {
         let app = app.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
@@ -190,7 +181,8 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>) {
                 tracing::debug!(error = %e, "demo connection ended");
             }
         });
-    }
+    })
+    .await
 }
 
 /// Why an upstream fetch did not produce an item.

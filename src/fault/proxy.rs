@@ -101,17 +101,7 @@ impl Drop for FaultProxy {
 }
 
 async fn accept_loop(listener: TcpListener, service: FaultService<Forward>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(error = %e, "fault proxy accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    crate::accept::accept_forever(listener, "fault proxy", |stream| {
         let reset = Arc::new(AtomicBool::new(false));
         let service = service.for_connection(reset.clone());
         tokio::spawn(async move {
@@ -127,7 +117,8 @@ async fn accept_loop(listener: TcpListener, service: FaultService<Forward>) {
                 tracing::debug!(error = %e, "fault proxy connection ended");
             }
         });
-    }
+    })
+    .await
 }
 
 /// A TCP stream that closes with an RST instead of a FIN when its reset flag is raised.
