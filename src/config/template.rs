@@ -43,6 +43,13 @@ impl PathTemplate {
         Ok(PathTemplate { parts })
     }
 
+    /// The template for `/`, a stand-in after a parse error has been reported.
+    pub fn root() -> PathTemplate {
+        PathTemplate {
+            parts: vec![Part::Literal("/".into())],
+        }
+    }
+
     /// Writes one concrete path, drawing placeholder values from `rng`.
     pub fn render(&self, rng: &mut Rng, out: &mut String) {
         out.clear();

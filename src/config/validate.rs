@@ -298,7 +298,7 @@ fn requests(c: &mut Checker, raw: &[raw::RequestFile]) -> Vec<RequestSpec> {
             }
             let path = PathTemplate::parse(r.path.get_ref()).unwrap_or_else(|why| {
                 c.at(r.path.span(), why);
-                PathTemplate::parse("/").unwrap_or_else(|_| unreachable!("\"/\" is a valid path"))
+                PathTemplate::root()
             });
             let weight = match &r.weight {
                 Some(w) if *w.get_ref() == 0 => {
