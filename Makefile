@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: demo demo-off test lint fmt-check clippy unit build release clean toolchain
+.PHONY: bench demo demo-off test lint fmt-check clippy unit build release clean toolchain
 
 ## Run the embedded circuit-breaker drill on the built-in parts; exits 0 when it passes.
 demo: toolchain
@@ -37,3 +37,8 @@ clean:
 toolchain:
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+## Throughput of load engine + fault proxy + stub in one process (numbers in docs/benchmarks.md).
+bench: release
+	@command -v /usr/bin/time >/dev/null || (apt-get update -qq && apt-get install -y -qq time)
+	bench/run.sh

@@ -90,7 +90,7 @@ pub fn default_route() -> StubRoute {
         status: 200,
         body: r#"{"id":"{id}","name":"item {id}","source":"stub"}"#.into(),
         content_type: "application/json".into(),
-        delay: Duration::from_millis(2),
+        delay: Duration::ZERO,
     }
 }
 
@@ -163,9 +163,14 @@ impl Respond for RouteResponder {
         {
             body = body.replace(&format!("{{{name}}}"), value);
         }
-        ResponseTemplate::new(self.route.status)
-            .set_body_raw(body.into_bytes(), &self.route.content_type)
-            .set_delay(self.route.delay)
+        let template = ResponseTemplate::new(self.route.status)
+            .set_body_raw(body.into_bytes(), &self.route.content_type);
+        // A zero delay would still wait for the next timer tick (~1 ms): skip it.
+        if self.route.delay.is_zero() {
+            template
+        } else {
+            template.set_delay(self.route.delay)
+        }
     }
 }
 

@@ -373,6 +373,7 @@ mod tests {
                 &Sample {
                     at: Duration::from_millis(*ms),
                     latency: Duration::from_millis(*ms),
+                    service: Duration::from_millis(*ms),
                     outcome: Sent::Status(*status),
                     markers: *markers,
                 },

@@ -60,6 +60,7 @@ impl Worker {
             self.connection
                 .exchange(&shared.target, &spec.method, &self.path),
         );
+        let sent = Instant::now();
         let result = tokio::select! {
             r = exchange => r,
             _ = shared.stop.cancelled() => return false,
@@ -83,6 +84,7 @@ impl Worker {
         let sample = Sample {
             at,
             latency: finished.saturating_duration_since(started),
+            service: finished.saturating_duration_since(sent),
             outcome,
             markers,
         };

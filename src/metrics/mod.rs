@@ -44,6 +44,8 @@ pub struct Sample {
     pub at: Duration,
     /// Latency: from the intended start in open-model phases, from the send otherwise.
     pub latency: Duration,
+    /// Service time: from the send to the last byte, whatever the schedule said.
+    pub service: Duration,
     /// How it ended.
     pub outcome: Outcome,
     /// What its markers said (all default for failed requests).
@@ -53,7 +55,8 @@ pub struct Sample {
 /// Counts and latencies of one (phase, request group), mergeable.
 #[derive(Debug, Clone, Default)]
 pub struct GroupStats {
-    histogram: Option<Histogram<u64>>,
+    latency: Option<Histogram<u64>>,
+    service: Option<Histogram<u64>>,
     /// Requests finished (responses and failures).
     pub requests: u64,
     /// Failed requests and 5xx responses.
@@ -92,10 +95,8 @@ impl GroupStats {
                 self.open_not_degraded += 1;
             }
         }
-        let micros = (sample.latency.as_micros() as u64).clamp(1, HISTOGRAM_MAX_US);
-        self.histogram
-            .get_or_insert_with(new_histogram)
-            .saturating_record(micros);
+        record_micros(&mut self.latency, sample.latency);
+        record_micros(&mut self.service, sample.service);
     }
 
     /// Adds `other`'s counts and latencies into these.
@@ -114,27 +115,28 @@ impl GroupStats {
             *self.by_state.entry(*k).or_default() += v;
         }
         self.open_not_degraded += other.open_not_degraded;
-        if let Some(theirs) = &other.histogram {
-            let ours = self.histogram.get_or_insert_with(new_histogram);
-            // Same bounds on both sides, so `add` cannot run out of range.
-            let _ = ours.add(theirs);
-        }
+        merge_histogram(&mut self.latency, &other.latency);
+        merge_histogram(&mut self.service, &other.service);
     }
 
     /// The latency at `quantile` (0..=1); `None` when nothing was recorded.
     pub fn latency(&self, quantile: f64) -> Option<Duration> {
-        self.histogram
-            .as_ref()
-            .filter(|h| !h.is_empty())
-            .map(|h| Duration::from_micros(h.value_at_quantile(quantile)))
+        quantile_of(&self.latency, quantile)
     }
 
     /// Mean latency; `None` when nothing was recorded.
     pub fn mean_latency(&self) -> Option<Duration> {
-        self.histogram
-            .as_ref()
-            .filter(|h| !h.is_empty())
-            .map(|h| Duration::from_secs_f64(h.mean() / 1e6))
+        mean_of(&self.latency)
+    }
+
+    /// The service time at `quantile` (0..=1); `None` when nothing was recorded.
+    pub fn service_time(&self, quantile: f64) -> Option<Duration> {
+        quantile_of(&self.service, quantile)
+    }
+
+    /// Mean service time; `None` when nothing was recorded.
+    pub fn mean_service_time(&self) -> Option<Duration> {
+        mean_of(&self.service)
     }
 
     /// `part` over all requests; 0 when there were none.
@@ -145,6 +147,34 @@ impl GroupStats {
             part as f64 / self.requests as f64
         }
     }
+}
+
+fn record_micros(histogram: &mut Option<Histogram<u64>>, value: Duration) {
+    let micros = (value.as_micros() as u64).clamp(1, HISTOGRAM_MAX_US);
+    histogram
+        .get_or_insert_with(new_histogram)
+        .saturating_record(micros);
+}
+
+fn merge_histogram(ours: &mut Option<Histogram<u64>>, theirs: &Option<Histogram<u64>>) {
+    if let Some(theirs) = theirs {
+        // Same bounds on both sides, so `add` cannot run out of range.
+        let _ = ours.get_or_insert_with(new_histogram).add(theirs);
+    }
+}
+
+fn quantile_of(histogram: &Option<Histogram<u64>>, quantile: f64) -> Option<Duration> {
+    histogram
+        .as_ref()
+        .filter(|h| !h.is_empty())
+        .map(|h| Duration::from_micros(h.value_at_quantile(quantile)))
+}
+
+fn mean_of(histogram: &Option<Histogram<u64>>) -> Option<Duration> {
+    histogram
+        .as_ref()
+        .filter(|h| !h.is_empty())
+        .map(|h| Duration::from_secs_f64(h.mean() / 1e6))
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -305,6 +335,7 @@ mod tests {
         Sample {
             at: Duration::from_millis(ms),
             latency: Duration::from_millis(ms),
+            service: Duration::from_millis(ms),
             outcome,
             markers,
         }

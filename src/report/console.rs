@@ -24,20 +24,31 @@ pub fn render_console(result: &RunResult) -> String {
     let _ = writeln!(out, "\nphases");
     let _ = writeln!(
         out,
-        "  {:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
-        "phase", "requests", "rps", "p50", "p95", "p99", "errors", "cache", "fallback", "dropped"
+        "  {:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
+        "phase",
+        "requests",
+        "rps",
+        "p50",
+        "p95",
+        "p99",
+        "svc p95",
+        "errors",
+        "cache",
+        "fallback",
+        "dropped"
     );
     for p in &result.phases {
         let a = &p.all;
         let _ = writeln!(
             out,
-            "  {:<16} {:>8} {:>7.1} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
+            "  {:<16} {:>8} {:>7.1} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
             truncate(&p.name, 16),
             a.requests,
             p.rps,
             fmt_ms(a.latency_ms.p50),
             fmt_ms(a.latency_ms.p95),
             fmt_ms(a.latency_ms.p99),
+            fmt_ms(a.service_ms.p95),
             format!("{:.1}%", a.error_rate * 100.0),
             format!("{:.0}%", a.cache_hit_rate * 100.0),
             format!("{:.0}%", a.fallback_rate * 100.0),

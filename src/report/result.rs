@@ -89,8 +89,10 @@ pub struct GroupSummary {
     pub errors: u64,
     /// errors / requests.
     pub error_rate: f64,
-    /// Latency quantiles, ms.
+    /// Latency quantiles, ms: from the intended start in open-model phases.
     pub latency_ms: LatencySummary,
+    /// Service-time quantiles, ms: from the actual send.
+    pub service_ms: LatencySummary,
     /// Cache hits / requests.
     pub cache_hit_rate: f64,
     /// Fallbacks / requests.
@@ -108,28 +110,27 @@ pub struct GroupSummary {
 impl GroupSummary {
     /// Summarises `stats` under `name`.
     pub fn from_stats(name: &str, stats: &GroupStats) -> Self {
-        let q = |quantile| {
-            stats
-                .latency(quantile)
-                .map(|d| round3(d.as_secs_f64() * 1e3))
-                .unwrap_or(0.0)
+        let summary = |at: &dyn Fn(f64) -> Option<std::time::Duration>,
+                       mean: Option<std::time::Duration>| {
+            let ms = |d: Option<std::time::Duration>| {
+                d.map(|d| round3(d.as_secs_f64() * 1e3)).unwrap_or(0.0)
+            };
+            LatencySummary {
+                p50: ms(at(0.50)),
+                p90: ms(at(0.90)),
+                p95: ms(at(0.95)),
+                p99: ms(at(0.99)),
+                max: ms(at(1.0)),
+                mean: ms(mean),
+            }
         };
         GroupSummary {
             name: name.to_string(),
             requests: stats.requests,
             errors: stats.errors,
             error_rate: round6(stats.rate(stats.errors)),
-            latency_ms: LatencySummary {
-                p50: q(0.50),
-                p90: q(0.90),
-                p95: q(0.95),
-                p99: q(0.99),
-                max: q(1.0),
-                mean: stats
-                    .mean_latency()
-                    .map(|d| round3(d.as_secs_f64() * 1e3))
-                    .unwrap_or(0.0),
-            },
+            latency_ms: summary(&|q| stats.latency(q), stats.mean_latency()),
+            service_ms: summary(&|q| stats.service_time(q), stats.mean_service_time()),
             cache_hit_rate: round6(stats.rate(stats.cache_hits)),
             fallback_rate: round6(stats.rate(stats.fallbacks)),
             statuses: stats.statuses.clone(),
