@@ -214,7 +214,7 @@ impl PreparedDrill {
         )
         .await;
         let ran = self.clock.elapsed().unwrap_or_default();
-        let aborted = stop.is_cancelled();
+        let aborted = metrics.stopped_early;
         let run_end = if aborted {
             ran
         } else {

@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Exit code for bad usage or a bad drill file.
 const EXIT_USAGE: u8 = 2;
+/// Exit code for a run stopped by Ctrl-C.
+const EXIT_ABORTED: u8 = 3;
 /// Exit code for an invalid run (target unreachable at preflight).
 const EXIT_INVALID: u8 = 4;
 
@@ -283,7 +285,16 @@ fn config_failure(e: &config::ConfigError) -> ExitCode {
 
 async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags) -> ExitCode {
     let name = drill.name.clone();
-    let prepared = match PreparedDrill::prepare(drill, &overrides).await {
+    let stop = CancellationToken::new();
+    let ctrl_c = tokio::spawn(handle_ctrl_c(stop.clone()));
+    let prepared = tokio::select! {
+        prepared = PreparedDrill::prepare(drill, &overrides) => prepared,
+        _ = stop.cancelled() => {
+            eprintln!("interrupted before the run started; nothing was recorded");
+            return ExitCode::from(EXIT_ABORTED);
+        }
+    };
+    let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -307,15 +318,6 @@ async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags)
         );
     }
 
-    let stop = CancellationToken::new();
-    let ctrl_c = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.cancel();
-            }
-        })
-    };
     let progress = (!flags.quiet).then(|| tokio::spawn(show_progress(prepared.progress())));
     let result = prepared.execute(stop).await;
     ctrl_c.abort();
@@ -336,6 +338,18 @@ async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags)
         }
     }
     ExitCode::from(code)
+}
+
+/// First Ctrl-C: stop the run and keep what was recorded. Second: quit at once.
+async fn handle_ctrl_c(stop: CancellationToken) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    stop.cancel();
+    eprintln!("\ninterrupted: stopping and writing what was recorded (Ctrl-C again to quit now)");
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
 }
 
 /// Prints a live status line: on a terminal redrawn every second, elsewhere every 5 s.

@@ -120,6 +120,11 @@ impl BreakerTracker {
         if from == Some(state) {
             return;
         }
+        // A response that finished before the last transition but arrives after it reports
+        // a state already superseded: ignore it rather than record a phantom flip.
+        if transitions.last().is_some_and(|last| at < last.at) {
+            return;
+        }
         self.current.store(state.to_code(), Ordering::Release);
         transitions.push(Transition {
             at,
@@ -200,5 +205,11 @@ mod tests {
             ]
         );
         assert_eq!(t.current(), Some(BreakerState::Closed));
+        t.observe(s(4), BreakerState::Open, Channel::Header);
+        assert_eq!(
+            t.transitions().len(),
+            4,
+            "a late, stale observation is not a transition"
+        );
     }
 }

@@ -34,8 +34,9 @@ impl Rng {
         if high <= low {
             return low;
         }
-        let span = (high - low) as u64 + 1;
-        low + (self.next_u64() % span) as i64
+        // i128: the span of the full i64 range does not fit in 64 bits.
+        let span = (high as i128 - low as i128 + 1) as u128;
+        (low as i128 + (self.next_u64() as u128 % span) as i128) as i64
     }
 }
 
@@ -95,6 +96,9 @@ mod tests {
             seen[(v - 3) as usize] = true;
         }
         assert!(seen.iter().all(|s| *s));
+        let extreme = r.range_inclusive(i64::MIN, i64::MAX);
+        assert!((i64::MIN..=i64::MAX).contains(&extreme));
+        assert_eq!(r.range_inclusive(i64::MAX, i64::MAX), i64::MAX);
     }
 
     #[test]

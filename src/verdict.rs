@@ -86,6 +86,15 @@ pub fn judge(
     witnesses: &[FaultWitness],
 ) -> Vec<Verdict> {
     let mut verdicts: Vec<Verdict> = witnesses.iter().map(witness).collect();
+    let crashed = metrics.crashed_workers();
+    if crashed > 0 {
+        verdicts.push(Verdict {
+            criterion: "every load worker finished".into(),
+            expected: "0 crashed".into(),
+            measured: format!("{crashed} crashed; their samples are lost"),
+            status: Status::Invalid,
+        });
+    }
     verdicts.extend(expect.thresholds.iter().map(|t| threshold(t, metrics)));
     if let Some(b) = &expect.breaker {
         verdicts.extend(breaker(b, metrics, timeline));
@@ -166,12 +175,27 @@ fn threshold(t: &Threshold, metrics: &RunMetrics) -> Verdict {
             None => ("no latencies recorded".into(), false),
         },
         Bound::MaxErrorRate(r) => {
-            let v = stats.rate(stats.errors);
-            (
-                format!("{} ({} of {})", pct(v), stats.errors, stats.requests),
-                v <= r,
-            )
+            // Requests dropped by the open model never got an answer: they count as errors.
+            // Drops belong to no request group, so only group-less scopes include them.
+            let dropped = match t.request {
+                None => metrics.dropped(t.phase.as_deref()),
+                Some(_) => 0,
+            };
+            let failed = stats.errors + dropped;
+            let all = stats.requests + dropped;
+            let v = if all == 0 {
+                0.0
+            } else {
+                failed as f64 / all as f64
+            };
+            let detail = if dropped > 0 {
+                format!("{} errors + {dropped} dropped of {all}", stats.errors)
+            } else {
+                format!("{failed} of {all}")
+            };
+            (format!("{} ({detail})", pct(v)), v <= r)
         }
+
         Bound::MinCacheHitRate(r) => {
             let v = stats.rate(stats.cache_hits);
             (
@@ -387,6 +411,7 @@ mod tests {
                 duration: Duration::from_secs(1),
                 recorder: r,
             }],
+            stopped_early: false,
         }
     }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use breakerbox::config::{self, ProfileDirs};
+use breakerbox::config;
 use common::*;
 
 const BAD_SEMANTICS: &str = r#"name = "bad"
@@ -50,7 +50,7 @@ fn every_semantic_problem_is_reported_with_its_position() {
         .collect();
     let expect = [
         "10:8: random_int 9 1: the upper bound is below the lower",
-        "15:8: rate must be a positive number of requests per second, not -5",
+        "15:8: rate must be between 0.001 and 1000000 requests per second, not -5.0",
         "17:11: fault profile \"no-such-profile\" not found",
         "20:8: phase name \"p\" is used twice",
         "25:9: no phase named \"missing\"",
@@ -82,7 +82,8 @@ fn type_errors_point_at_the_value() {
     let d = &load("executor", &text).expect_err("invalid").diagnostics()[0];
     assert_eq!((d.line, d.column), (7, 12), "{d}");
     assert!(
-        d.message.contains("unknown variant `constant-arival-rate`"),
+        d.message
+            .contains("unknown executor \"constant-arival-rate\""),
         "{d}"
     );
 
@@ -91,6 +92,18 @@ fn type_errors_point_at_the_value() {
         .diagnostics()[0];
     assert_eq!((d.line, d.column), (1, 1), "{d}");
     assert!(d.message.contains("unknown field `colour`"), "{d}");
+}
+
+#[test]
+fn bad_durations_do_not_hide_other_problems() {
+    let text = "[[requests]]\nname = \"r\"\npath = \"/\"\n\n[[phases]]\nname = \"p\"\nexecutor = \"constant-arrival-rate\"\nrate = -1\nduration = \"soon\"\n\n[[phases]]\nname = \"q\"\nexecutor = \"warp\"\nduration = \"0s\"\n";
+    let err = load("many", text).expect_err("invalid");
+    let got: Vec<(usize, usize)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.column))
+        .collect();
+    assert_eq!(got, vec![(8, 8), (9, 12), (13, 12)], "{err}");
 }
 
 #[test]
@@ -170,8 +183,11 @@ fn shipped_drills_validate() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let dirs = ProfileDirs::beside(&repo_root().join("drills"));
-    assert!(dirs.dirs().iter().any(|d| d.ends_with("fault-profiles")));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("drills/circuit-breaker.toml: ok (6 phases, 1 requests)"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -28,12 +28,13 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
 
     let result = read_result(&out);
     assert_eq!(result["outcome"], "passed");
-    assert_eq!(
-        breaker_states(&result),
-        ["closed", "open", "half_open", "closed"],
+    let states = breaker_states(&result);
+    assert!(
+        in_order(&states, &["closed", "open", "half_open", "closed"]),
         "timeline: {}",
         result["timeline"]
     );
+    assert_eq!(states.last().map(String::as_str), Some("closed"));
     // The breaker shielded the upstream: while open, the proxy forwarded nothing.
     let open_at = transition_time(&result, "open");
     let half_open_at = transition_time(&result, "half_open");
@@ -43,7 +44,8 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
         .iter()
         .filter(|b| {
             let at = b["at_ms"].as_f64().expect("at_ms") / 1000.0;
-            at > open_at + 0.3 && at + 0.1 < half_open_at
+            // Margins: a bucket is 100 ms, and the probe is counted when it is sent.
+            at > open_at + 0.3 && at + 0.5 < half_open_at
         })
         .map(|b| b["forwarded"].as_u64().expect("forwarded"))
         .sum();
@@ -135,10 +137,10 @@ fn external_service_drill_runs_against_a_separately_started_service() {
     );
     let result = read_result(&out);
     assert_eq!(result["target"], url.as_str());
-    assert_eq!(
-        breaker_states(&result),
-        ["closed", "open", "half_open", "closed"]
-    );
+    assert!(in_order(
+        &breaker_states(&result),
+        &["closed", "open", "half_open", "closed"]
+    ));
     assert!(
         result["parts"]["demo"].is_null(),
         "the drill started no demo service of its own"
@@ -150,14 +152,22 @@ fn ctrl_c_stops_the_run_with_exit_3_and_keeps_the_result() {
     let dir = scratch("ctrl-c");
     let out = dir.join("result.json");
     let child = breakerbox()
-        .args(["demo", "--quiet", "--out"])
+        .args(["demo", "--out"])
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("runs");
     let mut guard = ChildGuard(child);
-    std::thread::sleep(Duration::from_secs(6));
+    // The first stderr line is printed once the parts run and the clock is about to start.
+    let stderr = guard.0.stderr.take().expect("stderr");
+    let mut stderr = BufReader::new(stderr);
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("announces the drill");
+    assert!(first.starts_with("drill circuit-breaker:"), "{first:?}");
+    // Keep draining, so the child never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    std::thread::sleep(Duration::from_secs(3));
     let pid = guard.0.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -179,9 +189,14 @@ fn ctrl_c_stops_the_run_with_exit_3_and_keeps_the_result() {
     let result = read_result(&out);
     assert_eq!(result["outcome"], "aborted");
     let duration = result["duration_s"].as_f64().expect("duration");
-    assert!((5.0..15.0).contains(&duration), "{duration}");
+    assert!((2.5..15.0).contains(&duration), "{duration}");
     let requests = result["total"]["requests"].as_u64().expect("requests");
-    assert!(requests > 100, "recorded requests kept: {requests}");
+    assert!(requests > 30, "recorded requests kept: {requests}");
+    let last = result["timeline"]
+        .as_array()
+        .and_then(|t| t.last())
+        .expect("events");
+    assert_eq!(last["event"], "aborted");
 }
 
 #[test]
@@ -205,6 +220,12 @@ fn an_unreachable_target_fails_fast_with_exit_4() {
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Whether `wanted` appears in `seen` in order, other states allowed between.
+fn in_order(seen: &[String], wanted: &[&str]) -> bool {
+    let mut seen = seen.iter();
+    wanted.iter().all(|w| seen.any(|s| s == w))
 }
 
 fn transition_time(result: &serde_json::Value, to: &str) -> f64 {

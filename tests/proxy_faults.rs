@@ -149,7 +149,7 @@ async fn latency_fault_delays_the_call_which_still_reaches_the_stub() {
 }
 
 #[tokio::test]
-async fn probability_applies_per_request_on_one_keep_alive_connection() {
+async fn probability_applies_per_request_not_per_connection() {
     let rig = rig(vec![fault(
         0,
         FaultAction::Status {
@@ -168,7 +168,8 @@ async fn probability_applies_per_request_on_one_keep_alive_connection() {
         }
         let _ = response.bytes().await;
     }
-    // Per request, not per connection: a mix on the same pooled connection.
+    // Per request, not per connection: sequential requests from one pooled client (one
+    // keep-alive connection) see a mix, not all-or-nothing.
     assert!((60..140).contains(&failed), "{failed} of 200 failed");
     assert_eq!(rig.stub.served(), 200 - failed);
 }

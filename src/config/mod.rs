@@ -12,7 +12,7 @@ mod template;
 mod validate;
 
 pub use diagnostic::{line_column, Diagnostic};
-pub use duration::HumanDuration;
+pub use duration::{parse_duration, MAX_DURATION};
 pub use profile::{EmbeddedProfiles, ProfileDirs, ProfileSource};
 pub use template::PathTemplate;
 pub use validate::check_base_url;
@@ -203,7 +203,8 @@ pub enum LoadShape {
     ConstantArrivalRate {
         /// Requests started per second.
         rate: f64,
-        /// Most requests in flight at once; a request due when all are busy is dropped.
+        /// Most requests in flight at once (one connection each); a request due when all
+        /// are busy waits in a queue of the same size, and is dropped when that is full.
         max_vus: usize,
     },
     /// Closed model: virtual users loop request → think, their number ramping by stages.

@@ -1,10 +1,10 @@
 //! The drill and fault-profile files exactly as written, before validation.
 //!
 //! Every table denies unknown keys. Values that validation may reject later are kept
-//! `Spanned` so the error can point at them. No internally tagged enums or `flatten`: they
-//! would cost toml its precise error positions.
+//! `Spanned` so the error can point at them; durations, executors and fault kinds stay
+//! strings here and are parsed by the checker, so one bad value does not hide the others.
+//! No internally tagged enums or `flatten`: they would cost toml its error positions.
 
-use super::duration::HumanDuration;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -16,7 +16,7 @@ pub(crate) struct DrillFile {
     pub description: String,
     pub target: Option<Spanned<String>>,
     pub seed: Option<u64>,
-    pub request_timeout: Option<Spanned<HumanDuration>>,
+    pub request_timeout: Option<Spanned<String>>,
     pub profile_dir: Option<String>,
     #[serde(default)]
     pub parts: PartsFile,
@@ -63,7 +63,7 @@ pub(crate) struct StubRouteFile {
     pub status: Option<Spanned<u16>>,
     pub body: Option<String>,
     pub content_type: Option<String>,
-    pub delay: Option<HumanDuration>,
+    pub delay: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,9 +78,9 @@ pub(crate) struct ProxyFile {
 pub(crate) struct DemoFile {
     pub listen: Option<Spanned<String>>,
     pub failure_threshold: Option<Spanned<u32>>,
-    pub open_duration: Option<Spanned<HumanDuration>>,
-    pub cache_ttl: Option<HumanDuration>,
-    pub upstream_timeout: Option<Spanned<HumanDuration>>,
+    pub open_duration: Option<Spanned<String>>,
+    pub cache_ttl: Option<Spanned<String>>,
+    pub upstream_timeout: Option<Spanned<String>>,
     pub breaker: Option<Spanned<String>>,
 }
 
@@ -93,25 +93,17 @@ pub(crate) struct RequestFile {
     pub weight: Option<Spanned<u32>>,
 }
 
-/// The executors a phase can use; serde rejects any other name with the list of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum ExecutorName {
-    ConstantArrivalRate,
-    RampingVus,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PhaseFile {
     pub name: Spanned<String>,
-    pub executor: Spanned<ExecutorName>,
-    pub duration: Option<Spanned<HumanDuration>>,
+    pub executor: Spanned<String>,
+    pub duration: Option<Spanned<String>>,
     pub rate: Option<Spanned<f64>>,
     pub max_vus: Option<Spanned<i64>>,
     pub start_vus: Option<Spanned<i64>>,
     pub stages: Option<Spanned<Vec<StageFile>>>,
-    pub think_time: Option<HumanDuration>,
+    pub think_time: Option<Spanned<String>>,
     #[serde(default)]
     pub faults: Vec<Spanned<String>>,
 }
@@ -119,17 +111,17 @@ pub(crate) struct PhaseFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StageFile {
-    pub duration: Spanned<HumanDuration>,
+    pub duration: Spanned<String>,
     pub target: Spanned<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ObserveFile {
-    pub state_header: Option<String>,
-    pub cache_header: Option<String>,
+    pub state_header: Option<Spanned<String>>,
+    pub cache_header: Option<Spanned<String>>,
     pub cache_hit_values: Option<Vec<String>>,
-    pub fallback_header: Option<String>,
+    pub fallback_header: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,10 +137,10 @@ pub(crate) struct ExpectFile {
 pub(crate) struct ThresholdFile {
     pub phase: Option<Spanned<String>>,
     pub request: Option<Spanned<String>>,
-    pub p50: Option<HumanDuration>,
-    pub p90: Option<HumanDuration>,
-    pub p95: Option<HumanDuration>,
-    pub p99: Option<HumanDuration>,
+    pub p50: Option<Spanned<String>>,
+    pub p90: Option<Spanned<String>>,
+    pub p95: Option<Spanned<String>>,
+    pub p99: Option<Spanned<String>>,
     pub max_error_rate: Option<Spanned<f64>>,
     pub min_cache_hit_rate: Option<Spanned<f64>>,
     pub min_fallback_rate: Option<Spanned<f64>>,
@@ -160,9 +152,9 @@ pub(crate) struct ThresholdFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct BreakerExpectFile {
     pub sequence: Option<Vec<Spanned<String>>>,
-    pub opens_within: Option<HumanDuration>,
-    pub half_open_after: Option<HumanDuration>,
-    pub tolerance: Option<HumanDuration>,
+    pub opens_within: Option<Spanned<String>>,
+    pub half_open_after: Option<Spanned<String>>,
+    pub tolerance: Option<Spanned<String>>,
     pub fallback_while_open: Option<bool>,
     pub closed_at_end: Option<bool>,
 }
@@ -177,25 +169,16 @@ pub(crate) struct ProfileFile {
     pub faults: Vec<FaultFile>,
 }
 
-/// The fault kinds the proxy can apply; serde rejects any other with the list of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum FaultKindName {
-    Status,
-    Latency,
-    Reset,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FaultFile {
-    pub kind: Spanned<FaultKindName>,
+    pub kind: Spanned<String>,
     pub probability: Option<Spanned<f64>>,
     pub path: Option<Spanned<String>>,
-    pub start: Option<HumanDuration>,
-    pub duration: Option<Spanned<HumanDuration>>,
+    pub start: Option<Spanned<String>>,
+    pub duration: Option<Spanned<String>>,
     pub status: Option<Spanned<u16>>,
     pub body: Option<Spanned<String>>,
-    pub delay: Option<Spanned<HumanDuration>>,
-    pub jitter: Option<Spanned<HumanDuration>>,
+    pub delay: Option<Spanned<String>>,
+    pub jitter: Option<Spanned<String>>,
 }

@@ -1,10 +1,18 @@
 //! Raw file → validated model, collecting every problem instead of stopping at the first.
 
-use super::raw::{self, ExecutorName, FaultKindName};
+use super::duration::parse_duration;
+use super::raw;
 use super::*;
 use std::collections::HashSet;
 use std::ops::Range;
 use toml::Spanned;
+
+/// Slowest arrival rate: one request every 1000 s.
+const MIN_RATE: f64 = 0.001;
+/// Fastest arrival rate; far beyond what one process can send, so only typos hit it.
+const MAX_RATE: f64 = 1_000_000.0;
+/// Most virtual users (or open-model workers) in one phase.
+const MAX_VUS: i64 = 100_000;
 
 /// Collects diagnostics against one file's text.
 struct Checker<'a> {
@@ -91,7 +99,7 @@ pub(super) fn drill(
             );
         }
     }
-    let observe = observe(&raw.observe);
+    let observe = observe(&mut c, &raw.observe);
     let expect = expectations(&mut c, &raw.expect, &phases, &requests);
 
     if !c.problems.is_empty() {
@@ -133,12 +141,43 @@ pub fn check_base_url(url: &str) -> Result<String, String> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
-fn positive_duration(c: &mut Checker, d: &Spanned<HumanDuration>, what: &str) -> Duration {
-    let v = d.get_ref().get();
-    if v.is_zero() {
-        c.at(d.span(), format!("{what} must be longer than zero"));
+/// Parses a duration, reporting a bad one at its position.
+fn duration(c: &mut Checker, d: &Spanned<String>) -> Option<Duration> {
+    parse_duration(d.get_ref())
+        .map_err(|why| c.at(d.span(), why))
+        .ok()
+}
+
+/// Parses an optional duration; absent or bad gives `None` (a bad one is reported).
+fn opt_duration(c: &mut Checker, d: &Option<Spanned<String>>) -> Option<Duration> {
+    d.as_ref().and_then(|d| duration(c, d))
+}
+
+/// Parses a duration that must be longer than zero; a bad one is reported and read as 1 s.
+fn positive_duration(c: &mut Checker, d: &Spanned<String>, what: &str) -> Duration {
+    match duration(c, d) {
+        Some(v) if v.is_zero() => {
+            c.at(d.span(), format!("{what} must be longer than zero"));
+            Duration::from_secs(1)
+        }
+        Some(v) => v,
+        None => Duration::from_secs(1),
     }
-    v
+}
+
+/// The executors a phase can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExecutorName {
+    ConstantArrivalRate,
+    RampingVus,
+}
+
+/// The fault kinds the proxy can apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultKindName {
+    Status,
+    Latency,
+    Reset,
 }
 
 fn listen_addr(c: &mut Checker, listen: &Option<Spanned<String>>) -> SocketAddr {
@@ -207,7 +246,7 @@ fn stub_route(c: &mut Checker, r: &raw::StubRouteFile) -> StubRoute {
             .content_type
             .clone()
             .unwrap_or_else(|| "application/json".into()),
-        delay: r.delay.map(HumanDuration::get).unwrap_or_default(),
+        delay: opt_duration(c, &r.delay).unwrap_or_default(),
     }
 }
 
@@ -267,10 +306,7 @@ fn demo(c: &mut Checker, d: &raw::DemoFile) -> DemoSettings {
             .as_ref()
             .map(|o| positive_duration(c, o, "open_duration"))
             .unwrap_or(Duration::from_secs(5)),
-        cache_ttl: d
-            .cache_ttl
-            .map(HumanDuration::get)
-            .unwrap_or(Duration::from_secs(2)),
+        cache_ttl: opt_duration(c, &d.cache_ttl).unwrap_or(Duration::from_secs(2)),
         upstream_timeout: d
             .upstream_timeout
             .as_ref()
@@ -370,7 +406,25 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             format!("`{key}` does not apply to the {executor} executor"),
         );
     };
-    match p.executor.get_ref() {
+    let executor = match p.executor.get_ref().as_str() {
+        "constant-arrival-rate" => ExecutorName::ConstantArrivalRate,
+        "ramping-vus" => ExecutorName::RampingVus,
+        other => {
+            c.at(
+                executor_span,
+                format!("unknown executor \"{other}\" (known: constant-arrival-rate, ramping-vus)"),
+            );
+            let duration = opt_duration(c, &p.duration).unwrap_or(Duration::from_secs(1));
+            return (
+                LoadShape::ConstantArrivalRate {
+                    rate: 1.0,
+                    max_vus: 1,
+                },
+                duration,
+            );
+        }
+    };
+    match executor {
         ExecutorName::ConstantArrivalRate => {
             let name = "constant-arrival-rate";
             if let Some(s) = &p.stages {
@@ -389,11 +443,11 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                 }
                 Some(r) => {
                     let v = *r.get_ref();
-                    if !(v.is_finite() && v > 0.0) {
+                    if !(MIN_RATE..=MAX_RATE).contains(&v) {
                         c.at(
                             r.span(),
                             format!(
-                                "rate must be a positive number of requests per second, not {v}"
+                                "rate must be between {MIN_RATE} and {MAX_RATE} requests per second, not {v:?}"
                             ),
                         );
                     }
@@ -409,8 +463,8 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             };
             let max_vus = match &p.max_vus {
                 None => 100,
-                Some(m) if *m.get_ref() < 1 => {
-                    c.at(m.span(), "max_vus must be at least 1");
+                Some(m) if !(1..=MAX_VUS).contains(m.get_ref()) => {
+                    c.at(m.span(), format!("max_vus must be between 1 and {MAX_VUS}"));
                     1
                 }
                 Some(m) => *m.get_ref() as usize,
@@ -427,8 +481,11 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             }
             let start_vus = match &p.start_vus {
                 None => 0,
-                Some(s) if *s.get_ref() < 0 => {
-                    c.at(s.span(), "start_vus must not be negative");
+                Some(s) if !(0..=MAX_VUS).contains(s.get_ref()) => {
+                    c.at(
+                        s.span(),
+                        format!("start_vus must be between 0 and {MAX_VUS}"),
+                    );
                     0
                 }
                 Some(s) => *s.get_ref() as usize,
@@ -436,7 +493,7 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             let stages: Vec<Stage> = match &p.stages {
                 None => {
                     c.at(
-                        executor_span,
+                        executor_span.clone(),
                         "ramping-vus needs `stages`, e.g. [{ duration = \"10s\", target = 20 }]",
                     );
                     Vec::new()
@@ -450,30 +507,36 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                     .iter()
                     .map(|st| {
                         let target = *st.target.get_ref();
-                        if target < 0 {
-                            c.at(st.target.span(), "a stage target must not be negative");
+                        if !(0..=MAX_VUS).contains(&target) {
+                            c.at(
+                                st.target.span(),
+                                format!("a stage target must be between 0 and {MAX_VUS}"),
+                            );
                         }
                         Stage {
                             duration: positive_duration(c, &st.duration, "a stage duration"),
-                            target: target.max(0) as usize,
+                            target: target.clamp(0, MAX_VUS) as usize,
                         }
                     })
                     .collect(),
             };
             let total: Duration = stages.iter().map(|s| s.duration).sum();
             if let Some(d) = &p.duration {
-                if d.get_ref().get() != total {
+                if let Some(stated) = duration(c, d).filter(|stated| *stated != total) {
                     c.at(
                         d.span(),
                         format!(
                             "duration {} differs from the sum of the stages ({}); leave it out",
-                            humantime::format_duration(d.get_ref().get()),
+                            humantime::format_duration(stated),
                             humantime::format_duration(total)
                         ),
                     );
                 }
             }
-            let think_time = p.think_time.map(HumanDuration::get).unwrap_or_default();
+            if total > super::MAX_DURATION {
+                c.at(executor_span, "the stages add up to more than a year");
+            }
+            let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
             (
                 LoadShape::RampingVus {
                     start_vus,
@@ -510,11 +573,18 @@ pub(crate) fn profile(name: &str, file: &str, text: &str) -> Result<FaultProfile
 }
 
 fn fault(c: &mut Checker, f: &raw::FaultFile) -> Fault {
-    let kind = *f.kind.get_ref();
-    let kind_name = match kind {
-        FaultKindName::Status => "status",
-        FaultKindName::Latency => "latency",
-        FaultKindName::Reset => "reset",
+    let kind_name = f.kind.get_ref().as_str();
+    let kind = match kind_name {
+        "status" => FaultKindName::Status,
+        "latency" => FaultKindName::Latency,
+        "reset" => FaultKindName::Reset,
+        other => {
+            c.at(
+                f.kind.span(),
+                format!("unknown fault kind \"{other}\" (known: status, latency, reset)"),
+            );
+            FaultKindName::Reset
+        }
     };
     let mut not_for = |span: Option<Range<usize>>, key: &str| {
         if let Some(span) = span {
@@ -574,7 +644,7 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Fault {
             let jitter = f
                 .jitter
                 .as_ref()
-                .map(|j| j.get_ref().get())
+                .and_then(|j| duration(c, j))
                 .unwrap_or_default();
             if let Some(j) = &f.jitter {
                 if jitter > delay {
@@ -610,7 +680,7 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Fault {
         action,
         probability,
         path_prefix: f.path.as_ref().map(|p| p.get_ref().clone()),
-        start: f.start.map(HumanDuration::get).unwrap_or_default(),
+        start: opt_duration(c, &f.start).unwrap_or_default(),
         duration: f
             .duration
             .as_ref()
@@ -618,13 +688,25 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Fault {
     }
 }
 
-fn observe(raw: &raw::ObserveFile) -> ObserveSettings {
+fn observe(c: &mut Checker, raw: &raw::ObserveFile) -> ObserveSettings {
     let d = ObserveSettings::default();
+    let mut header = |given: &Option<Spanned<String>>, default: String| match given {
+        None => default,
+        Some(name) => {
+            if http::HeaderName::from_bytes(name.get_ref().trim().as_bytes()).is_err() {
+                c.at(
+                    name.span(),
+                    format!("\"{}\" is not a valid HTTP header name", name.get_ref()),
+                );
+            }
+            name.get_ref().trim().to_string()
+        }
+    };
     ObserveSettings {
-        state_header: raw.state_header.clone().unwrap_or(d.state_header),
-        cache_header: raw.cache_header.clone().unwrap_or(d.cache_header),
+        state_header: header(&raw.state_header, d.state_header),
+        cache_header: header(&raw.cache_header, d.cache_header),
+        fallback_header: header(&raw.fallback_header, d.fallback_header),
         cache_hit_values: raw.cache_hit_values.clone().unwrap_or(d.cache_hit_values),
-        fallback_header: raw.fallback_header.clone().unwrap_or(d.fallback_header),
     }
 }
 
@@ -649,12 +731,14 @@ fn expectations(
             r.get_ref().clone()
         });
         let mut bounds = Vec::new();
-        for (quantile, limit) in [(0.50, t.p50), (0.90, t.p90), (0.95, t.p95), (0.99, t.p99)] {
-            if let Some(limit) = limit {
-                bounds.push(Bound::LatencyAtMost {
-                    quantile,
-                    limit: limit.get(),
-                });
+        for (quantile, limit) in [
+            (0.50, &t.p50),
+            (0.90, &t.p90),
+            (0.95, &t.p95),
+            (0.99, &t.p99),
+        ] {
+            if let Some(limit) = opt_duration(c, limit) {
+                bounds.push(Bound::LatencyAtMost { quantile, limit });
             }
         }
         let mut rate = |r: &Option<Spanned<f64>>, make: fn(f64) -> Bound| {
@@ -706,12 +790,9 @@ fn expectations(
                 state
             })
             .collect(),
-        opens_within: b.opens_within.map(HumanDuration::get),
-        half_open_after: b.half_open_after.map(HumanDuration::get),
-        tolerance: b
-            .tolerance
-            .map(HumanDuration::get)
-            .unwrap_or(Duration::from_secs(1)),
+        opens_within: opt_duration(c, &b.opens_within),
+        half_open_after: opt_duration(c, &b.half_open_after),
+        tolerance: opt_duration(c, &b.tolerance).unwrap_or(Duration::from_secs(1)),
         fallback_while_open: b.fallback_while_open.unwrap_or(false),
         closed_at_end: b.closed_at_end.unwrap_or(false),
     });

@@ -5,8 +5,9 @@
 //! placeholder). Responses carry the markers the observer reads:
 //!
 //! - `x-circuit-state`: the breaker state when the response is sent (`closed`, `open`), or
-//!   `half_open` for a trial call admitted while half-open, so the probe is visible even
-//!   though its success closes the breaker at once; absent when the breaker is off;
+//!   `half_open` on the probe (the first call admitted after the breaker half-opened), which
+//!   is visible this way even though its success closes the breaker at once; absent when
+//!   the breaker is off;
 //! - `x-cache`: `HIT`, `MISS` or `STALE`;
 //! - `x-fallback: true` on fallbacks.
 //!
@@ -23,7 +24,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -60,6 +61,8 @@ struct StateRecorder {
 struct BreakerLog {
     started: Instant,
     state: AtomicU8,
+    /// Set by the first call admitted after each transition to half-open: the probe.
+    probe_taken: AtomicBool,
     rejected: AtomicU64,
     transitions: Mutex<Vec<Transition>>,
 }
@@ -93,6 +96,7 @@ impl failsafe::Instrument for StateRecorder {
         self.shared.set(BreakerState::Open);
     }
     fn on_half_open(&self) {
+        self.shared.probe_taken.store(false, Ordering::Release);
         self.shared.set(BreakerState::HalfOpen);
     }
     fn on_closed(&self) {
@@ -209,6 +213,7 @@ impl App {
         let log = Arc::new(BreakerLog {
             started: Instant::now(),
             state: AtomicU8::new(BreakerState::Closed.to_code()),
+            probe_taken: AtomicBool::new(false),
             rejected: AtomicU64::new(0),
             transitions: Mutex::new(Vec::new()),
         });
@@ -257,32 +262,36 @@ impl App {
             let state = self.breaker.as_ref().map(|_| self.log.state());
             return item_reply(body.clone(), state, "HIT", false);
         }
-        let (admitted, result) = match &self.breaker {
-            None => (None, self.fetch(id).await),
+        let (probe, result) = match &self.breaker {
+            None => (false, self.fetch(id).await),
             Some(breaker) => {
                 let call = breaker.call(async {
-                    // failsafe polls this only once the call is permitted, so the state
-                    // read here is the one the call was admitted under.
-                    let admitted = self.log.state();
+                    // failsafe polls this only once the call is permitted, so the state read
+                    // here is the one the call was admitted under. The first call admitted
+                    // while half-open is the probe.
+                    let probe = self.log.state() == BreakerState::HalfOpen
+                        && !self.log.probe_taken.swap(true, Ordering::AcqRel);
                     self.fetch(id)
                         .await
-                        .map(|body| (admitted, body))
-                        .map_err(|e| (admitted, e))
+                        .map(|body| (probe, body))
+                        .map_err(|e| (probe, e))
                 });
                 match call.await {
-                    Ok((admitted, body)) => (Some(admitted), Ok(body)),
-                    Err(failsafe::Error::Inner((admitted, e))) => (Some(admitted), Err(e)),
-                    Err(failsafe::Error::Rejected) => {
-                        (Some(BreakerState::Open), Err(FetchError::Rejected))
-                    }
+                    Ok((probe, body)) => (probe, Ok(body)),
+                    Err(failsafe::Error::Inner((probe, e))) => (probe, Err(e)),
+                    Err(failsafe::Error::Rejected) => (false, Err(FetchError::Rejected)),
                 }
             }
         };
-        // A slow call admitted while closed may finish after the breaker opened: report the
-        // state now, except for half-open trial calls, which are the only sign of half-open.
-        let admitted = admitted.map(|a| match a {
-            BreakerState::HalfOpen => a,
-            _ => self.log.state(),
+        // Report the state now (a slow call admitted while closed may finish after the
+        // breaker opened), except on the probe: its success closes the breaker at once, so
+        // labelling it is the only way half-open shows.
+        let admitted = self.breaker.as_ref().map(|_| {
+            if probe {
+                BreakerState::HalfOpen
+            } else {
+                self.log.state()
+            }
         });
         match result {
             Ok(body) => {

@@ -231,21 +231,57 @@ impl tower::Service<http::Request<Incoming>> for Forward {
             if let Ok(host) = http::HeaderValue::from_str(this.scheme_authority.as_str()) {
                 request.headers_mut().insert(http::header::HOST, host);
             }
-            request.headers_mut().remove(http::header::CONNECTION);
+            strip_hop_by_hop(request.headers_mut());
+            // Before the run starts (preflight, warm connections) nothing is counted.
+            if let Some(sent) = this.clock.elapsed() {
+                this.tap.forwarded(sent);
+            }
             let result = this.client.request(request).await;
-            let now = this.clock.elapsed().unwrap_or_default();
+            let answered = this.clock.elapsed();
             match result {
-                Ok(response) => {
-                    this.tap
-                        .forwarded(now, UpstreamOutcome::Status(response.status().as_u16()));
+                Ok(mut response) => {
+                    if let Some(at) = answered {
+                        let status = response.status().as_u16();
+                        this.tap.answered(at, UpstreamOutcome::Status(status));
+                    }
+                    strip_hop_by_hop(response.headers_mut());
                     Ok(response.map(|body| body.boxed()))
                 }
                 Err(e) => {
-                    this.tap.forwarded(now, UpstreamOutcome::Error);
+                    if let Some(at) = answered {
+                        this.tap.answered(at, UpstreamOutcome::Error);
+                    }
                     Ok(bad_gateway(format!("upstream unreachable: {e}")))
                 }
             }
         })
+    }
+}
+
+/// Removes the headers that describe one hop's connection, not the message (RFC 9110 §7.6.1).
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    let named: Vec<http::HeaderName> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| http::HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
     }
 }
 

@@ -18,9 +18,9 @@ pub struct TapBucket {
     pub at_ms: u64,
     /// Requests that reached the proxy.
     pub received: u64,
-    /// Requests forwarded upstream.
+    /// Requests forwarded upstream (counted when sent).
     pub forwarded: u64,
-    /// Upstream answers by status class: 1xx-3xx.
+    /// Upstream answers by status class, counted when they arrive: 1xx-3xx.
     pub upstream_ok: u64,
     /// Upstream answers with a 4xx status.
     pub upstream_4xx: u64,
@@ -85,16 +85,18 @@ impl Tap {
         });
     }
 
-    /// Counts a forwarded request and how the upstream answered.
-    pub fn forwarded(&self, at: Duration, outcome: UpstreamOutcome) {
-        self.with_bucket(at, |b| {
-            b.forwarded += 1;
-            match outcome {
-                UpstreamOutcome::Status(s) if s >= 500 => b.upstream_5xx += 1,
-                UpstreamOutcome::Status(s) if s >= 400 => b.upstream_4xx += 1,
-                UpstreamOutcome::Status(_) => b.upstream_ok += 1,
-                UpstreamOutcome::Error => b.upstream_errors += 1,
-            }
+    /// Counts a request sent upstream.
+    pub fn forwarded(&self, at: Duration) {
+        self.with_bucket(at, |b| b.forwarded += 1);
+    }
+
+    /// Counts how the upstream answered a forwarded request.
+    pub fn answered(&self, at: Duration, outcome: UpstreamOutcome) {
+        self.with_bucket(at, |b| match outcome {
+            UpstreamOutcome::Status(s) if s >= 500 => b.upstream_5xx += 1,
+            UpstreamOutcome::Status(s) if s >= 400 => b.upstream_4xx += 1,
+            UpstreamOutcome::Status(_) => b.upstream_ok += 1,
+            UpstreamOutcome::Error => b.upstream_errors += 1,
         });
     }
 
@@ -115,17 +117,21 @@ mod tests {
     fn counts_land_in_their_100ms_bucket() {
         let tap = Tap::new(2);
         tap.received(Duration::from_millis(5));
-        tap.forwarded(Duration::from_millis(5), UpstreamOutcome::Status(200));
+        tap.forwarded(Duration::from_millis(5));
+        tap.answered(Duration::from_millis(6), UpstreamOutcome::Status(200));
         tap.received(Duration::from_millis(250));
         tap.injected(Duration::from_millis(250), 1);
-        tap.forwarded(Duration::from_millis(260), UpstreamOutcome::Status(503));
-        tap.forwarded(Duration::from_millis(270), UpstreamOutcome::Error);
+        tap.forwarded(Duration::from_millis(255));
+        tap.forwarded(Duration::from_millis(256));
+        tap.answered(Duration::from_millis(260), UpstreamOutcome::Status(503));
+        tap.answered(Duration::from_millis(270), UpstreamOutcome::Error);
         let b = tap.snapshot();
         assert_eq!(b.len(), 3);
         assert_eq!((b[0].received, b[0].forwarded, b[0].upstream_ok), (1, 1, 1));
         assert_eq!(b[1].received, 0);
         assert_eq!(b[2].at_ms, 200);
         assert_eq!(b[2].injected, vec![0, 1]);
+        assert_eq!(b[2].forwarded, 2);
         assert_eq!((b[2].upstream_5xx, b[2].upstream_errors), (1, 1));
     }
 }

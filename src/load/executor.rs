@@ -100,7 +100,9 @@ impl Worker {
 /// Open model: requests start on a timetable of `rate` per second whatever the latency.
 ///
 /// tokio's timer has 1 ms resolution, so at each wake-up the scheduler releases every
-/// request that has come due, each carrying its own intended start.
+/// request that has come due, each carrying its own intended start. Workers start at
+/// about 50 ms worth of arrivals; whenever a request comes due and no worker is idle, one
+/// more is started, up to `max_vus`.
 async fn open_model(
     shared: Arc<Shared>,
     phase: PlannedPhase,
@@ -109,14 +111,20 @@ async fn open_model(
 ) -> Recorder {
     let phase_start = shared.epoch + phase.start;
     let phase_end = shared.epoch + phase.end();
-    let interval = Duration::from_secs_f64(1.0 / rate);
+    let due = |n: u64| phase_start + Duration::from_secs_f64(n as f64 / rate);
     let (tx, rx) = async_channel::bounded::<Instant>(max_vus);
+    let idle = Arc::new(AtomicUsize::new(0));
     let mut workers = JoinSet::new();
     let spawn_worker = |workers: &mut JoinSet<Recorder>, index: usize| {
         let mut worker = Worker::new(shared.clone(), phase.index, index);
         let rx = rx.clone();
+        let idle = idle.clone();
         workers.spawn(async move {
-            while let Ok(intended) = rx.recv().await {
+            loop {
+                idle.fetch_add(1, Ordering::AcqRel);
+                let next = rx.recv().await;
+                idle.fetch_sub(1, Ordering::AcqRel);
+                let Ok(intended) = next else { break };
                 if !worker.one_request(intended).await {
                     break;
                 }
@@ -124,16 +132,15 @@ async fn open_model(
             worker.recorder
         });
     };
-    // Start with enough workers for ~50 ms of arrivals and add more when requests queue.
     let initial = ((rate * 0.05).ceil() as usize).clamp(1, max_vus);
     for index in 0..initial {
         spawn_worker(&mut workers, index);
     }
     let mut spawned = initial;
     let mut dropped = 0u64;
-    let mut n: u32 = 0;
+    let mut n: u64 = 0;
     'schedule: loop {
-        let next = phase_start + interval * n;
+        let next = due(n);
         if next >= phase_end {
             break;
         }
@@ -143,15 +150,16 @@ async fn open_model(
         }
         let now = Instant::now();
         loop {
-            let due = phase_start + interval * n;
-            if due > now || due >= phase_end {
+            let intended = due(n);
+            if intended > now || intended >= phase_end {
                 break;
             }
-            if !rx.is_empty() && spawned < max_vus {
+            // Every queued request needs a worker of its own.
+            if spawned < max_vus && idle.load(Ordering::Acquire) <= rx.len() {
                 spawn_worker(&mut workers, spawned);
                 spawned += 1;
             }
-            if tx.try_send(due).is_err() {
+            if tx.try_send(intended).is_err() {
                 dropped += 1;
             }
             n += 1;
@@ -243,7 +251,10 @@ async fn collect(mut workers: JoinSet<Recorder>, groups: usize) -> Recorder {
     while let Some(done) = workers.join_next().await {
         match done {
             Ok(recorder) => all.merge(&recorder),
-            Err(e) => tracing::error!(error = %e, "load worker failed"),
+            Err(e) => {
+                tracing::error!(error = %e, "load worker failed");
+                all.crashed_workers += 1;
+            }
         }
     }
     all

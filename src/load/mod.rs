@@ -161,31 +161,31 @@ pub async fn run(
         }
     }
 
+    // Measured here, not later: a Ctrl-C while the last requests drain is not an abort.
+    let stopped_at = stop
+        .is_cancelled()
+        .then(|| clock.elapsed().unwrap_or_default());
     let mut metrics = RunMetrics {
         groups: plan.drill.requests.iter().map(|r| r.name.clone()).collect(),
         phases: Vec::new(),
+        stopped_early: stopped_at.is_some(),
     };
     for (phase, task) in running {
-        let recorder = match task.await {
-            Ok(recorder) => recorder,
-            Err(e) => {
-                tracing::error!(phase = %phase.name, error = %e, "phase task failed");
-                Recorder::new(plan.drill.requests.len())
+        let recorder = task.await.unwrap_or_else(|e| {
+            tracing::error!(phase = %phase.name, error = %e, "phase task failed");
+            Recorder {
+                crashed_workers: 1,
+                ..Recorder::new(plan.drill.requests.len())
             }
+        });
+        let duration = match stopped_at {
+            Some(at) => at.saturating_sub(phase.start).min(phase.duration),
+            None => phase.duration,
         };
-        let ran = clock
-            .elapsed()
-            .unwrap_or_default()
-            .saturating_sub(phase.start)
-            .min(phase.duration);
         metrics.phases.push(PhaseRecord {
             name: phase.name.clone(),
             start: phase.start,
-            duration: if stop.is_cancelled() {
-                ran
-            } else {
-                phase.duration
-            },
+            duration,
             recorder,
         });
     }

@@ -86,6 +86,11 @@ impl GroupStats {
             Outcome::Status(s) => *self.statuses.entry(s).or_default() += 1,
             Outcome::Failed(kind) => *self.failures.entry(kind).or_default() += 1,
         }
+        if let Outcome::Status(_) = sample.outcome {
+            // Failures are errors, not latencies: a timeout would only measure the timeout.
+            record_micros(&mut self.latency, sample.latency);
+            record_micros(&mut self.service, sample.service);
+        }
         let m = sample.markers;
         self.cache_hits += u64::from(m.cache_hit);
         self.fallbacks += u64::from(m.fallback);
@@ -95,8 +100,6 @@ impl GroupStats {
                 self.open_not_degraded += 1;
             }
         }
-        record_micros(&mut self.latency, sample.latency);
-        record_micros(&mut self.service, sample.service);
     }
 
     /// Adds `other`'s counts and latencies into these.
@@ -205,6 +208,8 @@ pub struct Recorder {
     pub seconds: Vec<Second>,
     /// Requests that were due but could not start (open model, every worker busy).
     pub dropped: u64,
+    /// Workers that ended in a panic; their samples are lost and the run is invalid.
+    pub crashed_workers: u64,
 }
 
 impl Recorder {
@@ -214,6 +219,7 @@ impl Recorder {
             groups: vec![GroupStats::default(); groups],
             seconds: Vec::new(),
             dropped: 0,
+            crashed_workers: 0,
         }
     }
 
@@ -252,6 +258,7 @@ impl Recorder {
             ours.cache_hits += theirs.cache_hits;
         }
         self.dropped += other.dropped;
+        self.crashed_workers += other.crashed_workers;
     }
 
     /// All groups merged into one.
@@ -284,6 +291,8 @@ pub struct RunMetrics {
     pub groups: Vec<String>,
     /// One record per phase that started.
     pub phases: Vec<PhaseRecord>,
+    /// Whether the run was stopped before its planned end.
+    pub stopped_early: bool,
 }
 
 impl RunMetrics {
@@ -313,14 +322,27 @@ impl RunMetrics {
         any.then_some(stats)
     }
 
+    /// Requests dropped in one phase (or all): due in an open-model phase but never started.
+    pub fn dropped(&self, phase: Option<&str>) -> u64 {
+        self.phases
+            .iter()
+            .filter(|p| phase.is_none_or(|name| p.name == name))
+            .map(|p| p.recorder.dropped)
+            .sum()
+    }
+
+    /// Load workers that crashed, over the whole run.
+    pub fn crashed_workers(&self) -> u64 {
+        self.phases.iter().map(|p| p.recorder.crashed_workers).sum()
+    }
+
     /// The whole run's per-second series.
     pub fn seconds(&self) -> Vec<Second> {
         let mut all = Recorder::new(0);
         for p in &self.phases {
             all.merge(&Recorder {
-                groups: Vec::new(),
                 seconds: p.recorder.seconds.clone(),
-                dropped: 0,
+                ..Recorder::new(0)
             });
         }
         all.seconds
@@ -415,6 +437,7 @@ mod tests {
                 duration: Duration::from_secs(1),
                 recorder: r,
             }],
+            stopped_early: false,
         };
         assert_eq!(m.scope(Some("p"), Some("b")).map(|g| g.errors), Some(1));
         assert_eq!(m.scope(None, None).map(|g| g.requests), Some(2));
