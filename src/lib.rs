@@ -10,8 +10,10 @@
 //! config ─► plan ─► load (+ stub, fault proxy, demo SUT) ─► observe ─► metrics ─► verdict ─► report
 //! ```
 //!
-//! [`drill`] wires the stages together for one run; every other module knows only the
-//! modules before it in that flow.
+//! [`drill`] wires the stages together for one run. No module depends on a later stage,
+//! with one deliberate exception: the load engine hands each response to `observe` and
+//! records it into its worker's `metrics::Recorder` as it arrives, so the hot path needs no
+//! channel or lock.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 

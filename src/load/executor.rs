@@ -99,76 +99,114 @@ impl Worker {
 
 /// Open model: requests start on a timetable of `rate` per second whatever the latency.
 ///
-/// tokio's timer has 1 ms resolution, so at each wake-up the scheduler releases every
-/// request that has come due, each carrying its own intended start. Workers start at
-/// about 50 ms worth of arrivals; whenever a request comes due and no worker is idle, one
-/// more is started, up to `max_vus`.
+/// The timetable runs on a blocking thread: tokio's timer rounds every deadline up to the
+/// next whole millisecond, which would add up to 1 ms of dispatch lag to each latency
+/// measured from the intended start; a thread sleep is accurate to tens of microseconds.
+/// At each wake-up every request that has come due is released with its own intended
+/// start. Workers start at about 50 ms worth of arrivals; whenever a request comes due and
+/// no worker is idle, one more is started, up to `max_vus`.
 async fn open_model(
     shared: Arc<Shared>,
     phase: PlannedPhase,
     rate: f64,
     max_vus: usize,
 ) -> Recorder {
-    let phase_start = shared.epoch + phase.start;
-    let phase_end = shared.epoch + phase.end();
-    let due = |n: u64| phase_start + Duration::from_secs_f64(n as f64 / rate);
-    let (tx, rx) = async_channel::bounded::<Instant>(max_vus);
-    let idle = Arc::new(AtomicUsize::new(0));
-    let mut workers = JoinSet::new();
-    let spawn_worker = |workers: &mut JoinSet<Recorder>, index: usize| {
-        let mut worker = Worker::new(shared.clone(), phase.index, index);
-        let rx = rx.clone();
-        let idle = idle.clone();
-        workers.spawn(async move {
-            loop {
-                idle.fetch_add(1, Ordering::AcqRel);
-                let next = rx.recv().await;
-                idle.fetch_sub(1, Ordering::AcqRel);
-                let Ok(intended) = next else { break };
-                if !worker.one_request(intended).await {
-                    break;
+    let groups = shared.requests.len();
+    let runtime = tokio::runtime::Handle::current();
+    let timetable = tokio::task::spawn_blocking(move || {
+        let phase_start = shared.epoch + phase.start;
+        let phase_end = shared.epoch + phase.end();
+        let due = |n: u64| phase_start + Duration::from_secs_f64(n as f64 / rate);
+        let (tx, rx) = async_channel::bounded::<Instant>(max_vus);
+        let idle = Arc::new(AtomicUsize::new(0));
+        let mut workers = JoinSet::new();
+        let mut spawn_worker = |index: usize| {
+            let mut worker = Worker::new(shared.clone(), phase.index, index);
+            let rx = rx.clone();
+            let idle = idle.clone();
+            let work = async move {
+                loop {
+                    idle.fetch_add(1, Ordering::AcqRel);
+                    let next = rx.recv().await;
+                    idle.fetch_sub(1, Ordering::AcqRel);
+                    let Ok(intended) = next else { break };
+                    if !worker.one_request(intended).await {
+                        break;
+                    }
                 }
-            }
-            worker.recorder
-        });
-    };
-    let initial = ((rate * 0.05).ceil() as usize).clamp(1, max_vus);
-    for index in 0..initial {
-        spawn_worker(&mut workers, index);
-    }
-    let mut spawned = initial;
-    let mut dropped = 0u64;
-    let mut n: u64 = 0;
-    'schedule: loop {
-        let next = due(n);
-        if next >= phase_end {
-            break;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(next.into()) => {}
-            _ = shared.stop.cancelled() => break 'schedule,
-        }
-        let now = Instant::now();
+                worker.recorder
+            };
+            workers.spawn_on(work, &runtime);
+        };
+        let initial = ((rate * 0.05).ceil() as usize).clamp(1, max_vus);
+        (0..initial).for_each(&mut spawn_worker);
+        let mut spawned = initial;
+        let mut dropped = 0u64;
+        let mut n: u64 = 0;
+        let mut woke = Instant::now();
         loop {
-            let intended = due(n);
-            if intended > now || intended >= phase_end {
+            let next = due(n);
+            if next >= phase_end {
                 break;
             }
-            // Every queued request needs a worker of its own.
-            if spawned < max_vus && idle.load(Ordering::Acquire) <= rx.len() {
-                spawn_worker(&mut workers, spawned);
-                spawned += 1;
+            // Above 2,000 requests/s, release them in batches rather than waking per request:
+            // each wake-up costs a thread switch (measured in docs/benchmarks.md).
+            if !sleep_until(next.max(woke + DISPATCH_QUANTUM), &shared.stop) {
+                break;
             }
-            if tx.try_send(intended).is_err() {
-                dropped += 1;
+            let now = Instant::now();
+            woke = now;
+            loop {
+                let intended = due(n);
+                if intended > now || intended >= phase_end {
+                    break;
+                }
+                // Every queued request needs a worker of its own.
+                if spawned < max_vus && idle.load(Ordering::Acquire) <= rx.len() {
+                    spawn_worker(spawned);
+                    spawned += 1;
+                }
+                if tx.try_send(intended).is_err() {
+                    dropped += 1;
+                }
+                n += 1;
             }
-            n += 1;
+        }
+        tx.close();
+        (workers, dropped)
+    });
+    match timetable.await {
+        Ok((workers, dropped)) => {
+            let mut recorder = collect(workers, groups).await;
+            recorder.dropped += dropped;
+            recorder
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "open-model scheduler failed");
+            Recorder {
+                crashed_workers: 1,
+                ..Recorder::new(groups)
+            }
         }
     }
-    tx.close();
-    let mut recorder = collect(workers, shared.requests.len()).await;
-    recorder.dropped += dropped;
-    recorder
+}
+
+/// Shortest pause between two wake-ups of the open-model timetable.
+const DISPATCH_QUANTUM: Duration = Duration::from_micros(500);
+
+/// Sleeps the thread until `deadline`; false if the run was stopped first.
+fn sleep_until(deadline: Instant, stop: &tokio_util::sync::CancellationToken) -> bool {
+    loop {
+        if stop.is_cancelled() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        // Wake at least every 20 ms to notice a stop.
+        std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+    }
 }
 
 /// Closed model: virtual users loop request → think time; their number follows the stages.
