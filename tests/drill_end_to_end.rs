@@ -10,20 +10,9 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
-    let dir = scratch("demo-on");
-    let out = dir.join("result.json");
-    let run = breakerbox()
-        .args(["demo", "--quiet", "--out"])
-        .arg(&out)
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let (run, out) = run_quiet("demo-on", &["demo"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let stdout = &run.stdout;
     assert!(stdout.contains("PASSED"), "{stdout}");
 
     let result = read_result(&out);
@@ -59,15 +48,9 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
 
 #[test]
 fn demo_drill_without_a_breaker_fails_and_names_what_failed() {
-    let dir = scratch("demo-off");
-    let out = dir.join("result.json");
-    let run = breakerbox()
-        .args(["demo", "--quiet", "--breaker", "off", "--out"])
-        .arg(&out)
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    let (run, out) = run_quiet("demo-off", &["demo", "--breaker", "off"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    let stdout = &run.stdout;
     for failed in [
         "FAIL    breaker sequence",
         "FAIL    p95 of phase verify_open",
@@ -112,29 +95,19 @@ fn external_service_drill_runs_against_a_separately_started_service() {
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
 
-    let dir = scratch("external");
-    let out = dir.join("result.json");
-    let run = breakerbox()
-        .args([
+    let proxy_listen = format!("127.0.0.1:{proxy_port}");
+    let (run, out) = run_quiet(
+        "external",
+        &[
             "run",
             "drills/external-service.toml",
-            "--quiet",
             "--target",
             &url,
-        ])
-        .arg("--proxy-listen")
-        .arg(format!("127.0.0.1:{proxy_port}"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
+            "--proxy-listen",
+            &proxy_listen,
+        ],
     );
+    assert_eq!(run.code, Some(0), "{run}");
     let result = read_result(&out);
     assert_eq!(result["target"], url.as_str());
     assert!(in_order(
@@ -220,6 +193,41 @@ fn an_unreachable_target_fails_fast_with_exit_4() {
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// What a finished breakerbox process left behind.
+struct Finished {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `breakerbox ARGS --quiet --out DIR/result.json` in a fresh scratch dir.
+fn run_quiet(name: &str, args: &[&str]) -> (Finished, std::path::PathBuf) {
+    let out = scratch(name).join("result.json");
+    let run = breakerbox()
+        .args(args)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let finished = Finished {
+        code: run.status.code(),
+        stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
+    };
+    (finished, out)
 }
 
 /// Whether `wanted` appears in `seen` in order, other states allowed between.
