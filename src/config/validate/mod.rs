@@ -1,0 +1,369 @@
+//! Raw file → validated model, collecting every problem instead of stopping at the first.
+
+mod expect;
+mod fault;
+mod phase;
+
+use expect::expectations;
+use phase::phases;
+
+use super::duration::parse_duration;
+use super::raw;
+use super::*;
+use std::collections::HashSet;
+use std::ops::Range;
+use toml::Spanned;
+
+/// Slowest arrival rate: one request every 1000 s.
+const MIN_RATE: f64 = 0.001;
+/// Fastest arrival rate; far beyond what one process can send, so only typos hit it.
+const MAX_RATE: f64 = 1_000_000.0;
+/// Most virtual users (or open-model workers) in one phase.
+const MAX_VUS: i64 = 100_000;
+
+/// Collects diagnostics against one file's text.
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    problems: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(file: &'a str, text: &'a str) -> Self {
+        Checker {
+            file,
+            text,
+            problems: Vec::new(),
+        }
+    }
+
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.problems
+            .push(Diagnostic::at(self.file, self.text, span, message));
+    }
+
+    /// Parses the whole file into `T`; a syntax or type error becomes one diagnostic.
+    fn parse<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
+        match toml::from_str::<T>(self.text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                self.at(span, e.message().to_string());
+                None
+            }
+        }
+    }
+}
+
+pub(super) fn drill(
+    file: &str,
+    text: &str,
+    profiles: &dyn ProfileSource,
+) -> Result<Drill, ConfigError> {
+    let mut c = Checker::new(file, text);
+    let Some(raw) = c.parse::<raw::DrillFile>() else {
+        return Err(ConfigError::Invalid(c.problems));
+    };
+
+    let dir_source;
+    let profiles: &dyn ProfileSource = match &raw.profile_dir {
+        Some(dir) => match profiles.with_dir(dir) {
+            Ok(src) => {
+                dir_source = src;
+                dir_source.as_ref()
+            }
+            Err(why) => {
+                c.problems.push(Diagnostic::whole_file(file, why));
+                profiles
+            }
+        },
+        None => profiles,
+    };
+
+    let name = raw.name.clone().unwrap_or_else(|| {
+        std::path::Path::new(file)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "drill".into())
+    });
+    let target = raw.target.as_ref().and_then(|t| {
+        check_base_url(t.get_ref())
+            .map_err(|why| c.at(t.span(), why))
+            .ok()
+    });
+    let request_timeout = match &raw.request_timeout {
+        Some(t) => positive_duration(&mut c, t, "request_timeout"),
+        None => Duration::from_secs(5),
+    };
+    let parts = parts(&mut c, &raw);
+    let requests = requests(&mut c, &raw.requests);
+    let phases = phases(&mut c, &raw.phases, profiles);
+    if parts.proxy.is_none() {
+        for p in raw.phases.iter().filter(|p| !p.faults.is_empty()) {
+            c.at(
+                p.faults[0].span(),
+                format!("phase \"{}\" applies fault profiles but the proxy is not started ([parts] proxy = true)", p.name.get_ref()),
+            );
+        }
+    }
+    let observe = observe(&mut c, &raw.observe);
+    let expect = expectations(&mut c, &raw.expect, &phases, &requests);
+
+    if !c.problems.is_empty() {
+        return Err(ConfigError::Invalid(c.problems));
+    }
+    Ok(Drill {
+        name,
+        description: raw.description.trim().to_string(),
+        source: file.to_string(),
+        target,
+        seed: raw.seed.unwrap_or(1),
+        request_timeout,
+        parts,
+        requests,
+        phases,
+        observe,
+        expect,
+    })
+}
+
+/// Checks a base URL (`http://host:port[/base]`) and returns it without a trailing slash.
+/// https is not supported by the load engine yet.
+pub fn check_base_url(url: &str) -> Result<String, String> {
+    let parsed: http::Uri = url
+        .parse()
+        .map_err(|e| format!("target \"{url}\" is not a URL: {e}"))?;
+    match parsed.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "target \"{url}\": https is not supported yet; use http"
+            ))
+        }
+        _ => return Err(format!("target \"{url}\" must start with http://")),
+    }
+    if parsed.host().is_none() {
+        return Err(format!("target \"{url}\" has no host"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// Parses a duration, reporting a bad one at its position.
+fn duration(c: &mut Checker, d: &Spanned<String>) -> Option<Duration> {
+    parse_duration(d.get_ref())
+        .map_err(|why| c.at(d.span(), why))
+        .ok()
+}
+
+/// Parses an optional duration; absent or bad gives `None` (a bad one is reported).
+fn opt_duration(c: &mut Checker, d: &Option<Spanned<String>>) -> Option<Duration> {
+    d.as_ref().and_then(|d| duration(c, d))
+}
+
+/// Parses a duration that must be longer than zero; a bad one is reported and read as 1 s.
+fn positive_duration(c: &mut Checker, d: &Spanned<String>, what: &str) -> Duration {
+    match duration(c, d) {
+        Some(v) if v.is_zero() => {
+            c.at(d.span(), format!("{what} must be longer than zero"));
+            Duration::from_secs(1)
+        }
+        Some(v) => v,
+        None => Duration::from_secs(1),
+    }
+}
+
+fn listen_addr(c: &mut Checker, listen: &Option<Spanned<String>>) -> SocketAddr {
+    let default = SocketAddr::from(([127, 0, 0, 1], 0));
+    match listen {
+        None => default,
+        Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
+            c.at(
+                s.span(),
+                format!(
+                    "listen address \"{}\" is not IP:PORT (e.g. 127.0.0.1:9090)",
+                    s.get_ref()
+                ),
+            );
+            default
+        }),
+    }
+}
+
+fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
+    let stub = raw.parts.stub.then(|| StubSettings {
+        listen: listen_addr(c, &raw.stub.listen),
+        routes: raw.stub.routes.iter().map(|r| stub_route(c, r)).collect(),
+    });
+    let proxy = raw.parts.proxy.then(|| ProxySettings {
+        listen: listen_addr(c, &raw.proxy.listen),
+        upstream: raw.proxy.upstream.as_ref().and_then(|u| {
+            check_base_url(u.get_ref())
+                .map_err(|why| c.at(u.span(), why.replace("target", "upstream")))
+                .ok()
+        }),
+    });
+    if let Some(p) = &proxy {
+        if p.upstream.is_none() && stub.is_none() && raw.proxy.upstream.is_none() {
+            c.problems.push(Diagnostic::whole_file(
+                c.file,
+                "the proxy needs an upstream: set [proxy] upstream or start the stub ([parts] stub = true)",
+            ));
+        }
+    }
+    let demo = raw.parts.demo.then(|| demo(c, &raw.demo));
+    if demo.is_some() && proxy.is_none() && stub.is_none() {
+        c.problems.push(Diagnostic::whole_file(
+            c.file,
+            "the demo service needs an upstream: start the proxy or the stub in [parts]",
+        ));
+    }
+    Parts { stub, proxy, demo }
+}
+
+fn stub_route(c: &mut Checker, r: &raw::StubRouteFile) -> StubRoute {
+    let method = method(c, &r.method);
+    if !r.path.get_ref().starts_with('/') {
+        c.at(
+            r.path.span(),
+            format!("stub path \"{}\" must start with '/'", r.path.get_ref()),
+        );
+    }
+    let status = r.status.as_ref().map(|s| status_code(c, s)).unwrap_or(200);
+    StubRoute {
+        method,
+        path: r.path.get_ref().clone(),
+        status,
+        body: r.body.clone().unwrap_or_default(),
+        content_type: r
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/json".into()),
+        delay: opt_duration(c, &r.delay).unwrap_or_default(),
+    }
+}
+
+fn status_code(c: &mut Checker, s: &Spanned<u16>) -> u16 {
+    let code = *s.get_ref();
+    if !(100..=599).contains(&code) {
+        c.at(
+            s.span(),
+            format!("status {code} is not an HTTP status (100-599)"),
+        );
+    }
+    code
+}
+
+fn method(c: &mut Checker, m: &Option<Spanned<String>>) -> http::Method {
+    match m {
+        None => http::Method::GET,
+        Some(m) => http::Method::from_bytes(m.get_ref().to_ascii_uppercase().as_bytes())
+            .unwrap_or_else(|_| {
+                c.at(
+                    m.span(),
+                    format!("\"{}\" is not an HTTP method", m.get_ref()),
+                );
+                http::Method::GET
+            }),
+    }
+}
+
+fn demo(c: &mut Checker, d: &raw::DemoFile) -> DemoSettings {
+    let failure_threshold = match &d.failure_threshold {
+        Some(t) if *t.get_ref() == 0 => {
+            c.at(t.span(), "failure_threshold must be at least 1");
+            1
+        }
+        Some(t) => *t.get_ref(),
+        None => 5,
+    };
+    let breaker = match &d.breaker {
+        None => true,
+        Some(b) => match b.get_ref().as_str() {
+            "on" => true,
+            "off" => false,
+            other => {
+                c.at(
+                    b.span(),
+                    format!("breaker must be \"on\" or \"off\", not \"{other}\""),
+                );
+                true
+            }
+        },
+    };
+    DemoSettings {
+        listen: listen_addr(c, &d.listen),
+        failure_threshold,
+        open_duration: d
+            .open_duration
+            .as_ref()
+            .map(|o| positive_duration(c, o, "open_duration"))
+            .unwrap_or(Duration::from_secs(5)),
+        cache_ttl: opt_duration(c, &d.cache_ttl).unwrap_or(Duration::from_secs(2)),
+        upstream_timeout: d
+            .upstream_timeout
+            .as_ref()
+            .map(|t| positive_duration(c, t, "upstream_timeout"))
+            .unwrap_or(Duration::from_secs(1)),
+        breaker,
+    }
+}
+
+fn requests(c: &mut Checker, raw: &[raw::RequestFile]) -> Vec<RequestSpec> {
+    if raw.is_empty() {
+        c.problems.push(Diagnostic::whole_file(
+            c.file,
+            "no [[requests]]: a drill needs at least one request to send",
+        ));
+    }
+    let mut names = HashSet::new();
+    raw.iter()
+        .map(|r| {
+            if !names.insert(r.name.get_ref().clone()) {
+                c.at(
+                    r.name.span(),
+                    format!("request name \"{}\" is used twice", r.name.get_ref()),
+                );
+            }
+            let path = PathTemplate::parse(r.path.get_ref()).unwrap_or_else(|why| {
+                c.at(r.path.span(), why);
+                PathTemplate::root()
+            });
+            let weight = match &r.weight {
+                Some(w) if *w.get_ref() == 0 => {
+                    c.at(w.span(), "weight must be at least 1");
+                    1
+                }
+                Some(w) => *w.get_ref(),
+                None => 1,
+            };
+            RequestSpec {
+                name: r.name.get_ref().clone(),
+                method: method(c, &r.method),
+                path,
+                weight,
+            }
+        })
+        .collect()
+}
+
+fn observe(c: &mut Checker, raw: &raw::ObserveFile) -> ObserveSettings {
+    let d = ObserveSettings::default();
+    let mut header = |given: &Option<Spanned<String>>, default: String| match given {
+        None => default,
+        Some(name) => {
+            if http::HeaderName::from_bytes(name.get_ref().trim().as_bytes()).is_err() {
+                c.at(
+                    name.span(),
+                    format!("\"{}\" is not a valid HTTP header name", name.get_ref()),
+                );
+            }
+            name.get_ref().trim().to_string()
+        }
+    };
+    ObserveSettings {
+        state_header: header(&raw.state_header, d.state_header),
+        cache_header: header(&raw.cache_header, d.cache_header),
+        fallback_header: header(&raw.fallback_header, d.fallback_header),
+        cache_hit_values: raw.cache_hit_values.clone().unwrap_or(d.cache_hit_values),
+    }
+}
