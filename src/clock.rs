@@ -33,13 +33,6 @@ impl RunClock {
     pub fn elapsed(&self) -> Option<Duration> {
         self.epoch().map(|e| e.elapsed())
     }
-
-    /// Offset of `at` from the epoch (zero for instants before it or before the start).
-    pub fn offset(&self, at: Instant) -> Duration {
-        self.epoch()
-            .map(|e| at.saturating_duration_since(e))
-            .unwrap_or_default()
-    }
 }
 
 /// Serializes a run offset as seconds with millisecond precision, the unit of result.json.

@@ -226,7 +226,13 @@ impl PreparedDrill {
             .as_ref()
             .map(|p| p.tap().snapshot())
             .unwrap_or_default();
-        let injected = |id: usize| -> u64 { tap.iter().filter_map(|b| b.injected.get(id)).sum() };
+        let mut injections = vec![0u64; self.plan.faults.len()];
+        for bucket in &tap {
+            for (total, n) in injections.iter_mut().zip(&bucket.injected) {
+                *total += n;
+            }
+        }
+        let injected = |id: usize| injections.get(id).copied().unwrap_or(0);
         let timeline = self.timeline(&metrics, run_end, aborted);
         let mut witnesses: Vec<FaultWitness> = Vec::new();
         for f in self.plan.faults.iter().filter(|f| f.from < run_end) {

@@ -66,11 +66,6 @@ impl Stub {
         Ok(Stub { server, served })
     }
 
-    /// The address the stub listens on.
-    pub fn addr(&self) -> SocketAddr {
-        *self.server.address()
-    }
-
     /// The stub's base URL.
     pub fn url(&self) -> String {
         self.server.uri()

@@ -386,7 +386,7 @@ pub fn pct(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{EventKind, Outcome as Sent, PhaseRecord, Recorder, Sample};
+    use crate::metrics::{EventKind, Outcome as Sent, Recorder, Sample};
     use crate::observe::{Channel, Markers};
 
     fn metrics_with(samples: &[(u64, u16, Markers)]) -> RunMetrics {
@@ -403,16 +403,7 @@ mod tests {
                 },
             );
         }
-        RunMetrics {
-            groups: vec!["item".into()],
-            phases: vec![PhaseRecord {
-                name: "p".into(),
-                start: Duration::ZERO,
-                duration: Duration::from_secs(1),
-                recorder: r,
-            }],
-            stopped_early: false,
-        }
+        RunMetrics::one_phase("p", &["item"], r)
     }
 
     fn bound(b: Bound) -> Threshold {

@@ -39,11 +39,6 @@ impl ProfileDirs {
             ],
         )
     }
-
-    /// The directories searched, in order.
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
-    }
 }
 
 impl ProfileSource for ProfileDirs {

@@ -147,11 +147,6 @@ impl DemoService {
         Ok(DemoService { addr, accept_loop })
     }
 
-    /// The address the service listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The service's base URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -78,11 +78,6 @@ impl FaultProxy {
         })
     }
 
-    /// The address the proxy listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The base URL to point a service's dependency at.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -164,10 +159,18 @@ impl AsyncWrite for ResettableStream {
 }
 
 /// Forwards a request to the upstream and counts the answer in the tap.
+///
+/// Cloned for every request (tower services are), so its state sits behind one `Arc`.
 #[derive(Debug, Clone)]
 pub struct Forward {
+    inner: Arc<ForwardInner>,
+}
+
+#[derive(Debug)]
+struct ForwardInner {
     client: Client<HttpConnector, Incoming>,
-    scheme_authority: http::uri::Authority,
+    authority: http::uri::Authority,
+    host: Option<http::HeaderValue>,
     base_path: String,
     clock: RunClock,
     tap: Arc<Tap>,
@@ -194,19 +197,24 @@ impl Forward {
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
         Ok(Forward {
-            client,
-            scheme_authority: authority,
-            base_path: uri.path().trim_end_matches('/').to_string(),
-            clock,
-            tap,
+            inner: Arc::new(ForwardInner {
+                client,
+                host: http::HeaderValue::from_str(authority.as_str()).ok(),
+                authority,
+                base_path: uri.path().trim_end_matches('/').to_string(),
+                clock,
+                tap,
+            }),
         })
     }
+}
 
+impl ForwardInner {
     fn upstream_uri(&self, original: &http::Uri) -> Result<http::Uri, http::Error> {
         let path_and_query = original.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         http::Uri::builder()
             .scheme("http")
-            .authority(self.scheme_authority.clone())
+            .authority(self.authority.clone())
             .path_and_query(format!("{}{}", self.base_path, path_and_query))
             .build()
     }
@@ -222,14 +230,16 @@ impl tower::Service<http::Request<Incoming>> for Forward {
     }
 
     fn call(&mut self, mut request: http::Request<Incoming>) -> Self::Future {
-        let this = self.clone();
+        let this = self.inner.clone();
         Box::pin(async move {
             match this.upstream_uri(request.uri()) {
                 Ok(uri) => *request.uri_mut() = uri,
                 Err(e) => return Ok(bad_gateway(format!("cannot build upstream URI: {e}"))),
             }
-            if let Ok(host) = http::HeaderValue::from_str(this.scheme_authority.as_str()) {
-                request.headers_mut().insert(http::header::HOST, host);
+            if let Some(host) = &this.host {
+                request
+                    .headers_mut()
+                    .insert(http::header::HOST, host.clone());
             }
             strip_hop_by_hop(request.headers_mut());
             // Before the run starts (preflight, warm connections) nothing is counted.

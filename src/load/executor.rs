@@ -51,14 +51,20 @@ impl Worker {
     /// Sends one request; latency counts from `started` (the intended start in open model).
     /// Returns false if the run was stopped mid-request (nothing is recorded then).
     async fn one_request(&mut self, started: Instant) -> bool {
-        let shared = self.shared.clone();
-        let group = shared.pick(self.rng.next_u64());
+        // Split borrows: the shared state is read while the worker's own parts change.
+        let Worker {
+            shared,
+            connection,
+            rng,
+            path,
+            recorder,
+        } = self;
+        let group = shared.pick(rng.next_u64());
         let spec = &shared.requests[group];
-        spec.path.render(&mut self.rng, &mut self.path);
+        spec.path.render(rng, path);
         let exchange = tokio::time::timeout(
             shared.timeout,
-            self.connection
-                .exchange(&shared.target, &spec.method, &self.path),
+            connection.exchange(&shared.target, &spec.method, path),
         );
         let sent = Instant::now();
         let result = tokio::select! {
@@ -77,7 +83,7 @@ impl Worker {
             }
             Ok(Err(kind)) => (Outcome::Failed(kind), Default::default()),
             Err(_) => {
-                self.connection.discard();
+                connection.discard();
                 (Outcome::Failed("timeout"), Default::default())
             }
         };
@@ -88,7 +94,7 @@ impl Worker {
             outcome,
             markers,
         };
-        self.recorder.record(group, &sample);
+        recorder.record(group, &sample);
         shared.live.requests.fetch_add(1, Ordering::Relaxed);
         if outcome.is_error() {
             shared.live.errors.fetch_add(1, Ordering::Relaxed);
@@ -264,7 +270,6 @@ async fn closed_model(
             _ = shared.stop.cancelled() => break,
         }
     }
-    desired.store(0, Ordering::Relaxed);
     collect(workers, shared.requests.len()).await
 }
 

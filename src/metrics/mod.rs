@@ -248,15 +248,7 @@ impl Recorder {
         for (ours, theirs) in self.groups.iter_mut().zip(&other.groups) {
             ours.merge(theirs);
         }
-        if self.seconds.len() < other.seconds.len() {
-            self.seconds.resize(other.seconds.len(), Second::default());
-        }
-        for (ours, theirs) in self.seconds.iter_mut().zip(&other.seconds) {
-            ours.requests += theirs.requests;
-            ours.errors += theirs.errors;
-            ours.fallbacks += theirs.fallbacks;
-            ours.cache_hits += theirs.cache_hits;
-        }
+        add_seconds(&mut self.seconds, &other.seconds);
         self.dropped += other.dropped;
         self.crashed_workers += other.crashed_workers;
     }
@@ -338,14 +330,41 @@ impl RunMetrics {
 
     /// The whole run's per-second series.
     pub fn seconds(&self) -> Vec<Second> {
-        let mut all = Recorder::new(0);
+        let mut all = Vec::new();
         for p in &self.phases {
-            all.merge(&Recorder {
-                seconds: p.recorder.seconds.clone(),
-                ..Recorder::new(0)
-            });
+            add_seconds(&mut all, &p.recorder.seconds);
         }
-        all.seconds
+        all
+    }
+}
+
+#[cfg(test)]
+impl RunMetrics {
+    /// A finished run of one 1 s phase `phase` with request groups `groups` (for tests).
+    pub(crate) fn one_phase(phase: &str, groups: &[&str], recorder: Recorder) -> Self {
+        RunMetrics {
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            phases: vec![PhaseRecord {
+                name: phase.into(),
+                start: Duration::ZERO,
+                duration: Duration::from_secs(1),
+                recorder,
+            }],
+            stopped_early: false,
+        }
+    }
+}
+
+/// Adds per-second counts `theirs` into `ours`, second by second.
+fn add_seconds(ours: &mut Vec<Second>, theirs: &[Second]) {
+    if ours.len() < theirs.len() {
+        ours.resize(theirs.len(), Second::default());
+    }
+    for (o, t) in ours.iter_mut().zip(theirs) {
+        o.requests += t.requests;
+        o.errors += t.errors;
+        o.fallbacks += t.fallbacks;
+        o.cache_hits += t.cache_hits;
     }
 }
 
@@ -429,16 +448,7 @@ mod tests {
         let mut r = Recorder::new(2);
         r.record(0, &sample(1, Outcome::Status(200), Markers::default()));
         r.record(1, &sample(1, Outcome::Status(500), Markers::default()));
-        let m = RunMetrics {
-            groups: vec!["a".into(), "b".into()],
-            phases: vec![PhaseRecord {
-                name: "p".into(),
-                start: Duration::ZERO,
-                duration: Duration::from_secs(1),
-                recorder: r,
-            }],
-            stopped_early: false,
-        };
+        let m = RunMetrics::one_phase("p", &["a", "b"], r);
         assert_eq!(m.scope(Some("p"), Some("b")).map(|g| g.errors), Some(1));
         assert_eq!(m.scope(None, None).map(|g| g.requests), Some(2));
         assert!(m.scope(Some("nope"), None).is_none());

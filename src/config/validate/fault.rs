@@ -22,10 +22,7 @@ pub(super) fn profile(name: &str, file: &str, text: &str) -> Result<FaultProfile
         return Err(c.problems);
     };
     if raw.faults.is_empty() {
-        c.problems.push(Diagnostic::whole_file(
-            file,
-            "the profile has no [[faults]]",
-        ));
+        c.whole_file("the profile has no [[faults]]");
     }
     let faults = raw.faults.iter().map(|f| fault(&mut c, f)).collect();
     if !c.problems.is_empty() {

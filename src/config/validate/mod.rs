@@ -42,6 +42,41 @@ impl<'a> Checker<'a> {
             .push(Diagnostic::at(self.file, self.text, span, message));
     }
 
+    /// Reports a problem with the file as a whole.
+    fn whole_file(&mut self, message: impl Into<String>) {
+        self.problems
+            .push(Diagnostic::whole_file(self.file, message));
+    }
+
+    /// Reports `name` if `seen` already holds it (`what` is e.g. "phase name").
+    fn unique(&mut self, seen: &mut HashSet<String>, name: &Spanned<String>, what: &str) {
+        if !seen.insert(name.get_ref().clone()) {
+            self.at(
+                name.span(),
+                format!("{what} \"{}\" is used twice", name.get_ref()),
+            );
+        }
+    }
+
+    /// Reads an optional count that must lie in `range`; `default` when absent or out of range.
+    fn count(
+        &mut self,
+        value: &Option<Spanned<i64>>,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+        default: usize,
+    ) -> usize {
+        match value {
+            None => default,
+            Some(v) if !range.contains(v.get_ref()) => {
+                let (low, high) = (range.start(), range.end());
+                self.at(v.span(), format!("{key} must be between {low} and {high}"));
+                default
+            }
+            Some(v) => *v.get_ref() as usize,
+        }
+    }
+
     /// Parses the whole file into `T`; a syntax or type error becomes one diagnostic.
     fn parse<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
         match toml::from_str::<T>(self.text) {
@@ -73,7 +108,7 @@ pub(super) fn drill(
                 dir_source.as_ref()
             }
             Err(why) => {
-                c.problems.push(Diagnostic::whole_file(file, why));
+                c.whole_file(why);
                 profiles
             }
         },
@@ -204,18 +239,12 @@ fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
     });
     if let Some(p) = &proxy {
         if p.upstream.is_none() && stub.is_none() && raw.proxy.upstream.is_none() {
-            c.problems.push(Diagnostic::whole_file(
-                c.file,
-                "the proxy needs an upstream: set [proxy] upstream or start the stub ([parts] stub = true)",
-            ));
+            c.whole_file("the proxy needs an upstream: set [proxy] upstream or start the stub ([parts] stub = true)");
         }
     }
     let demo = raw.parts.demo.then(|| demo(c, &raw.demo));
     if demo.is_some() && proxy.is_none() && stub.is_none() {
-        c.problems.push(Diagnostic::whole_file(
-            c.file,
-            "the demo service needs an upstream: start the proxy or the stub in [parts]",
-        ));
+        c.whole_file("the demo service needs an upstream: start the proxy or the stub in [parts]");
     }
     Parts { stub, proxy, demo }
 }
@@ -310,20 +339,12 @@ fn demo(c: &mut Checker, d: &raw::DemoFile) -> DemoSettings {
 
 fn requests(c: &mut Checker, raw: &[raw::RequestFile]) -> Vec<RequestSpec> {
     if raw.is_empty() {
-        c.problems.push(Diagnostic::whole_file(
-            c.file,
-            "no [[requests]]: a drill needs at least one request to send",
-        ));
+        c.whole_file("no [[requests]]: a drill needs at least one request to send");
     }
     let mut names = HashSet::new();
     raw.iter()
         .map(|r| {
-            if !names.insert(r.name.get_ref().clone()) {
-                c.at(
-                    r.name.span(),
-                    format!("request name \"{}\" is used twice", r.name.get_ref()),
-                );
-            }
+            c.unique(&mut names, &r.name, "request name");
             let path = PathTemplate::parse(r.path.get_ref()).unwrap_or_else(|why| {
                 c.at(r.path.span(), why);
                 PathTemplate::root()

@@ -21,20 +21,12 @@ pub(super) fn phases(
     profiles: &dyn ProfileSource,
 ) -> Vec<Phase> {
     if raw.is_empty() {
-        c.problems.push(Diagnostic::whole_file(
-            c.file,
-            "no [[phases]]: a drill needs at least one phase",
-        ));
+        c.whole_file("no [[phases]]: a drill needs at least one phase");
     }
     let mut names = HashSet::new();
     raw.iter()
         .map(|p| {
-            if !names.insert(p.name.get_ref().clone()) {
-                c.at(
-                    p.name.span(),
-                    format!("phase name \"{}\" is used twice", p.name.get_ref()),
-                );
-            }
+            c.unique(&mut names, &p.name, "phase name");
             let (load, duration) = load_shape(c, p);
             let faults = p
                 .faults
@@ -126,14 +118,7 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                 }
                 Some(d) => positive_duration(c, d, "duration"),
             };
-            let max_vus = match &p.max_vus {
-                None => 100,
-                Some(m) if !(1..=MAX_VUS).contains(m.get_ref()) => {
-                    c.at(m.span(), format!("max_vus must be between 1 and {MAX_VUS}"));
-                    1
-                }
-                Some(m) => *m.get_ref() as usize,
-            };
+            let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, 100);
             (LoadShape::ConstantArrivalRate { rate, max_vus }, duration)
         }
         ExecutorName::RampingVus => {
@@ -144,17 +129,7 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             if let Some(m) = &p.max_vus {
                 not_for(c, m.span(), "max_vus", name);
             }
-            let start_vus = match &p.start_vus {
-                None => 0,
-                Some(s) if !(0..=MAX_VUS).contains(s.get_ref()) => {
-                    c.at(
-                        s.span(),
-                        format!("start_vus must be between 0 and {MAX_VUS}"),
-                    );
-                    0
-                }
-                Some(s) => *s.get_ref() as usize,
-            };
+            let start_vus = c.count(&p.start_vus, "start_vus", 0..=MAX_VUS, 0);
             let stages: Vec<Stage> = match &p.stages {
                 None => {
                     c.at(
