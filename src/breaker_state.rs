@@ -1,5 +1,5 @@
-//! The breaker-state vocabulary every stage shares: drills name states, the demo service
-//! reports them, the observer reads them, the verdict compares them.
+//! The breaker-state vocabulary every stage shares: drills name states and channels, the
+//! demo service reports states, the observer reads them, the verdict compares them.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -64,6 +64,55 @@ impl BreakerState {
             3 => Some(BreakerState::HalfOpen),
             _ => None,
         }
+    }
+}
+
+/// A way of seeing the breaker's state; each keeps its own timeline and resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A state endpoint polled for JSON (e.g. Spring Boot actuator `circuitbreakers`).
+    Endpoint,
+    /// A Prometheus exposition scraped for a state gauge.
+    Prometheus,
+    /// Inferred from the fault proxy's upstream attempts against the client's requests.
+    Tap,
+    /// A response header such as `x-circuit-state`.
+    Header,
+    /// Rejection markers on responses: a status, `Retry-After`, a header or a body match.
+    Markers,
+}
+
+impl Channel {
+    /// Every channel, in the default order of trust (most trusted first).
+    pub const ALL: [Channel; 5] = [
+        Channel::Endpoint,
+        Channel::Prometheus,
+        Channel::Tap,
+        Channel::Header,
+        Channel::Markers,
+    ];
+
+    /// The channel's name as drills write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Endpoint => "endpoint",
+            Channel::Prometheus => "prometheus",
+            Channel::Tap => "tap",
+            Channel::Header => "header",
+            Channel::Markers => "markers",
+        }
+    }
+
+    /// The channel named `name`, if any.
+    pub fn parse(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

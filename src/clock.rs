@@ -2,15 +2,17 @@
 //!
 //! Phases, fault windows, breaker transitions and latencies are all offsets from the run's
 //! epoch, the instant the first phase starts. Parts started before that (the fault proxy)
-//! share the clock and see "not started" until the epoch is set.
+//! share the clock and see "not started" until the epoch is set. The wall-clock time of the
+//! epoch is taken at the same moment, so every offset can also be written as an absolute
+//! time that another tool's log can be aligned with.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A shared, set-once run epoch.
 #[derive(Debug, Clone, Default)]
 pub struct RunClock {
-    epoch: Arc<OnceLock<Instant>>,
+    epoch: Arc<OnceLock<(Instant, SystemTime)>>,
 }
 
 impl RunClock {
@@ -21,12 +23,19 @@ impl RunClock {
 
     /// Sets the epoch to now (only the first call counts) and returns it.
     pub fn start(&self) -> Instant {
-        *self.epoch.get_or_init(Instant::now)
+        self.epoch
+            .get_or_init(|| (Instant::now(), SystemTime::now()))
+            .0
     }
 
     /// The epoch, if the run has started.
     pub fn epoch(&self) -> Option<Instant> {
-        self.epoch.get().copied()
+        self.epoch.get().map(|e| e.0)
+    }
+
+    /// The wall-clock time of the epoch, if the run has started.
+    pub fn wall_epoch(&self) -> Option<SystemTime> {
+        self.epoch.get().map(|e| e.1)
     }
 
     /// Time since the epoch; `None` before the run starts.
@@ -38,4 +47,21 @@ impl RunClock {
 /// Serializes a run offset as seconds with millisecond precision, the unit of result.json.
 pub fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// Serializes a duration as whole milliseconds (resolutions, tolerances).
+pub fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+/// `wall_epoch + offset` as RFC 3339 UTC with milliseconds.
+pub fn rfc3339_at(wall_epoch: SystemTime, offset: Duration) -> String {
+    humantime::format_rfc3339_millis(wall_epoch + offset).to_string()
+}
+
+/// Milliseconds since the Unix epoch of `wall_epoch + offset` (0 before 1970).
+pub fn unix_ms_at(wall_epoch: SystemTime, offset: Duration) -> u64 {
+    (wall_epoch + offset)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -30,5 +30,6 @@ pub mod observe;
 pub mod plan;
 pub mod report;
 pub mod rng;
+pub mod series;
 pub mod stub;
 pub mod verdict;

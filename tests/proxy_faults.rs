@@ -44,7 +44,7 @@ async fn rig(schedule: Vec<ScheduledFault>) -> Rig {
     .expect("stub starts");
     let clock = RunClock::new();
     clock.start();
-    let tap = Arc::new(Tap::new(schedule.len()));
+    let tap = Arc::new(Tap::new(schedule.len(), Duration::from_secs(60)));
     let layer = FaultLayer::new(schedule, clock.clone(), 1, tap.clone());
     let proxy = FaultProxy::start(
         "127.0.0.1:0".parse().expect("addr"),

@@ -18,6 +18,7 @@ pub use template::PathTemplate;
 pub use validate::check_base_url;
 
 use crate::breaker_state::BreakerState;
+pub use crate::breaker_state::Channel;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -105,6 +106,8 @@ pub struct Drill {
     pub observe: ObserveSettings,
     /// The criteria the run is judged on.
     pub expect: Expectations,
+    /// Health check before the load starts, if any.
+    pub preflight: Option<Preflight>,
 }
 
 /// The built-in parts a drill starts; `None` leaves a part out.
@@ -285,10 +288,10 @@ impl FaultAction {
     }
 }
 
-/// Which response markers the observer reads.
+/// What the observer reads: response markers, and the channels that reveal breaker state.
 #[derive(Debug, Clone)]
 pub struct ObserveSettings {
-    /// Header carrying the breaker state.
+    /// Header carrying the breaker state; empty means none is read.
     pub state_header: String,
     /// Header carrying cache status.
     pub cache_header: String,
@@ -296,6 +299,19 @@ pub struct ObserveSettings {
     pub cache_hit_values: Vec<String>,
     /// Header whose presence (any value but `false`) marks a fallback response.
     pub fallback_header: String,
+    /// Further ways a response is marked as a fallback (body matches).
+    pub fallback: MarkerRule,
+    /// What marks a fast rejection by an open breaker; a non-empty rule turns on the
+    /// `markers` channel.
+    pub rejection: MarkerRule,
+    /// A state endpoint to poll, if any.
+    pub endpoint: Option<EndpointSettings>,
+    /// A Prometheus exposition to scrape, if any.
+    pub prometheus: Option<PrometheusSettings>,
+    /// Inference from the proxy's tap.
+    pub tap: TapSettings,
+    /// Channels in order of trust for the best-estimate timeline, most trusted first.
+    pub trust: Vec<Channel>,
 }
 
 impl Default for ObserveSettings {
@@ -305,6 +321,155 @@ impl Default for ObserveSettings {
             cache_header: "x-cache".into(),
             cache_hit_values: vec!["HIT".into()],
             fallback_header: "x-fallback".into(),
+            fallback: MarkerRule::default(),
+            rejection: MarkerRule::default(),
+            endpoint: None,
+            prometheus: None,
+            tap: TapSettings::default(),
+            trust: Channel::ALL.to_vec(),
+        }
+    }
+}
+
+/// Ways a response can be marked (as a fallback, or as a fast rejection).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MarkerRule {
+    /// Any of these statuses marks it.
+    pub statuses: Vec<u16>,
+    /// A `Retry-After` header marks it.
+    pub retry_after: bool,
+    /// The presence of any of these headers marks it.
+    pub headers: Vec<String>,
+    /// A match on the body marks it.
+    pub body: Option<BodyMatch>,
+}
+
+impl MarkerRule {
+    /// Whether the rule can mark anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.statuses.is_empty()
+            && !self.retry_after
+            && self.headers.is_empty()
+            && self.body.is_none()
+    }
+}
+
+/// A match on a response body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyMatch {
+    /// The body contains this text.
+    Contains(String),
+    /// The JSON body has a value at this pointer (RFC 6901): equal to `equals` when given,
+    /// else anything but `null`, `false`, `0` or `""`.
+    Pointer {
+        /// The JSON pointer, e.g. `/fallback`.
+        pointer: String,
+        /// The value it must hold.
+        equals: Option<serde_json::Value>,
+    },
+}
+
+/// Spellings that override the built-in ones when reading a polled state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateSpellings {
+    /// Values meaning closed.
+    pub closed: Vec<String>,
+    /// Values meaning open.
+    pub open: Vec<String>,
+    /// Values meaning half-open.
+    pub half_open: Vec<String>,
+}
+
+impl StateSpellings {
+    /// The state `raw` names: an override first (case-insensitive), else the built-in
+    /// spellings.
+    pub fn read(&self, raw: &str) -> Option<BreakerState> {
+        let raw = raw.trim();
+        let hit = |list: &[String]| list.iter().any(|v| v.eq_ignore_ascii_case(raw));
+        if hit(&self.closed) {
+            Some(BreakerState::Closed)
+        } else if hit(&self.open) {
+            Some(BreakerState::Open)
+        } else if hit(&self.half_open) {
+            Some(BreakerState::HalfOpen)
+        } else {
+            BreakerState::parse_lenient(raw)
+        }
+    }
+}
+
+/// How often and how patiently a URL is polled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollSettings {
+    /// The URL (http).
+    pub url: String,
+    /// Time between polls.
+    pub interval: Duration,
+    /// Upper bound on one poll.
+    pub timeout: Duration,
+}
+
+/// A JSON state endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointSettings {
+    /// Where and how often.
+    pub poll: PollSettings,
+    /// JSON pointer to the state value, e.g. `/circuitBreakers/backendA/state`.
+    pub pointer: String,
+    /// Spellings overriding the built-in ones.
+    pub states: StateSpellings,
+}
+
+/// A Prometheus gauge that carries the breaker state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusSettings {
+    /// Where and how often.
+    pub poll: PollSettings,
+    /// Metric name and the labels a sample must carry.
+    pub metric: String,
+    /// Label pairs the sample must carry.
+    pub labels: Vec<(String, String)>,
+    /// How a state is read from the selected samples.
+    pub read: GaugeRead,
+}
+
+/// How a breaker state is read from Prometheus samples.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GaugeRead {
+    /// One sample per state, 1 for the current one (resilience4j): the state is the value
+    /// of this label on the sample whose value is 1.
+    OneHot {
+        /// The label naming the state, usually `state`.
+        label: String,
+    },
+    /// One sample whose value maps onto a state.
+    Value {
+        /// Value meaning closed.
+        closed: Option<f64>,
+        /// Value meaning open.
+        open: Option<f64>,
+        /// Value meaning half-open.
+        half_open: Option<f64>,
+    },
+}
+
+/// Inference of breaker states from the proxy's tap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TapSettings {
+    /// Whether to infer at all (needs the proxy).
+    pub enabled: bool,
+    /// Shortest gap in upstream attempts that counts as the breaker shielding the upstream.
+    pub quiet: Duration,
+    /// Fewest client requests during that gap.
+    pub min_client_requests: u32,
+}
+
+impl Default for TapSettings {
+    fn default() -> Self {
+        TapSettings {
+            enabled: true,
+            quiet: Duration::from_millis(250),
+            min_client_requests: 5,
         }
     }
 }
@@ -325,45 +490,134 @@ pub struct Threshold {
     pub phase: Option<String>,
     /// Request group it applies to; `None` is every request.
     pub request: Option<String>,
-    /// The bound.
-    pub bound: Bound,
+    /// What is measured.
+    pub metric: Metric,
+    /// The limits that separate pass, warn and fail.
+    pub limits: Limits,
     /// Fewer requests than this in scope makes the criterion fail as unmeasurable.
     pub min_requests: u64,
+    /// Judge the worst window of this length instead of the whole scope (rates only).
+    pub window: Option<Duration>,
+    /// Stop the run as soon as the threshold fails (rates only), after `grace`.
+    pub abort: Option<AbortRule>,
 }
 
-/// The metric and limit of a threshold.
+/// When a failing threshold stops the run.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Bound {
-    /// The latency quantile (e.g. 0.95) must be at most this.
-    LatencyAtMost {
-        /// Quantile in (0, 1).
-        quantile: f64,
-        /// Upper bound.
-        limit: Duration,
-    },
+pub struct AbortRule {
+    /// How long the scope must have run before the threshold is checked.
+    pub grace: Duration,
+}
+
+/// A measured quantity a threshold bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    /// A latency statistic, bounded from above.
+    Latency(LatencyStat),
     /// Failed requests (transport error or 5xx) over all requests, at most.
-    MaxErrorRate(f64),
+    ErrorRate,
     /// Cache hits over all responses, at least.
-    MinCacheHitRate(f64),
+    MinCacheHitRate,
     /// Fallback responses over all responses, at least.
-    MinFallbackRate(f64),
+    MinFallbackRate,
     /// Fallback responses over all responses, at most.
-    MaxFallbackRate(f64),
+    MaxFallbackRate,
+}
+
+impl Metric {
+    /// Whether larger values are worse (latency, error rate), or better (hit rates).
+    pub fn higher_is_worse(self) -> bool {
+        !matches!(self, Metric::MinCacheHitRate | Metric::MinFallbackRate)
+    }
+
+    /// Whether the metric is a rate (a fraction of requests).
+    pub fn is_rate(self) -> bool {
+        !matches!(self, Metric::Latency(_))
+    }
+}
+
+/// Which latency statistic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LatencyStat {
+    /// A quantile in (0, 1), e.g. 0.999.
+    Quantile(f64),
+    /// The largest.
+    Max,
+    /// The mean.
+    Mean,
+}
+
+/// The limits of a threshold, in the metric's unit (seconds for latency, a fraction for
+/// rates). With only `fail`, the value passes or fails; with `target` too, a value past the
+/// target but not past `fail` warns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Past this the value warns (the team's target).
+    pub target: Option<f64>,
+    /// Past this the value fails.
+    pub fail: f64,
+    /// Whether reaching `fail` exactly already fails (`failure = …`), or only passing it
+    /// does (`acceptable = …` or a plain value).
+    pub fail_inclusive: bool,
+}
+
+/// An inclusive range of counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountRange {
+    /// Smallest allowed.
+    pub min: u64,
+    /// Largest allowed.
+    pub max: u64,
 }
 
 /// What the breaker must be seen to do.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BreakerExpectations {
     /// States that must be observed in this order (others may come between).
     pub sequence: Vec<BreakerState>,
-    /// The breaker must open no later than this after the first fault window opens.
+    /// How many times in a row `sequence` must be observed (flapping profiles).
+    pub repeat: u32,
+    /// Upstream failures the proxy saw before the open.
+    pub opens_after: Option<CountRange>,
+    /// The breaker must open no later than this after the first injected failure.
     pub opens_within: Option<Duration>,
+    /// Measure `opens_within` from the first injection of this fault profile instead.
+    pub opens_from: Option<String>,
     /// The first half-open must come this long after the open, within `tolerance`.
     pub half_open_after: Option<Duration>,
     /// Allowed deviation for `half_open_after`.
     pub tolerance: Duration,
+    /// The breaker must be closed no later than this after the last fault window ends.
+    pub closes_within: Option<Duration>,
+    /// While open: upstream attempts and client latency.
+    pub rejects_while_open: Option<RejectsWhileOpen>,
+    /// Most upstream attempts during one half-open period.
+    pub max_half_open_probes: Option<u64>,
     /// Every response seen while open must be a fallback or a cache hit.
     pub fallback_while_open: bool,
     /// The last observed state must be closed.
     pub closed_at_end: bool,
+    /// Channels must not disagree for longer than their combined resolution; `None`
+    /// judges it whenever two channels saw states.
+    pub channels_agree: Option<bool>,
+}
+
+/// What "rejects while open" allows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RejectsWhileOpen {
+    /// Upstream attempts allowed per open period (the probe that ends it).
+    pub allowed_probes: u64,
+    /// Slowest client latency allowed for requests sent while open.
+    pub max_latency: Option<Duration>,
+}
+
+/// Health check before any load starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preflight {
+    /// URL or path (relative to the target) that must answer.
+    pub health: String,
+    /// How long to keep trying.
+    pub timeout: Duration,
+    /// Status it must answer with; `None` accepts any 2xx.
+    pub status: Option<u16>,
 }

@@ -34,6 +34,15 @@ pub(crate) struct DrillFile {
     pub observe: ObserveFile,
     #[serde(default)]
     pub expect: ExpectFile,
+    pub preflight: Option<PreflightFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreflightFile {
+    pub health: Spanned<String>,
+    pub timeout: Option<Spanned<String>>,
+    pub status: Option<Spanned<u16>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +131,71 @@ pub(crate) struct ObserveFile {
     pub cache_header: Option<Spanned<String>>,
     pub cache_hit_values: Option<Vec<String>>,
     pub fallback_header: Option<Spanned<String>>,
+    pub trust: Option<Vec<Spanned<String>>>,
+    pub fallback: Option<MarkerFile>,
+    pub rejection: Option<MarkerFile>,
+    pub endpoint: Option<EndpointFile>,
+    pub prometheus: Option<PrometheusFile>,
+    pub tap: Option<TapFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MarkerFile {
+    pub statuses: Option<Vec<Spanned<u16>>>,
+    pub retry_after: Option<bool>,
+    pub headers: Option<Vec<Spanned<String>>>,
+    pub body_contains: Option<Spanned<String>>,
+    pub body_pointer: Option<Spanned<String>>,
+    pub body_equals: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EndpointFile {
+    pub url: Spanned<String>,
+    pub pointer: Spanned<String>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub states: Option<StatesFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatesFile {
+    #[serde(default)]
+    pub closed: Vec<String>,
+    #[serde(default)]
+    pub open: Vec<String>,
+    #[serde(default)]
+    pub half_open: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PrometheusFile {
+    pub url: Spanned<String>,
+    pub metric: Spanned<String>,
+    pub state_label: Option<Spanned<String>>,
+    pub values: Option<ValuesFile>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ValuesFile {
+    pub closed: Option<f64>,
+    pub open: Option<f64>,
+    pub half_open: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TapFile {
+    pub enabled: Option<bool>,
+    pub quiet: Option<Spanned<String>>,
+    pub min_client_requests: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,26 +211,46 @@ pub(crate) struct ExpectFile {
 pub(crate) struct ThresholdFile {
     pub phase: Option<Spanned<String>>,
     pub request: Option<Spanned<String>>,
-    pub p50: Option<Spanned<String>>,
-    pub p90: Option<Spanned<String>>,
-    pub p95: Option<Spanned<String>>,
-    pub p99: Option<Spanned<String>>,
-    pub max_error_rate: Option<Spanned<f64>>,
-    pub min_cache_hit_rate: Option<Spanned<f64>>,
-    pub min_fallback_rate: Option<Spanned<f64>>,
-    pub max_fallback_rate: Option<Spanned<f64>>,
+    pub p50: Option<Spanned<toml::Value>>,
+    pub p90: Option<Spanned<toml::Value>>,
+    pub p95: Option<Spanned<toml::Value>>,
+    pub p99: Option<Spanned<toml::Value>>,
+    pub p999: Option<Spanned<toml::Value>>,
+    pub max: Option<Spanned<toml::Value>>,
+    pub mean: Option<Spanned<toml::Value>>,
+    pub max_error_rate: Option<Spanned<toml::Value>>,
+    pub min_cache_hit_rate: Option<Spanned<toml::Value>>,
+    pub min_fallback_rate: Option<Spanned<toml::Value>>,
+    pub max_fallback_rate: Option<Spanned<toml::Value>>,
     pub min_requests: Option<u64>,
+    pub window: Option<Spanned<String>>,
+    pub abort_on_fail: Option<Spanned<bool>>,
+    pub abort_grace: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BreakerExpectFile {
     pub sequence: Option<Vec<Spanned<String>>>,
+    pub repeat: Option<Spanned<u32>>,
+    pub opens_after: Option<Spanned<toml::Value>>,
     pub opens_within: Option<Spanned<String>>,
+    pub opens_from: Option<Spanned<String>>,
     pub half_open_after: Option<Spanned<String>>,
     pub tolerance: Option<Spanned<String>>,
+    pub closes_within: Option<Spanned<String>>,
+    pub rejects_while_open: Option<RejectsFile>,
+    pub max_half_open_probes: Option<Spanned<u32>>,
     pub fallback_while_open: Option<bool>,
     pub closed_at_end: Option<bool>,
+    pub channels_agree: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RejectsFile {
+    pub allowed_probes: Option<u32>,
+    pub max_latency: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

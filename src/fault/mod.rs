@@ -10,7 +10,7 @@ pub mod proxy;
 pub mod tap;
 
 pub use proxy::{FaultProxy, ProxyError};
-pub use tap::{Tap, TapBucket, UpstreamOutcome};
+pub use tap::{Tap, TapBucket, UpstreamOutcome, UpstreamSeries};
 
 use crate::clock::RunClock;
 use crate::config::FaultAction;
@@ -86,6 +86,15 @@ impl Injector {
             self.tap.injected(now, scheduled.id);
         }
         decision
+    }
+}
+
+impl Injector {
+    /// Counts the outcome of an injected answer, as the service under test sees it.
+    fn outcome(&self, failed: bool) {
+        if let Some(now) = self.clock.elapsed() {
+            self.tap.outcome(now, failed);
+        }
     }
 }
 
@@ -176,16 +185,21 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let reset = self.reset.clone();
+        let injector = self.injector.clone();
         Box::pin(async move {
             if !decision.delay.is_zero() {
                 tokio::time::sleep(decision.delay).await;
             }
             match decision.terminal {
                 Some(Terminal::Reset) => {
+                    injector.outcome(true);
                     reset.store(true, Ordering::Release);
                     Err(Box::new(InjectedReset) as BoxError)
                 }
-                Some(Terminal::Status(code, body)) => Ok(injected_response(code, body)),
+                Some(Terminal::Status(code, body)) => {
+                    injector.outcome(code >= 500);
+                    Ok(injected_response(code, body))
+                }
                 None => inner.call(request).await.map_err(Into::into),
             }
         })
@@ -239,7 +253,7 @@ mod tests {
         let clock = RunClock::new();
         clock.start();
         Injector {
-            tap: Arc::new(Tap::new(schedule.len())),
+            tap: Arc::new(Tap::new(schedule.len(), Duration::from_secs(1))),
             schedule,
             clock,
             seed: 9,

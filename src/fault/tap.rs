@@ -1,10 +1,14 @@
-//! The tap: the proxy's own count of what passed upstream and what it injected, per 100 ms.
+//! The tap: the proxy's own count of what passed upstream and what it injected.
 //!
 //! It needs no cooperation from the service under test, so it is the witness that a
-//! scheduled fault really fired, and (in later work) the black-box view of the breaker:
-//! when the breaker opens, upstream attempts collapse while client requests go on.
+//! scheduled fault really fired, and the black-box view of the breaker: when the breaker
+//! opens, upstream attempts collapse while client requests go on. Two resolutions: 100 ms
+//! buckets with every count (in result.json), and 10 ms slots of attempts and outcomes as
+//! the service under test saw them (for breaker inference).
 
+use crate::series::AtomicSeries;
 use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,19 +45,40 @@ pub enum UpstreamOutcome {
     Error,
 }
 
+/// Upstream attempts and their outcomes per 10 ms slot, as the service under test saw
+/// them: an injected 500 or reset is a failure, whether or not the real upstream was called.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamSeries {
+    /// Calls that reached the proxy, by arrival slot.
+    pub attempts: Vec<u32>,
+    /// Calls that ended in a 5xx, a reset or no answer, by the slot the outcome was known.
+    pub failed: Vec<u32>,
+    /// Calls that ended in any other answer, by the slot the outcome was known.
+    pub succeeded: Vec<u32>,
+}
+
+const ATTEMPTS: usize = 0;
+const FAILED: usize = 1;
+const SUCCEEDED: usize = 2;
+
 /// A thread-safe, growing series of tap buckets.
 #[derive(Debug)]
 pub struct Tap {
     faults: usize,
     buckets: Mutex<Vec<TapBucket>>,
+    fine: AtomicSeries,
+    /// Per fault id: 0 if never injected, else 1 + milliseconds of the first injection.
+    first_injection: Vec<AtomicU64>,
 }
 
 impl Tap {
-    /// A tap for a schedule of `faults` entries.
-    pub fn new(faults: usize) -> Self {
+    /// A tap for a schedule of `faults` entries on a run planned to last `span`.
+    pub fn new(faults: usize, span: Duration) -> Self {
         Tap {
             faults,
             buckets: Mutex::new(Vec::new()),
+            fine: AtomicSeries::new(3, span),
+            first_injection: (0..faults).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -73,11 +98,21 @@ impl Tap {
 
     /// Counts a request arriving at the proxy.
     pub fn received(&self, at: Duration) {
+        self.fine.add(at, ATTEMPTS);
         self.with_bucket(at, |b| b.received += 1);
+    }
+
+    /// Counts the outcome of a call as the service under test saw it.
+    pub fn outcome(&self, at: Duration, failed: bool) {
+        self.fine.add(at, if failed { FAILED } else { SUCCEEDED });
     }
 
     /// Counts one injection of scheduled fault `id`.
     pub fn injected(&self, at: Duration, id: usize) {
+        if let Some(first) = self.first_injection.get(id) {
+            let ms = at.as_millis() as u64 + 1;
+            let _ = first.compare_exchange(0, ms, Ordering::Relaxed, Ordering::Relaxed);
+        }
         self.with_bucket(at, |b| {
             if let Some(n) = b.injected.get_mut(id) {
                 *n += 1;
@@ -92,12 +127,33 @@ impl Tap {
 
     /// Counts how the upstream answered a forwarded request.
     pub fn answered(&self, at: Duration, outcome: UpstreamOutcome) {
+        self.outcome(
+            at,
+            !matches!(outcome, UpstreamOutcome::Status(s) if s < 500),
+        );
         self.with_bucket(at, |b| match outcome {
             UpstreamOutcome::Status(s) if s >= 500 => b.upstream_5xx += 1,
             UpstreamOutcome::Status(s) if s >= 400 => b.upstream_4xx += 1,
             UpstreamOutcome::Status(_) => b.upstream_ok += 1,
             UpstreamOutcome::Error => b.upstream_errors += 1,
         });
+    }
+
+    /// When scheduled fault `id` was first applied, if it ever was.
+    pub fn first_injection(&self, id: usize) -> Option<Duration> {
+        match self.first_injection.get(id)?.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms - 1)),
+        }
+    }
+
+    /// Attempts and outcomes per 10 ms slot so far.
+    pub fn upstream(&self) -> UpstreamSeries {
+        UpstreamSeries {
+            attempts: self.fine.column(ATTEMPTS),
+            failed: self.fine.column(FAILED),
+            succeeded: self.fine.column(SUCCEEDED),
+        }
     }
 
     /// A copy of every bucket so far.
@@ -115,7 +171,7 @@ mod tests {
 
     #[test]
     fn counts_land_in_their_100ms_bucket() {
-        let tap = Tap::new(2);
+        let tap = Tap::new(2, Duration::from_secs(1));
         tap.received(Duration::from_millis(5));
         tap.forwarded(Duration::from_millis(5));
         tap.answered(Duration::from_millis(6), UpstreamOutcome::Status(200));
@@ -133,5 +189,10 @@ mod tests {
         assert_eq!(b[2].injected, vec![0, 1]);
         assert_eq!(b[2].forwarded, 2);
         assert_eq!((b[2].upstream_5xx, b[2].upstream_errors), (1, 1));
+        assert_eq!(tap.first_injection(1), Some(Duration::from_millis(250)));
+        assert_eq!(tap.first_injection(0), None);
+        let up = tap.upstream();
+        assert_eq!((up.attempts[0], up.succeeded[0]), (1, 1));
+        assert_eq!((up.attempts[25], up.failed[26], up.failed[27]), (1, 1, 1));
     }
 }

@@ -73,6 +73,8 @@ pub struct ResponseHead {
     pub status: StatusCode,
     /// The headers.
     pub headers: HeaderMap,
+    /// The first bytes of the body, when asked for (else empty).
+    pub body: Vec<u8>,
 }
 
 /// A worker's connection, opened lazily and dropped on any failure.
@@ -88,8 +90,9 @@ impl Connection {
         target: &Target,
         method: &Method,
         path: &str,
+        keep_body: usize,
     ) -> Result<ResponseHead, &'static str> {
-        let result = self.try_exchange(target, method, path).await;
+        let result = self.try_exchange(target, method, path, keep_body).await;
         if result.is_err() {
             self.sender = None;
         }
@@ -106,6 +109,7 @@ impl Connection {
         target: &Target,
         method: &Method,
         path: &str,
+        keep_body: usize,
     ) -> Result<ResponseHead, &'static str> {
         let sender = match &mut self.sender {
             Some(s) if !s.is_closed() => s,
@@ -124,12 +128,20 @@ impl Connection {
             .await
             .map_err(|e| classify_hyper(&e))?;
         let (parts, mut body) = response.into_parts();
+        let mut kept = Vec::new();
         while let Some(frame) = body.frame().await {
-            frame.map_err(|e| classify_hyper(&e))?;
+            let frame = frame.map_err(|e| classify_hyper(&e))?;
+            if kept.len() < keep_body {
+                if let Some(data) = frame.data_ref() {
+                    let room = keep_body - kept.len();
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
         }
         Ok(ResponseHead {
             status: parts.status,
             headers: parts.headers,
+            body: kept,
         })
     }
 }

@@ -2,9 +2,9 @@
 
 use super::client::Connection;
 use super::Shared;
+use crate::breaker_state::BreakerState;
 use crate::config::{LoadShape, Stage};
-use crate::metrics::{Outcome, Recorder, Sample};
-use crate::observe::Channel;
+use crate::metrics::{Outcome, Recorder, Sample, Served};
 use crate::plan::PlannedPhase;
 use crate::rng::Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,7 +64,7 @@ impl Worker {
         spec.path.render(rng, path);
         let exchange = tokio::time::timeout(
             shared.timeout,
-            connection.exchange(&shared.target, &spec.method, path),
+            connection.exchange(&shared.target, &spec.method, path, shared.keep_body),
         );
         let sent = Instant::now();
         let result = tokio::select! {
@@ -75,11 +75,27 @@ impl Worker {
         let at = finished.saturating_duration_since(shared.epoch);
         let (outcome, markers) = match result {
             Ok(Ok(head)) => {
-                let markers = shared.classifier.classify(&head.headers);
+                let status = head.status.as_u16();
+                let markers = shared
+                    .classifier
+                    .classify(status, &head.headers, &head.body);
                 if let Some(state) = markers.breaker {
-                    shared.tracker.observe(at, state, Channel::Header);
+                    shared.header.observe(at, state);
+                } else if markers.state_unreadable {
+                    if let Some(raw) = shared.classifier.raw_state(&head.headers) {
+                        shared.header.unknown(raw);
+                    }
                 }
-                (Outcome::Status(head.status.as_u16()), markers)
+                if let Some(tracker) = &shared.markers {
+                    // A rejection says open; a fresh answer (neither fallback nor cache)
+                    // says the call went through; a fallback or cache hit says nothing.
+                    if markers.rejected {
+                        tracker.observe(at, BreakerState::Open);
+                    } else if !markers.degraded() {
+                        tracker.observe(at, BreakerState::Closed);
+                    }
+                }
+                (Outcome::Status(status), markers)
             }
             Ok(Err(kind)) => (Outcome::Failed(kind), Default::default()),
             Err(_) => {
@@ -95,9 +111,23 @@ impl Worker {
             markers,
         };
         recorder.record(group, &sample);
+        shared.activity.finished(
+            sent.saturating_duration_since(shared.epoch),
+            sample.latency,
+            Served {
+                degraded: markers.degraded(),
+                rejected: markers.rejected,
+            },
+        );
         shared.live.requests.fetch_add(1, Ordering::Relaxed);
         if outcome.is_error() {
             shared.live.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if markers.fallback {
+            shared.live.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        if markers.cache_hit {
+            shared.live.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
         true
     }

@@ -18,7 +18,7 @@ pub use client::Target;
 
 use crate::clock::RunClock;
 use crate::config::RequestSpec;
-use crate::metrics::{PhaseRecord, Recorder, RunMetrics};
+use crate::metrics::{ClientActivity, PhaseRecord, Recorder, RunMetrics};
 use crate::observe::{BreakerTracker, Classifier};
 use crate::plan::Plan;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -54,6 +54,10 @@ pub struct Live {
     pub requests: AtomicU64,
     /// Errors so far.
     pub errors: AtomicU64,
+    /// Fallback responses so far.
+    pub fallbacks: AtomicU64,
+    /// Cache hits so far.
+    pub cache_hits: AtomicU64,
     /// Index of the current phase.
     pub phase: AtomicUsize,
 }
@@ -83,7 +87,10 @@ struct Shared {
     seed: u64,
     epoch: Instant,
     classifier: Classifier,
-    tracker: Arc<BreakerTracker>,
+    keep_body: usize,
+    header: Arc<BreakerTracker>,
+    markers: Option<Arc<BreakerTracker>>,
+    activity: Arc<ClientActivity>,
     live: Arc<Live>,
     stop: CancellationToken,
 }
@@ -107,8 +114,12 @@ fn pick_weighted(cumulative: &[u64], draw: u64) -> usize {
 pub struct Observers {
     /// Reads markers off each response.
     pub classifier: Classifier,
-    /// Collects breaker transitions.
-    pub tracker: Arc<BreakerTracker>,
+    /// Collects the state header's transitions.
+    pub header: Arc<BreakerTracker>,
+    /// Collects the rejection markers' transitions, when rejection markers are set.
+    pub markers: Option<Arc<BreakerTracker>>,
+    /// Counts client requests per 10 ms, for the tap channel and the while-open checks.
+    pub activity: Arc<ClientActivity>,
 }
 
 /// Runs every phase of `plan` against `target`; stops early when `stop` is cancelled.
@@ -138,8 +149,15 @@ pub async fn run(
         timeout: plan.drill.request_timeout,
         seed: plan.seed,
         epoch,
+        keep_body: if observers.classifier.needs_body() {
+            crate::observe::header::MAX_MATCHED_BODY
+        } else {
+            0
+        },
         classifier: observers.classifier,
-        tracker: observers.tracker,
+        header: observers.header,
+        markers: observers.markers,
+        activity: observers.activity,
         live: live.clone(),
         stop: stop.clone(),
     });

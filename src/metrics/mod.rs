@@ -4,8 +4,10 @@
 //! Each load worker owns a [`Recorder`] for its phase, so the hot path takes no lock;
 //! recorders are merged when their phase's workers finish.
 
+pub mod activity;
 pub mod timeline;
 
+pub use activity::{ClientActivity, ClientSeries, Served};
 pub use timeline::{Event, EventKind, Timeline};
 
 use crate::breaker_state::BreakerState;
@@ -396,7 +398,7 @@ mod tests {
         let open_fallback = Markers {
             breaker: Some(BreakerState::Open),
             fallback: true,
-            cache_hit: false,
+            ..Markers::default()
         };
         let open_plain = Markers {
             breaker: Some(BreakerState::Open),

@@ -1,9 +1,8 @@
 //! The timeline: ordered, timestamped events of a run.
 
-use crate::breaker_state::BreakerState;
-use crate::observe::Channel;
+use crate::breaker_state::{BreakerState, Channel};
 use serde::Serialize;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,14 +36,16 @@ pub enum EventKind {
         /// Fault kind.
         kind: String,
     },
-    /// The observed breaker state changed.
+    /// The breaker state changed (best estimate over every channel).
     Breaker {
         /// Previous state; `None` for the first observation.
         from: Option<BreakerState>,
         /// New state.
         to: BreakerState,
-        /// How it was observed.
+        /// The channel the change was taken from.
         channel: Channel,
+        /// Other channels that saw the same change within their resolution.
+        corroborated_by: Vec<Channel>,
     },
     /// The run was stopped before its end.
     Aborted {
@@ -59,6 +60,9 @@ pub struct Event {
     /// Offset from the run epoch.
     #[serde(serialize_with = "crate::clock::as_secs")]
     pub at: Duration,
+    /// Absolute time, RFC 3339 with milliseconds (when the run's wall-clock epoch is known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
@@ -69,6 +73,8 @@ pub struct Event {
 #[serde(transparent)]
 pub struct Timeline {
     events: Vec<Event>,
+    #[serde(skip)]
+    wall_epoch: Option<SystemTime>,
 }
 
 impl Timeline {
@@ -77,10 +83,19 @@ impl Timeline {
         Self::default()
     }
 
+    /// An empty timeline whose events also carry absolute times from `wall_epoch`.
+    pub fn with_wall_epoch(wall_epoch: Option<SystemTime>) -> Self {
+        Timeline {
+            events: Vec::new(),
+            wall_epoch,
+        }
+    }
+
     /// Adds an event, keeping the order.
     pub fn push(&mut self, at: Duration, kind: EventKind) {
         let index = self.events.partition_point(|e| e.at <= at);
-        self.events.insert(index, Event { at, kind });
+        let time = self.wall_epoch.map(|w| crate::clock::rfc3339_at(w, at));
+        self.events.insert(index, Event { at, time, kind });
     }
 
     /// Every event, oldest first.
@@ -96,14 +111,6 @@ impl Timeline {
             EventKind::Breaker { from, to, .. } => Some((e.at, *from, *to)),
             _ => None,
         })
-    }
-
-    /// The earliest fault-on event.
-    pub fn first_fault_on(&self) -> Option<Duration> {
-        self.events
-            .iter()
-            .find(|e| matches!(e.kind, EventKind::FaultOn { .. }))
-            .map(|e| e.at)
     }
 }
 
@@ -131,11 +138,11 @@ mod tests {
                 from: Some(BreakerState::Closed),
                 to: BreakerState::Open,
                 channel: Channel::Header,
+                corroborated_by: vec![],
             },
         );
         let at: Vec<_> = t.events().iter().map(|e| e.at).collect();
         assert_eq!(at, vec![s(0), s(3), s(4), s(5)]);
-        assert_eq!(t.first_fault_on(), Some(s(3)));
         assert_eq!(t.breaker_transitions().count(), 1);
     }
 }

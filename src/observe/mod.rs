@@ -1,27 +1,34 @@
-//! Observation: what each response says about the breaker, the cache and the fallback,
-//! and the breaker's transitions as the load engine sees them.
+//! Observation: what the run saw of the breaker, the cache and the fallback.
 //!
-//! One file per observation channel; this module holds what they share.
+//! Each channel is one file and keeps its own timeline with its own time resolution:
+//! - [`header`]: markers on each response (state header, cache, fallback, rejections);
+//! - [`poll`]: a state endpoint (JSON pointer) or a Prometheus gauge, polled;
+//! - [`tap`]: inferred from the fault proxy's upstream attempts, no cooperation needed.
+//!
+//! [`merge`] folds the channels into one best-estimate timeline and lists where they
+//! disagree. Channels are evidence, not truth: a disagreement is a finding of its own.
 
-mod header;
+pub mod header;
+pub mod merge;
+pub mod poll;
+pub mod prometheus;
+pub mod tap;
 
+pub use crate::breaker_state::Channel;
 pub use header::{Classifier, Markers};
+pub use merge::{BestTransition, Disagreement, Observations};
 
 use crate::breaker_state::BreakerState;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Where a breaker observation came from, most trusted last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// A response header such as `x-circuit-state`.
-    Header,
-}
+/// Distinct unknown state spellings kept per channel (the count of the rest still grows).
+const MAX_UNKNOWN_SPELLINGS: usize = 16;
 
-/// One change of the observed breaker state.
+/// One change of a channel's observed state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Transition {
     /// When it was seen, from the run epoch.
@@ -31,18 +38,26 @@ pub struct Transition {
     pub from: Option<BreakerState>,
     /// The state now.
     pub to: BreakerState,
-    /// How it was seen.
-    pub channel: Channel,
 }
 
-/// Records breaker transitions from concurrent observations, in the order seen.
+/// Appends `to` at `at` to `transitions` unless it repeats the last state.
+pub(crate) fn push_state(transitions: &mut Vec<Transition>, at: Duration, to: BreakerState) {
+    let from = transitions.last().map(|t| t.to);
+    if from != Some(to) {
+        transitions.push(Transition { at, from, to });
+    }
+}
+
+/// Records one channel's sightings as transitions, from concurrent observers.
 ///
-/// Most observations repeat the current state; they cost one atomic load. Only a change
-/// takes the lock.
+/// Most sightings repeat the current state; they cost one atomic load and one add. Only a
+/// change takes the lock.
 #[derive(Debug, Default)]
 pub struct BreakerTracker {
     current: AtomicU8,
+    sightings: AtomicU64,
     transitions: Mutex<Vec<Transition>>,
+    unknown: Mutex<BTreeMap<String, u64>>,
 }
 
 impl BreakerTracker {
@@ -51,8 +66,9 @@ impl BreakerTracker {
         Self::default()
     }
 
-    /// Notes that `state` was observed at `at` through `channel`.
-    pub fn observe(&self, at: Duration, state: BreakerState, channel: Channel) {
+    /// Notes that `state` was seen at `at`.
+    pub fn observe(&self, at: Duration, state: BreakerState) {
+        self.sightings.fetch_add(1, Ordering::Relaxed);
         if self.current.load(Ordering::Acquire) == state.to_code() {
             return;
         }
@@ -71,8 +87,17 @@ impl BreakerTracker {
             at,
             from,
             to: state,
-            channel,
         });
+    }
+
+    /// Notes a state value that no spelling maps onto (reported with its raw text).
+    pub fn unknown(&self, raw: &str) {
+        let mut unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = unknown.get_mut(raw) {
+            *n += 1;
+        } else if unknown.len() < MAX_UNKNOWN_SPELLINGS {
+            unknown.insert(raw.chars().take(80).collect(), 1);
+        }
     }
 
     /// The last state observed, if any.
@@ -87,6 +112,69 @@ impl BreakerTracker {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+
+    /// How many sightings there were, including repeats.
+    pub fn sightings(&self) -> u64 {
+        self.sightings.load(Ordering::Relaxed)
+    }
+
+    /// Unknown spellings seen, with their counts.
+    pub fn unknown_values(&self) -> BTreeMap<String, u64> {
+        self.unknown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// How a polled channel's polls went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PollStats {
+    /// Polls sent.
+    pub polls: u64,
+    /// Polls that yielded a state.
+    pub matched: u64,
+    /// Polls that failed, by cause (`timeout`, `connect`, `status 500`, `not json`,
+    /// `pointer not found`, …).
+    pub failed: BTreeMap<String, u64>,
+    /// Slowest poll round trip, ms.
+    pub max_round_trip_ms: u64,
+}
+
+/// One channel's view of the run, as it goes into result.json.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelTimeline {
+    /// Which channel.
+    pub channel: Channel,
+    /// How far a transition time may be from the real one.
+    #[serde(rename = "resolution_ms", serialize_with = "crate::clock::as_millis")]
+    pub resolution: Duration,
+    /// How the resolution comes about, in a sentence.
+    pub resolution_basis: String,
+    /// Every change the channel saw, oldest first.
+    pub transitions: Vec<Transition>,
+    /// Observations that yielded a state (repeats included).
+    pub sightings: u64,
+    /// Polling statistics (polled channels only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub polls: Option<PollStats>,
+    /// Values no spelling maps onto, with their counts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unknown_values: BTreeMap<String, u64>,
+    /// Problems worth a look (never matched, no upstream traffic, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl ChannelTimeline {
+    /// The channel's state at `at` (its last transition at or before it).
+    pub fn state_at(&self, at: Duration) -> Option<BreakerState> {
+        self.transitions
+            .iter()
+            .take_while(|t| t.at <= at)
+            .last()
+            .map(|t| t.to)
+    }
 }
 
 #[cfg(test)]
@@ -97,12 +185,12 @@ mod tests {
     fn tracker_records_only_changes_in_order() {
         let t = BreakerTracker::new();
         let s = |ms| Duration::from_millis(ms);
-        t.observe(s(1), BreakerState::Closed, Channel::Header);
-        t.observe(s(2), BreakerState::Closed, Channel::Header);
-        t.observe(s(3), BreakerState::Open, Channel::Header);
-        t.observe(s(4), BreakerState::Open, Channel::Header);
-        t.observe(s(5), BreakerState::HalfOpen, Channel::Header);
-        t.observe(s(6), BreakerState::Closed, Channel::Header);
+        t.observe(s(1), BreakerState::Closed);
+        t.observe(s(2), BreakerState::Closed);
+        t.observe(s(3), BreakerState::Open);
+        t.observe(s(4), BreakerState::Open);
+        t.observe(s(5), BreakerState::HalfOpen);
+        t.observe(s(6), BreakerState::Closed);
         let seen: Vec<_> = t
             .transitions()
             .iter()
@@ -118,11 +206,23 @@ mod tests {
             ]
         );
         assert_eq!(t.current(), Some(BreakerState::Closed));
-        t.observe(s(4), BreakerState::Open, Channel::Header);
+        assert_eq!(t.sightings(), 6);
+        t.observe(s(4), BreakerState::Open);
         assert_eq!(
             t.transitions().len(),
             4,
             "a late, stale observation is not a transition"
         );
+    }
+
+    #[test]
+    fn unknown_spellings_are_counted_with_their_raw_text() {
+        let t = BreakerTracker::new();
+        t.unknown("DISABLED");
+        t.unknown("DISABLED");
+        t.unknown("METRICS_ONLY");
+        let u = t.unknown_values();
+        assert_eq!(u.get("DISABLED"), Some(&2));
+        assert_eq!(u.len(), 2);
     }
 }

@@ -60,10 +60,20 @@ pub fn render_console(result: &RunResult) -> String {
     let mut any = false;
     for e in result.timeline.events() {
         let line = match &e.kind {
-            EventKind::Breaker { from: None, to, .. } => format!("breaker {to} (first seen)"),
             EventKind::Breaker {
-                from: Some(f), to, ..
-            } => format!("breaker {f} → {to}"),
+                from,
+                to,
+                channel,
+                corroborated_by,
+            } => {
+                let change = match from {
+                    None => format!("breaker {to} (first seen)"),
+                    Some(f) => format!("breaker {f} → {to}"),
+                };
+                let mut seen = vec![channel.as_str()];
+                seen.extend(corroborated_by.iter().map(|c| c.as_str()));
+                format!("{change:<30} [{}]", seen.join(", "))
+            }
             EventKind::FaultOn { profile, kind, .. } => format!("fault on   {profile} ({kind})"),
             EventKind::FaultOff { profile, kind, .. } => format!("fault off  {profile} ({kind})"),
             EventKind::PhaseStart { phase } => format!("phase {phase}"),
@@ -81,6 +91,7 @@ pub fn render_console(result: &RunResult) -> String {
     for v in &result.verdicts {
         let mark = match v.status {
             Status::Pass => "PASS",
+            Status::Warn => "WARN",
             Status::Fail => "FAIL",
             Status::Invalid => "INVALID",
         };
@@ -89,6 +100,27 @@ pub fn render_console(result: &RunResult) -> String {
             "  {mark:<7} {:<44} {}  (expected {})",
             v.criterion, v.measured, v.expected
         );
+        if v.status != Status::Pass {
+            for line in &v.evidence {
+                let _ = writeln!(out, "          · {line}");
+            }
+        }
+    }
+    let disagreements = &result.observations.disagreements;
+    if !disagreements.is_empty() {
+        let _ = writeln!(out, "\nchannels disagree");
+        for d in disagreements.iter().take(5) {
+            let _ = writeln!(
+                out,
+                "  {:>8.3}s–{:.3}s  {} said {}, {} said {}",
+                d.from.as_secs_f64(),
+                d.until.as_secs_f64(),
+                d.channel,
+                d.said,
+                d.other,
+                d.other_said
+            );
+        }
     }
     if result.verdicts.is_empty() {
         let _ = writeln!(out, "  (the drill states no expectations)");
@@ -96,14 +128,28 @@ pub fn render_console(result: &RunResult) -> String {
     let passed = result
         .verdicts
         .iter()
-        .filter(|v| v.status == Status::Pass)
+        .filter(|v| v.status <= Status::Warn)
+        .count();
+    let warned = result
+        .verdicts
+        .iter()
+        .filter(|v| v.status == Status::Warn)
         .count();
     let total = result.verdicts.len();
     let headline = match result.outcome {
+        Outcome::Passed if warned > 0 => {
+            format!("PASSED: {passed} of {total} expectations met ({warned} past target: WARN)")
+        }
         Outcome::Passed => format!("PASSED: {passed} of {total} expectations met"),
         Outcome::Failed => format!("FAILED: {} of {total} expectations not met", total - passed),
         Outcome::Invalid => {
-            "INVALID: a scheduled fault was never witnessed by the proxy".to_string()
+            let why: Vec<&str> = result
+                .verdicts
+                .iter()
+                .filter(|v| v.status == Status::Invalid)
+                .map(|v| v.criterion.as_str())
+                .collect();
+            format!("INVALID: the run cannot be judged ({})", why.join("; "))
         }
         Outcome::Aborted => format!(
             "ABORTED after {:.1}s: {}",

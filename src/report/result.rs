@@ -3,6 +3,7 @@
 use crate::breaker_state::BreakerState;
 use crate::fault::TapBucket;
 use crate::metrics::{GroupStats, Second, Timeline};
+use crate::observe::Observations;
 use crate::verdict::{Outcome, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -20,8 +21,10 @@ pub struct RunResult {
     pub seed: u64,
     /// Target base URL.
     pub target: String,
-    /// Wall-clock start, RFC 3339.
+    /// Wall-clock time of the run's epoch, RFC 3339 with milliseconds (UTC).
     pub started_at: String,
+    /// The same instant in milliseconds since the Unix epoch.
+    pub started_unix_ms: u64,
     /// Planned run length, seconds.
     pub planned_duration_s: f64,
     /// Actual run length, seconds.
@@ -38,6 +41,8 @@ pub struct RunResult {
     pub total: GroupSummary,
     /// Ordered events.
     pub timeline: Timeline,
+    /// The breaker as each channel saw it, the best estimate, and disagreements.
+    pub observations: Observations,
     /// Every scheduled fault and how often it fired.
     pub faults: Vec<FaultSummary>,
     /// The proxy's tap, per 100 ms bucket.

@@ -2,6 +2,7 @@
 
 mod expect;
 mod fault;
+mod observe;
 mod phase;
 
 use expect::expectations;
@@ -141,8 +142,31 @@ pub(super) fn drill(
             );
         }
     }
-    let observe = observe(&mut c, &raw.observe);
+    let observe = observe::observe(&mut c, &raw.observe, parts.proxy.is_some());
+    let preflight = raw.preflight.as_ref().map(|p| preflight(&mut c, p));
     let expect = expectations(&mut c, &raw.expect, &phases, &requests);
+    if parts.proxy.is_none() {
+        if let Some(b) = &raw.expect.breaker {
+            let needs_tap = [
+                (
+                    "opens_after",
+                    b.opens_after.as_ref().map(toml::Spanned::span),
+                ),
+                (
+                    "max_half_open_probes",
+                    b.max_half_open_probes.as_ref().map(toml::Spanned::span),
+                ),
+            ];
+            for (key, span) in needs_tap {
+                if let Some(span) = span {
+                    c.at(span, format!("{key} counts upstream calls at the fault proxy: set [parts] proxy = true"));
+                }
+            }
+            if b.rejects_while_open.is_some() {
+                c.whole_file("rejects_while_open counts upstream calls at the fault proxy: set [parts] proxy = true");
+            }
+        }
+    }
 
     if !c.problems.is_empty() {
         return Err(ConfigError::Invalid(c.problems));
@@ -159,6 +183,7 @@ pub(super) fn drill(
         phases,
         observe,
         expect,
+        preflight,
     })
 }
 
@@ -367,24 +392,23 @@ fn requests(c: &mut Checker, raw: &[raw::RequestFile]) -> Vec<RequestSpec> {
         .collect()
 }
 
-fn observe(c: &mut Checker, raw: &raw::ObserveFile) -> ObserveSettings {
-    let d = ObserveSettings::default();
-    let mut header = |given: &Option<Spanned<String>>, default: String| match given {
-        None => default,
-        Some(name) => {
-            if http::HeaderName::from_bytes(name.get_ref().trim().as_bytes()).is_err() {
-                c.at(
-                    name.span(),
-                    format!("\"{}\" is not a valid HTTP header name", name.get_ref()),
-                );
-            }
-            name.get_ref().trim().to_string()
+fn preflight(c: &mut Checker, p: &raw::PreflightFile) -> Preflight {
+    let health = p.health.get_ref().trim().to_string();
+    if health.starts_with("http") {
+        if let Err(why) = check_base_url(&health) {
+            c.at(p.health.span(), why.replace("target", "health"));
         }
-    };
-    ObserveSettings {
-        state_header: header(&raw.state_header, d.state_header),
-        cache_header: header(&raw.cache_header, d.cache_header),
-        fallback_header: header(&raw.fallback_header, d.fallback_header),
-        cache_hit_values: raw.cache_hit_values.clone().unwrap_or(d.cache_hit_values),
+    } else if !health.starts_with('/') {
+        c.at(
+            p.health.span(),
+            format!("health \"{health}\" must be a path starting with '/' or an http:// URL"),
+        );
+    }
+    Preflight {
+        health,
+        timeout: p.timeout.as_ref().map_or(Duration::from_secs(10), |t| {
+            positive_duration(c, t, "timeout")
+        }),
+        status: p.status.as_ref().map(|s| status_code(c, s)),
     }
 }

@@ -1,0 +1,400 @@
+//! One drill, end to end: start the parts, run the load, collect what was seen, judge it.
+//!
+//! This is the only module that knows every stage; each stage knows only the ones before
+//! it. [`PreparedDrill::prepare`] starts the stub, proxy and demo service and checks the
+//! target answers; [`PreparedDrill::execute`] runs the phases and returns the [`RunResult`].
+
+mod abort;
+mod assemble;
+mod progress;
+
+pub use progress::{Progress, ProgressSnapshot};
+
+use crate::breaker_state::Channel;
+use crate::clock::RunClock;
+use crate::config::Drill;
+use crate::demo::{DemoError, DemoService};
+use crate::fault::{FaultLayer, FaultProxy, ProxyError, Tap};
+use crate::load::{self, Live, LoadError, Observers, Target};
+use crate::metrics::ClientActivity;
+use crate::observe::poll::{Poller, Reader};
+use crate::observe::{BreakerTracker, Classifier, Observations};
+use crate::plan::{self, Plan, PlanError};
+use crate::report::{PartsSummary, RunResult};
+use crate::stub::{Stub, StubError};
+use crate::verdict::{self, Evidence};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Why a drill could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    /// The drill cannot be planned.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The stub upstream did not start.
+    #[error(transparent)]
+    Stub(#[from] StubError),
+    /// The fault proxy did not start.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    /// The demo service did not start.
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    /// The target is unusable or unreachable.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The health URL did not answer as required before the load started.
+    #[error("preflight: {url} {why}; check that the service is up and healthy, and that the target (or --target) points at it")]
+    Preflight {
+        /// The health URL.
+        url: String,
+        /// What it did instead.
+        why: String,
+    },
+}
+
+impl DrillError {
+    /// Whether the error makes the run invalid (exit 4) rather than a usage error (exit 2).
+    pub fn is_invalid_run(&self) -> bool {
+        matches!(
+            self,
+            DrillError::Load(LoadError::Unreachable { .. }) | DrillError::Preflight { .. }
+        )
+    }
+}
+
+/// A drill whose parts are running and whose target answered, ready to execute.
+#[derive(Debug)]
+pub struct PreparedDrill {
+    plan: Plan,
+    target: Target,
+    clock: RunClock,
+    stub: Option<Stub>,
+    proxy: Option<FaultProxy>,
+    demo: Option<DemoService>,
+    live: Arc<Live>,
+    header: Arc<BreakerTracker>,
+}
+
+impl PreparedDrill {
+    /// Plans `drill`, starts the parts it names and checks the target accepts connections.
+    pub async fn prepare(
+        drill: Drill,
+        overrides: &plan::Overrides,
+    ) -> Result<PreparedDrill, DrillError> {
+        let plan = Plan::new(drill, overrides)?;
+        let clock = RunClock::new();
+        let parts = plan.drill.parts.clone();
+
+        let stub = match &parts.stub {
+            Some(settings) => Some(Stub::start(settings).await?),
+            None => None,
+        };
+        let proxy = match &parts.proxy {
+            Some(settings) => {
+                let upstream = settings
+                    .upstream
+                    .clone()
+                    .or_else(|| stub.as_ref().map(Stub::url))
+                    .unwrap_or_default();
+                let tap = Arc::new(Tap::new(plan.faults.len(), plan.total_duration()));
+                let layer =
+                    FaultLayer::new(plan.faults.clone(), clock.clone(), plan.seed, tap.clone());
+                Some(
+                    FaultProxy::start(settings.listen, &upstream, layer, clock.clone(), tap)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let demo = match &parts.demo {
+            Some(settings) => {
+                let upstream = proxy
+                    .as_ref()
+                    .map(FaultProxy::url)
+                    .or_else(|| stub.as_ref().map(Stub::url))
+                    .unwrap_or_default();
+                Some(DemoService::start(settings, &upstream).await?)
+            }
+            None => None,
+        };
+        let target_url = match (&plan.target, &demo) {
+            (plan::Target::Url(url), _) => url.clone(),
+            (plan::Target::Demo, Some(demo)) => demo.url(),
+            (plan::Target::Demo, None) => {
+                return Err(PlanError::NoTarget {
+                    drill: plan.drill.source.clone(),
+                }
+                .into())
+            }
+        };
+        let target = Target::resolve(&target_url).await?;
+        load::preflight(&target, Duration::from_secs(3)).await?;
+        if let Some(check) = &plan.drill.preflight {
+            health_check(&target.url, check).await?;
+        }
+        Ok(PreparedDrill {
+            plan,
+            target,
+            clock,
+            stub,
+            proxy,
+            demo,
+            live: Arc::new(Live::default()),
+            header: Arc::new(BreakerTracker::new()),
+        })
+    }
+
+    /// The plan being run.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The fault proxy's base URL, if it runs (point an external SUT's dependency here).
+    pub fn proxy_url(&self) -> Option<String> {
+        self.proxy.as_ref().map(FaultProxy::url)
+    }
+
+    /// The target's base URL.
+    pub fn target_url(&self) -> &str {
+        &self.target.url
+    }
+
+    /// A handle for a live progress display.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            live: self.live.clone(),
+            header: self.header.clone(),
+            clock: self.clock.clone(),
+            phases: self.plan.phases.iter().map(|p| p.name.clone()).collect(),
+            total: self.plan.total_duration(),
+        }
+    }
+
+    /// Runs every phase (until `stop` is cancelled or an abort threshold fails) and judges
+    /// the run.
+    pub async fn execute(self, stop: CancellationToken) -> RunResult {
+        let settings = &self.plan.drill.observe;
+        let classifier = Classifier::new(settings);
+        let markers = classifier
+            .reads_rejections()
+            .then(|| Arc::new(BreakerTracker::new()));
+        let activity = Arc::new(ClientActivity::new(self.plan.total_duration()));
+        let epoch = self.clock.start();
+        let wall_epoch = self.clock.wall_epoch();
+
+        let mut pollers = Vec::new();
+        let polled = [
+            settings
+                .endpoint
+                .as_ref()
+                .map(|e| (Channel::Endpoint, &e.poll, Reader::json(e))),
+            settings
+                .prometheus
+                .as_ref()
+                .map(|p| (Channel::Prometheus, &p.poll, Reader::prometheus(p))),
+        ];
+        for (channel, poll, reader) in polled.into_iter().flatten() {
+            match Poller::start(channel, poll, reader, self.clock.clone()) {
+                Ok(p) => pollers.push(p),
+                Err(e) => tracing::error!(%channel, error = %e, "cannot start the poller"),
+            }
+        }
+        let abort_thresholds: Vec<_> = self
+            .plan
+            .drill
+            .expect
+            .thresholds
+            .iter()
+            .filter(|t| t.abort.is_some())
+            .cloned()
+            .collect();
+        let abort_watch = (!abort_thresholds.is_empty()).then(|| {
+            tokio::spawn(abort::watch(
+                abort_thresholds,
+                self.plan.phases.clone(),
+                self.live.clone(),
+                epoch,
+                stop.clone(),
+            ))
+        });
+
+        let observers = Observers {
+            classifier: classifier.clone(),
+            header: self.header.clone(),
+            markers: markers.clone(),
+            activity: activity.clone(),
+        };
+        let metrics = load::run(
+            &self.plan,
+            self.target.clone(),
+            &self.clock,
+            observers,
+            self.live.clone(),
+            stop.clone(),
+        )
+        .await;
+        let ran = self.clock.elapsed().unwrap_or_default();
+        let abort_reason = match abort_watch {
+            Some(task) => {
+                if !stop.is_cancelled() {
+                    stop.cancel();
+                }
+                task.await.ok().flatten()
+            }
+            None => None,
+        };
+        let aborted = metrics.stopped_early || abort_reason.is_some();
+        let abort_reason = aborted.then(|| abort_reason.unwrap_or_else(|| "interrupted".into()));
+        let run_end = if aborted {
+            ran
+        } else {
+            self.plan.total_duration()
+        };
+
+        let mut channels = Vec::new();
+        for p in pollers {
+            channels.push(p.finish().await);
+        }
+        let tap = self.proxy.as_ref().map(|p| p.tap());
+        let upstream = tap.as_ref().map(|t| t.upstream()).unwrap_or_default();
+        let client = activity.snapshot();
+        let response_res = assemble::client_interval(&client) + crate::series::SLOT;
+        if settings.tap.enabled && tap.is_some() {
+            channels.push(assemble::tap_channel(&upstream, &client, &settings.tap));
+        }
+        if classifier.reads_state() {
+            channels.push(assemble::response_channel(
+                Channel::Header,
+                &self.header,
+                response_res,
+                &format!("the {} header of each response", settings.state_header),
+            ));
+        }
+        if let Some(m) = &markers {
+            channels.push(assemble::response_channel(
+                Channel::Markers,
+                m,
+                response_res,
+                "rejection markers on each response",
+            ));
+        }
+        let observations =
+            Observations::merge(&settings.trust, channels, run_end, &upstream, &client);
+
+        let tap_buckets = tap.as_ref().map(|t| t.snapshot()).unwrap_or_default();
+        let injected = assemble::injections(&tap_buckets, self.plan.faults.len());
+        let first_injection = |id: usize| tap.as_ref().and_then(|t| t.first_injection(id));
+        let faults = assemble::fault_windows(&self.plan, run_end, first_injection);
+        let witnesses = assemble::witnesses(&self.plan, run_end, &injected);
+        let timeline = assemble::timeline(
+            &self.plan,
+            &metrics,
+            &observations,
+            wall_epoch,
+            run_end,
+            abort_reason.as_deref(),
+        );
+        let evidence = Evidence {
+            metrics: &metrics,
+            observations: &observations,
+            upstream: &upstream,
+            client: &client,
+            faults: &faults,
+            witnesses: &witnesses,
+            run_end,
+        };
+        let verdicts = verdict::judge(&self.plan.drill.expect, &evidence);
+        let outcome = verdict::outcome(&verdicts, aborted);
+
+        RunResult {
+            breakerbox: env!("CARGO_PKG_VERSION").to_string(),
+            drill: self.plan.drill.name.clone(),
+            drill_file: self.plan.drill.source.clone(),
+            seed: self.plan.seed,
+            target: self.target.url.clone(),
+            started_at: wall_epoch
+                .map(|w| crate::clock::rfc3339_at(w, Duration::ZERO))
+                .unwrap_or_default(),
+            started_unix_ms: wall_epoch
+                .map(|w| crate::clock::unix_ms_at(w, Duration::ZERO))
+                .unwrap_or_default(),
+            planned_duration_s: self.plan.total_duration().as_secs_f64(),
+            duration_s: (ran.as_secs_f64() * 1e3).round() / 1e3,
+            outcome,
+            abort_reason,
+            parts: PartsSummary {
+                stub: self.stub.as_ref().map(Stub::url),
+                proxy: self.proxy.as_ref().map(FaultProxy::url),
+                demo: self.demo.as_ref().map(DemoService::url),
+                demo_breaker: self
+                    .demo
+                    .as_ref()
+                    .and(self.plan.drill.parts.demo.as_ref())
+                    .map(|d| d.breaker),
+            },
+            phases: assemble::phase_summaries(&self.plan, &metrics),
+            total: crate::report::GroupSummary::from_stats(
+                "*",
+                &metrics.scope(None, None).unwrap_or_default(),
+            ),
+            timeline,
+            observations,
+            faults: assemble::fault_summaries(&self.plan, &injected),
+            tap: tap_buckets,
+            series: metrics.seconds(),
+            verdicts,
+        }
+    }
+}
+
+/// Asks the health URL until it answers as required or the check's time runs out.
+async fn health_check(target: &str, check: &crate::config::Preflight) -> Result<(), DrillError> {
+    let url = if check.health.starts_with("http") {
+        check.health.clone()
+    } else {
+        format!("{target}{}", check.health)
+    };
+    let fail = |why: String| DrillError::Preflight {
+        url: url.clone(),
+        why,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2).min(check.timeout))
+        .no_proxy()
+        .retry(reqwest::retry::never())
+        .build()
+        .map_err(|e| fail(format!("cannot be asked ({e})")))?;
+    let deadline = tokio::time::Instant::now() + check.timeout;
+    let mut last: String;
+    loop {
+        match client.get(&url).send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let ok = match check.status {
+                    Some(want) => status == want,
+                    None => r.status().is_success(),
+                };
+                if ok {
+                    return Ok(());
+                }
+                last = format!("answered {status}");
+            }
+            Err(e) if e.is_timeout() => last = "timed out".into(),
+            Err(e) if e.is_connect() => last = "refused the connection".into(),
+            Err(e) => last = format!("failed ({e})"),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let wanted = check
+                .status
+                .map_or("a 2xx".to_string(), |s| format!("status {s}"));
+            return Err(fail(format!(
+                "did not answer {wanted} within {:?} (last: {last})",
+                check.timeout
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

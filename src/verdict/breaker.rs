@@ -1,0 +1,774 @@
+//! Breaker expectations, judged on the best-estimate timeline and the tap's counts.
+
+use super::{ms, secs, Evidence, Status, Verdict};
+use crate::breaker_state::{BreakerState, Channel};
+use crate::config::BreakerExpectations;
+use crate::observe::merge::sum;
+use crate::observe::BestTransition;
+use crate::series::SLOT;
+use std::time::Duration;
+
+/// A stretch of the best timeline in one state.
+#[derive(Debug, Clone, Copy)]
+struct Period {
+    state: BreakerState,
+    from: Duration,
+    until: Duration,
+    /// Resolution of the transitions that start and end it.
+    from_res: Duration,
+    until_res: Duration,
+}
+
+impl Period {
+    /// The part of the period that is surely inside it: each edge moved in by its
+    /// resolution (at least one slot at the start, where the triggering call itself lands).
+    fn core(&self) -> (Duration, Duration) {
+        (
+            self.from + self.from_res.max(SLOT),
+            self.until.saturating_sub(self.until_res),
+        )
+    }
+}
+
+fn periods(best: &[BestTransition], end: Duration) -> Vec<Period> {
+    best.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let next = best.get(i + 1);
+            Period {
+                state: t.to,
+                from: t.at,
+                until: next.map_or(end, |n| n.at),
+                from_res: t.resolution,
+                until_res: next.map_or(Duration::ZERO, |n| n.resolution),
+            }
+        })
+        .collect()
+}
+
+fn join_states(states: &[BreakerState]) -> String {
+    states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+/// How many times in a row `wanted` occurs as a subsequence of `seen`.
+fn times_matched(wanted: &[BreakerState], seen: &[BreakerState], most: u32) -> u32 {
+    let mut seen = seen.iter().peekable();
+    let mut count = 0;
+    while count < most {
+        // A repeat shares its first state with the previous one's last (closed → … → closed).
+        let pattern = if count > 0 && wanted.first() == wanted.last() && wanted.len() > 1 {
+            &wanted[1..]
+        } else {
+            wanted
+        };
+        if pattern.iter().all(|w| seen.any(|s| s == w)) {
+            count += 1;
+        } else {
+            break;
+        }
+    }
+    count
+}
+
+fn channels_of(best: &[BestTransition]) -> String {
+    let mut used: Vec<Channel> = best.iter().map(|t| t.channel).collect();
+    used.sort();
+    used.dedup();
+    used.iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Judges the breaker expectations.
+pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
+    let obs = e.observations;
+    let best = &obs.best;
+    let states: Vec<BreakerState> = best.iter().map(|t| t.to).collect();
+    let periods = periods(best, e.run_end);
+    let mut verdicts = Vec::new();
+
+    // Channels the drill configured that never read a state: the judgement would rest on
+    // the remaining ones, which is not what the drill asked for.
+    for c in obs
+        .channels
+        .iter()
+        .filter(|c| c.polls.is_some() && c.sightings == 0)
+    {
+        verdicts.push(
+            Verdict::new(
+                format!("{} channel read the breaker state", c.channel),
+                ">= 1 state read",
+                c.warnings
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "no state read".into()),
+                Status::Invalid,
+            )
+            .with_evidence(
+                c.polls
+                    .iter()
+                    .flat_map(|p| {
+                        p.failed
+                            .iter()
+                            .map(|(cause, n)| format!("{n} polls failed: {cause}"))
+                    })
+                    .collect(),
+            ),
+        );
+    }
+
+    if !b.sequence.is_empty() {
+        let matched = times_matched(&b.sequence, &states, b.repeat);
+        let mut expected = join_states(&b.sequence);
+        if b.repeat > 1 {
+            expected = format!("{expected}, {} times", b.repeat);
+        }
+        let measured = if states.is_empty() {
+            "no breaker state observed".to_string()
+        } else {
+            let mut m = format!("{} ({})", join_states(&states), channels_of(best));
+            if b.repeat > 1 {
+                m += &format!(", matched {matched} of {}", b.repeat);
+            }
+            m
+        };
+        verdicts.push(Verdict::holds(
+            "breaker sequence",
+            expected,
+            measured,
+            matched >= b.repeat,
+        ));
+    }
+
+    // Where "opens within" counts from: the first injected failure, or a named fault.
+    let (reference, reference_name) = open_reference(b, e);
+    let first_open = best.iter().find(|t| {
+        t.to == BreakerState::Open
+            && reference.is_none_or(|r| t.at >= r.saturating_sub(t.resolution))
+    });
+
+    if let Some(range) = b.opens_after {
+        let expected = if range.min == range.max {
+            format!("{} upstream failures", range.min)
+        } else {
+            format!("{} to {} upstream failures", range.min, range.max)
+        };
+        let verdict = match first_open {
+            None => Verdict::holds(
+                "breaker opens after N upstream failures",
+                expected,
+                "never opened",
+                false,
+            ),
+            Some(open) => {
+                let at = tap_time(e, open, BreakerState::Open);
+                let (count, since) = failures_before(e, at);
+                Verdict::holds(
+                    "breaker opens after N upstream failures",
+                    expected,
+                    format!("opened after {count} upstream failures"),
+                    (range.min..=range.max).contains(&count),
+                )
+                .with_evidence(vec![format!(
+                    "failures the proxy saw from {} (last success before) to the open at {}",
+                    secs(since),
+                    secs(at)
+                )])
+            }
+        };
+        verdicts.push(verdict);
+    }
+
+    if let Some(bound) = b.opens_within {
+        let criterion = format!("breaker opens after {reference_name}");
+        let (measured, holds) = match (reference, first_open) {
+            (None, _) => (format!("no {reference_name} in the run"), false),
+            (Some(_), None) => (format!("never opened after {reference_name}"), false),
+            (Some(r), Some(o)) => {
+                let took = o.at.saturating_sub(r);
+                (
+                    format!(
+                        "opened {} after it ({}, ±{})",
+                        secs(took),
+                        o.channel,
+                        ms(o.resolution)
+                    ),
+                    took <= bound,
+                )
+            }
+        };
+        let mut v = Verdict::holds(
+            criterion,
+            format!("within {}", secs(bound)),
+            measured,
+            holds,
+        );
+        if let Some(r) = reference {
+            v.evidence.push(format!("{reference_name} at {}", secs(r)));
+        }
+        verdicts.push(v);
+    }
+
+    if let Some(wait) = b.half_open_after {
+        let half_open = first_open.and_then(|o| {
+            best.iter()
+                .find(|t| t.to == BreakerState::HalfOpen && t.at >= o.at)
+                .map(|t| (t.at - o.at, t))
+        });
+        let (measured, holds) = match (first_open, half_open) {
+            (None, _) => ("never opened".to_string(), false),
+            (Some(_), None) => ("never half-open after opening".to_string(), false),
+            (Some(_), Some((took, t))) => (
+                format!(
+                    "half-open {} after opening ({}, ±{})",
+                    secs(took),
+                    t.channel,
+                    ms(t.resolution)
+                ),
+                took.abs_diff(wait) <= b.tolerance,
+            ),
+        };
+        verdicts.push(Verdict::holds(
+            "breaker half-opens after the open duration",
+            format!("{} ± {}", secs(wait), secs(b.tolerance)),
+            measured,
+            holds,
+        ));
+    }
+
+    if let Some(bound) = b.closes_within {
+        let faults_end = e.faults.iter().map(|f| f.until.min(e.run_end)).max();
+        let (measured, holds) = match faults_end {
+            None => ("no fault window in the run".to_string(), false),
+            Some(end) => {
+                let last_open = best
+                    .iter()
+                    .rev()
+                    .find(|t| t.to == BreakerState::Open)
+                    .map(|t| t.at);
+                let state_at_end = best.iter().take_while(|t| t.at <= end).last().map(|t| t.to);
+                let closed = best.iter().find(|t| {
+                    t.to == BreakerState::Closed
+                        && t.at >= end
+                        && last_open.is_none_or(|o| t.at >= o)
+                });
+                match (state_at_end, closed) {
+                    (Some(BreakerState::Closed), _) if last_open.is_none_or(|o| o <= end) => {
+                        ("already closed when the faults ended".to_string(), true)
+                    }
+                    (_, Some(c)) => {
+                        let took = c.at - end;
+                        (
+                            format!(
+                                "closed {} after the faults ended ({})",
+                                secs(took),
+                                c.channel
+                            ),
+                            took <= bound,
+                        )
+                    }
+                    (_, None) => ("not closed again before the run ended".to_string(), false),
+                }
+            }
+        };
+        verdicts.push(Verdict::holds(
+            "breaker closes after the faults end",
+            format!("within {}", secs(bound)),
+            measured,
+            holds,
+        ));
+    }
+
+    let open_periods: Vec<&Period> = periods
+        .iter()
+        .filter(|p| p.state == BreakerState::Open)
+        .collect();
+
+    if let Some(r) = b.rejects_while_open {
+        let mut worst_attempts = 0u64;
+        let mut worst_latency = 0u32;
+        let mut open_time = Duration::ZERO;
+        let mut evidence = Vec::new();
+        for p in &open_periods {
+            let (from, until) = p.core();
+            let attempts = sum(&e.upstream.attempts, from, until);
+            let latency = max_in(&e.client.max_latency_us, from, until);
+            let sent = sum(&e.client.sent, from, until);
+            worst_attempts = worst_attempts.max(attempts);
+            worst_latency = worst_latency.max(latency);
+            open_time += until.saturating_sub(from);
+            evidence.push(format!(
+                "open {}–{}: {attempts} upstream attempts for {sent} client requests, slowest {}",
+                secs(p.from),
+                secs(p.until),
+                ms(Duration::from_micros(u64::from(latency)))
+            ));
+        }
+        let mut expected = format!("<= {} upstream attempts per open period", r.allowed_probes);
+        if let Some(bound) = r.max_latency {
+            expected += &format!(", client latency <= {}", ms(bound));
+        }
+        let latency = Duration::from_micros(u64::from(worst_latency));
+        let (measured, holds) = if open_periods.is_empty() {
+            ("never open".to_string(), false)
+        } else {
+            (
+                format!(
+                    "at most {worst_attempts} attempts, slowest {} ({} periods, {} open)",
+                    ms(latency),
+                    open_periods.len(),
+                    secs(open_time)
+                ),
+                worst_attempts <= r.allowed_probes && r.max_latency.is_none_or(|b| latency <= b),
+            )
+        };
+        verdicts.push(
+            Verdict::holds(
+                "breaker rejects calls while open",
+                expected,
+                measured,
+                holds,
+            )
+            .with_evidence(evidence),
+        );
+    }
+
+    if let Some(most) = b.max_half_open_probes {
+        // Probes of a half-open episode: attempts from the end of the open's first slot to
+        // the end of the half-open (the open part has none when the breaker works, so a
+        // half-open seen late, at the probe's response, still counts its probe).
+        let mut worst = None::<u64>;
+        let mut evidence = Vec::new();
+        for (i, p) in periods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.state == BreakerState::HalfOpen)
+        {
+            let start = match i.checked_sub(1).map(|j| &periods[j]) {
+                Some(prev) if prev.state == BreakerState::Open => prev.from + SLOT,
+                _ => p.from,
+            };
+            let probes = sum(&e.upstream.attempts, start, p.until + SLOT);
+            worst = Some(worst.unwrap_or(0).max(probes));
+            evidence.push(format!(
+                "half-open {}–{}: {probes} upstream attempts",
+                secs(p.from),
+                secs(p.until)
+            ));
+        }
+        let (measured, holds) = match worst {
+            None => ("never half-open".to_string(), false),
+            Some(n) => (format!("at most {n} probes per half-open"), n <= most),
+        };
+        verdicts.push(
+            Verdict::holds(
+                "breaker limits half-open probes",
+                format!("<= {most} upstream attempts"),
+                measured,
+                holds,
+            )
+            .with_evidence(evidence),
+        );
+    }
+
+    if b.fallback_while_open {
+        let (mut sent, mut degraded, mut rejected) = (0u64, 0u64, 0u64);
+        for p in &open_periods {
+            let (from, until) = p.core();
+            sent += sum(&e.client.sent, from, until);
+            degraded += sum(&e.client.degraded, from, until);
+            rejected += sum(&e.client.rejected, from, until);
+        }
+        let (measured, holds) = if open_periods.is_empty() {
+            ("never open".to_string(), false)
+        } else if sent == 0 {
+            ("no request was sent while open".to_string(), false)
+        } else {
+            let plain = sent - degraded;
+            let mut m = format!(
+                "{plain} of {sent} requests sent while open were neither fallback nor cache hit"
+            );
+            if rejected > 0 {
+                m += &format!(" ({rejected} fast rejections)");
+            }
+            (m, plain == 0)
+        };
+        verdicts.push(Verdict::holds(
+            "responses while open are fallbacks",
+            "every open response is a fallback or cache hit",
+            measured,
+            holds,
+        ));
+    }
+
+    if b.closed_at_end {
+        let last = best.last();
+        verdicts.push(Verdict::holds(
+            "breaker closed at the end",
+            "closed",
+            last.map(|t| format!("{} ({})", t.to, t.channel))
+                .unwrap_or_else(|| "no breaker state observed".into()),
+            last.is_some_and(|t| t.to == BreakerState::Closed),
+        ));
+    }
+
+    let seeing: Vec<Channel> = obs
+        .channels
+        .iter()
+        .filter(|c| !c.transitions.is_empty())
+        .map(|c| c.channel)
+        .collect();
+    let judge_agreement = match b.channels_agree {
+        Some(asked) => asked,
+        None => seeing.len() >= 2,
+    };
+    if judge_agreement {
+        let names = seeing
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let v = if seeing.len() < 2 {
+            Verdict::new(
+                "breaker channels agree",
+                "no disagreement beyond the combined resolution",
+                format!("only {} channel saw the breaker ({names})", seeing.len()),
+                Status::Invalid,
+            )
+        } else if obs.disagreements.is_empty() {
+            Verdict::holds(
+                "breaker channels agree",
+                "no disagreement beyond the combined resolution",
+                format!("{names} agree"),
+                true,
+            )
+        } else {
+            let longest = obs
+                .disagreements
+                .iter()
+                .map(|d| d.length())
+                .max()
+                .unwrap_or_default();
+            let first = &obs.disagreements[0];
+            Verdict::holds(
+                "breaker channels agree",
+                "no disagreement beyond the combined resolution",
+                format!(
+                    "{} said {} while {} said {} for {} ({} disagreements, longest {})",
+                    first.channel,
+                    first.said,
+                    first.other,
+                    first.other_said,
+                    secs(first.length()),
+                    obs.disagreements.len(),
+                    secs(longest)
+                ),
+                false,
+            )
+            .with_evidence(
+                obs.disagreements
+                    .iter()
+                    .take(5)
+                    .map(|d| {
+                        format!(
+                            "{}–{}: {} said {}, {} said {} (allowed {}); client requests {}, upstream attempts {} ({} failed)",
+                            secs(d.from),
+                            secs(d.until),
+                            d.channel,
+                            d.said,
+                            d.other,
+                            d.other_said,
+                            ms(d.allowed),
+                            d.client_requests,
+                            d.upstream_attempts,
+                            d.upstream_failures
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        verdicts.push(v);
+    }
+    verdicts
+}
+
+/// The instant "opens within" counts from, and its name in the report.
+fn open_reference(b: &BreakerExpectations, e: &Evidence) -> (Option<Duration>, String) {
+    if let Some(profile) = &b.opens_from {
+        let of_profile = e.faults.iter().filter(|f| &f.profile == profile);
+        let at = of_profile
+            .clone()
+            .filter_map(|f| f.first_injection)
+            .min()
+            .or_else(|| of_profile.map(|f| f.from).min());
+        return (at, format!("fault {profile} starts"));
+    }
+    let injected = e
+        .faults
+        .iter()
+        .filter(|f| f.injects_failure)
+        .filter_map(|f| f.first_injection)
+        .min();
+    let at = injected
+        .or_else(|| {
+            e.upstream
+                .failed
+                .iter()
+                .position(|&n| n > 0)
+                .map(|i| SLOT * i as u32)
+        })
+        .or_else(|| {
+            e.faults
+                .iter()
+                .filter(|f| f.injects_failure)
+                .map(|f| f.from)
+                .min()
+        });
+    (at, "the first injected failure".into())
+}
+
+/// The tap's own time for a best transition, when the tap saw the same change nearby (its
+/// count of failures is dated on its own clock); else the best transition's time.
+fn tap_time(e: &Evidence, t: &BestTransition, state: BreakerState) -> Duration {
+    e.observations
+        .channel(Channel::Tap)
+        .and_then(|tap| {
+            tap.transitions
+                .iter()
+                .filter(|o| o.to == state)
+                .min_by_key(|o| o.at.abs_diff(t.at))
+                .filter(|o| o.at.abs_diff(t.at) <= tap.resolution + t.resolution)
+                .map(|o| o.at)
+        })
+        .unwrap_or(t.at)
+}
+
+/// Upstream failures answered since the last success before `at`, up to `at`'s slot;
+/// and where that count started.
+fn failures_before(e: &Evidence, at: Duration) -> (u64, Duration) {
+    let end = ((at.as_millis() / SLOT.as_millis()) as usize)
+        .min(e.upstream.failed.len().saturating_sub(1));
+    let mut count = 0u64;
+    let mut start = 0;
+    for i in (0..=end).rev() {
+        let succeeded = e.upstream.succeeded.get(i).copied().unwrap_or(0);
+        let failed = e.upstream.failed.get(i).copied().unwrap_or(0);
+        if succeeded > 0 && i < end {
+            start = i + 1;
+            break;
+        }
+        count += u64::from(failed);
+    }
+    (count, SLOT * start as u32)
+}
+
+fn max_in(series: &[u32], from: Duration, until: Duration) -> u32 {
+    let slot = |d: Duration| (d.as_millis() / SLOT.as_millis()) as usize;
+    let (lo, hi) = (slot(from), slot(until).min(series.len()));
+    series
+        .get(lo..hi)
+        .and_then(|s| s.iter().max().copied())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CountRange, RejectsWhileOpen};
+    use crate::fault::UpstreamSeries;
+    use crate::metrics::{ClientSeries, RunMetrics};
+    use crate::observe::{ChannelTimeline, Observations};
+    use crate::verdict::FaultWindow;
+    use BreakerState::*;
+
+    fn timeline(channel: Channel, states: &[(u64, BreakerState)]) -> ChannelTimeline {
+        let mut transitions = Vec::new();
+        for &(ms, s) in states {
+            crate::observe::push_state(&mut transitions, Duration::from_millis(ms), s);
+        }
+        ChannelTimeline {
+            channel,
+            resolution: Duration::from_millis(30),
+            resolution_basis: String::new(),
+            transitions,
+            sightings: states.len() as u64,
+            polls: None,
+            unknown_values: Default::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// 30 s at 50 requests per second; calls go upstream except while open (10.3–18.0 s),
+    /// where every response is a fallback; 5 failures from 10.2 s trip the breaker.
+    fn world() -> (UpstreamSeries, ClientSeries) {
+        let slots = 3000;
+        let mut up = UpstreamSeries {
+            attempts: vec![0; slots],
+            failed: vec![0; slots],
+            succeeded: vec![0; slots],
+        };
+        let mut client = ClientSeries {
+            sent: vec![0; slots],
+            degraded: vec![0; slots],
+            rejected: vec![0; slots],
+            max_latency_us: vec![0; slots],
+        };
+        for i in (0..slots).step_by(2) {
+            client.sent[i] = 1;
+            let open = (1030..1800).contains(&i);
+            client.max_latency_us[i] = if open { 900 } else { 2_000 };
+            if open {
+                client.degraded[i] = 1;
+                continue;
+            }
+            up.attempts[i] = 1;
+            if (1020..1030).contains(&i) {
+                up.failed[i] = 1;
+            } else {
+                up.succeeded[i] = 1;
+            }
+        }
+        (up, client)
+    }
+
+    fn expectations() -> BreakerExpectations {
+        BreakerExpectations {
+            sequence: vec![Closed, Open, HalfOpen, Closed],
+            repeat: 1,
+            opens_after: Some(CountRange { min: 5, max: 5 }),
+            opens_within: Some(Duration::from_secs(1)),
+            half_open_after: Some(Duration::from_millis(7700)),
+            tolerance: Duration::from_millis(500),
+            closes_within: Some(Duration::from_secs(10)),
+            rejects_while_open: Some(RejectsWhileOpen {
+                allowed_probes: 1,
+                max_latency: Some(Duration::from_millis(50)),
+            }),
+            max_half_open_probes: Some(1),
+            fallback_while_open: true,
+            closed_at_end: true,
+            channels_agree: None,
+            ..BreakerExpectations::default()
+        }
+    }
+
+    fn judge_with(channels: Vec<ChannelTimeline>, b: &BreakerExpectations) -> Vec<Verdict> {
+        let (up, client) = world();
+        let end = Duration::from_secs(30);
+        let obs = Observations::merge(&Channel::ALL, channels, end, &up, &client);
+        let faults = [FaultWindow {
+            profile: "upstream-500".into(),
+            kind: "status".into(),
+            injects_failure: true,
+            from: Duration::from_millis(10_000),
+            until: Duration::from_millis(13_000),
+            first_injection: Some(Duration::from_millis(10_200)),
+        }];
+        let e = Evidence {
+            metrics: &RunMetrics::default(),
+            observations: &obs,
+            upstream: &up,
+            client: &client,
+            faults: &faults,
+            witnesses: &[],
+            run_end: end,
+        };
+        judge(b, &e)
+    }
+
+    #[test]
+    fn a_healthy_cycle_passes_everything_with_the_tap_alone() {
+        let tap = timeline(
+            Channel::Tap,
+            &[
+                (5, Closed),
+                (10_285, Open),
+                (18_005, HalfOpen),
+                (18_005, Closed),
+            ],
+        );
+        let v = judge_with(vec![tap], &expectations());
+        assert!(v.iter().all(|v| v.status == Status::Pass), "{v:#?}");
+        assert_eq!(v[1].measured, "opened after 5 upstream failures");
+        assert!(
+            v[2].measured.starts_with("opened 0.085s after it"),
+            "{}",
+            v[2].measured
+        );
+    }
+
+    #[test]
+    fn a_lying_header_fails_only_on_channel_agreement() {
+        let tap = timeline(
+            Channel::Tap,
+            &[
+                (5, Closed),
+                (10_285, Open),
+                (18_005, HalfOpen),
+                (18_005, Closed),
+            ],
+        );
+        let header = timeline(Channel::Header, &[(2, Closed)]);
+        let v = judge_with(vec![header, tap], &expectations());
+        let failed: Vec<&str> = v
+            .iter()
+            .filter(|v| v.status != Status::Pass)
+            .map(|v| v.criterion.as_str())
+            .collect();
+        assert_eq!(failed, vec!["breaker channels agree"], "{v:#?}");
+        let agree = v.last().expect("agreement verdict");
+        assert!(
+            agree
+                .measured
+                .starts_with("tap said open while header said closed"),
+            "{}",
+            agree.measured
+        );
+        assert!(
+            agree.evidence[0].contains("client requests 386, upstream attempts 1 (1 failed)"),
+            "the tripping call, then nothing: {:?}",
+            agree.evidence
+        );
+    }
+
+    #[test]
+    fn a_breaker_that_never_opens_fails_each_expectation() {
+        let header = timeline(Channel::Header, &[(2, Closed)]);
+        let b = BreakerExpectations {
+            channels_agree: Some(false),
+            ..expectations()
+        };
+        let v = judge_with(vec![header], &b);
+        let statuses: Vec<Status> = v.iter().map(|v| v.status).collect();
+        // Closed at the end and "closed within" hold trivially; everything else fails.
+        let passed: Vec<&str> = v
+            .iter()
+            .filter(|v| v.status == Status::Pass)
+            .map(|v| v.criterion.as_str())
+            .collect();
+        assert_eq!(
+            passed,
+            vec![
+                "breaker closes after the faults end",
+                "breaker closed at the end"
+            ],
+            "{statuses:?}"
+        );
+        assert_eq!(v[0].measured, "closed (header)");
+    }
+
+    #[test]
+    fn repeats_are_counted() {
+        let seen = [
+            Closed, Open, HalfOpen, Closed, Open, HalfOpen, Open, HalfOpen, Closed,
+        ];
+        let cycle = [Closed, Open, HalfOpen, Closed];
+        assert_eq!(times_matched(&cycle, &seen, 3), 2);
+        assert_eq!(times_matched(&[Open, HalfOpen], &seen, 5), 3);
+    }
+}

@@ -1,0 +1,277 @@
+//! The verdict: each expectation judged against what was measured, with the evidence.
+//!
+//! A pure function of metrics, observations, the tap's and client's counts, fault facts and
+//! expectations: it runs nothing and reads no clock, so a result can be re-judged.
+
+mod breaker;
+mod threshold;
+
+pub use threshold::{grade, window_rates, WindowRate};
+
+use crate::config::Expectations;
+use crate::fault::UpstreamSeries;
+use crate::metrics::{ClientSeries, RunMetrics};
+use crate::observe::Observations;
+use serde::Serialize;
+use std::time::Duration;
+
+/// How one expectation came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The expectation holds.
+    Pass,
+    /// Past the target, within what is acceptable: reported, exit code unchanged.
+    Warn,
+    /// The expectation does not hold.
+    Fail,
+    /// The run cannot judge it: what it relies on never happened (e.g. a fault never fired).
+    Invalid,
+}
+
+/// One judged expectation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// What was expected, in words (`p95 of phase baseline`).
+    pub criterion: String,
+    /// The bound (`<= 100ms`).
+    pub expected: String,
+    /// What was measured, beside the bound.
+    pub measured: String,
+    /// The outcome.
+    pub status: Status,
+    /// What decided it, when more than the measured value: times, counts, channels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+impl Verdict {
+    fn new(
+        criterion: impl Into<String>,
+        expected: impl Into<String>,
+        measured: impl Into<String>,
+        status: Status,
+    ) -> Self {
+        Verdict {
+            criterion: criterion.into(),
+            expected: expected.into(),
+            measured: measured.into(),
+            status,
+            evidence: Vec::new(),
+        }
+    }
+
+    fn holds(
+        criterion: impl Into<String>,
+        expected: impl Into<String>,
+        measured: impl Into<String>,
+        holds: bool,
+    ) -> Self {
+        let status = if holds { Status::Pass } else { Status::Fail };
+        Verdict::new(criterion, expected, measured, status)
+    }
+
+    fn with_evidence(mut self, evidence: Vec<String>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+}
+
+/// What the tap saw of one fault of a profile, over every phase that applied it.
+///
+/// A fault counts as witnessed if it fired in any of its windows: once a breaker opens,
+/// later windows may rightly see no upstream traffic at all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultWitness {
+    /// Profile the fault belongs to.
+    pub profile: String,
+    /// Position of the fault in the profile.
+    pub slot: usize,
+    /// Fault kind.
+    pub kind: String,
+    /// Phases whose windows opened and in which the proxy applied it.
+    pub phases: Vec<String>,
+    /// Phases whose windows opened but saw no injection (the breaker shielded them).
+    pub phases_without: Vec<String>,
+    /// Times the proxy applied it, all windows together.
+    pub injected: u64,
+}
+
+/// One scheduled fault window, as the breaker expectations need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultWindow {
+    /// Profile name.
+    pub profile: String,
+    /// Fault kind.
+    pub kind: String,
+    /// Whether the fault makes calls fail (an error status, a reset), not only slow.
+    pub injects_failure: bool,
+    /// Window start.
+    pub from: Duration,
+    /// Window end.
+    pub until: Duration,
+    /// First time the proxy applied it.
+    pub first_injection: Option<Duration>,
+}
+
+/// Everything the verdict judges against.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// Counts and latencies.
+    pub metrics: &'a RunMetrics,
+    /// The breaker as every channel saw it, and the best estimate.
+    pub observations: &'a Observations,
+    /// The tap's attempts and outcomes per 10 ms.
+    pub upstream: &'a UpstreamSeries,
+    /// The client's requests per 10 ms.
+    pub client: &'a ClientSeries,
+    /// Every fault window that opened.
+    pub faults: &'a [FaultWindow],
+    /// Witness counts per fault.
+    pub witnesses: &'a [FaultWitness],
+    /// When the run ended (planned end, or the abort).
+    pub run_end: Duration,
+}
+
+/// The run's overall outcome, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stopped before its end (Ctrl-C, SIGTERM or an abort threshold).
+    Aborted,
+    /// Something the judgement relies on never happened.
+    Invalid,
+    /// At least one expectation failed.
+    Failed,
+    /// Every expectation held (some may have warned).
+    Passed,
+}
+
+impl Outcome {
+    /// The process exit code for this outcome (see docs/drill-reference.md).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Passed => 0,
+            Outcome::Failed => 1,
+            Outcome::Aborted => 3,
+            Outcome::Invalid => 4,
+        }
+    }
+}
+
+/// Judges every expectation, plus one witness criterion per fault that should have fired.
+pub fn judge(expect: &Expectations, evidence: &Evidence) -> Vec<Verdict> {
+    let mut verdicts: Vec<Verdict> = evidence.witnesses.iter().map(witness).collect();
+    let crashed = evidence.metrics.crashed_workers();
+    if crashed > 0 {
+        verdicts.push(Verdict::new(
+            "every load worker finished",
+            "0 crashed",
+            format!("{crashed} crashed; their samples are lost"),
+            Status::Invalid,
+        ));
+    }
+    verdicts.extend(
+        expect
+            .thresholds
+            .iter()
+            .map(|t| threshold::judge(t, evidence.metrics)),
+    );
+    if let Some(b) = &expect.breaker {
+        verdicts.extend(breaker::judge(b, evidence));
+    }
+    verdicts
+}
+
+/// The outcome of a run with these verdicts.
+pub fn outcome(verdicts: &[Verdict], aborted: bool) -> Outcome {
+    if aborted {
+        Outcome::Aborted
+    } else if verdicts.iter().any(|v| v.status == Status::Invalid) {
+        Outcome::Invalid
+    } else if verdicts.iter().any(|v| v.status == Status::Fail) {
+        Outcome::Failed
+    } else {
+        Outcome::Passed
+    }
+}
+
+fn witness(w: &FaultWitness) -> Verdict {
+    let mut criterion = format!("fault {}/{} witnessed", w.profile, w.kind);
+    if !w.phases.is_empty() {
+        criterion += &format!(" in {}", w.phases.join(", "));
+    }
+    let mut v = Verdict::new(
+        criterion,
+        ">= 1 injection",
+        format!("{} injections", w.injected),
+        if w.injected > 0 {
+            Status::Pass
+        } else {
+            Status::Invalid
+        },
+    );
+    if !w.phases_without.is_empty() {
+        v.evidence.push(format!(
+            "no injection in {} (no matching upstream call while the window was open)",
+            w.phases_without.join(", ")
+        ));
+    }
+    v
+}
+
+/// A duration as milliseconds with sensible precision (`0.84ms`, `12.3ms`, `1520ms`).
+pub fn ms(d: Duration) -> String {
+    let v = d.as_secs_f64() * 1000.0;
+    if v < 10.0 {
+        format!("{v:.2}ms")
+    } else if v < 100.0 {
+        format!("{v:.1}ms")
+    } else {
+        format!("{v:.0}ms")
+    }
+}
+
+/// A duration as seconds with millisecond precision (`0.105s`).
+pub fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+/// A fraction as a percentage (`1.25%`).
+pub fn pct(f: f64) -> String {
+    format!("{:.2}%", f * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwitnessed_faults_make_the_run_invalid() {
+        let w = FaultWitness {
+            profile: "x".into(),
+            slot: 0,
+            kind: "reset".into(),
+            phases: vec![],
+            phases_without: vec!["p".into()],
+            injected: 0,
+        };
+        let evidence = Evidence {
+            metrics: &RunMetrics::default(),
+            observations: &Observations::default(),
+            upstream: &UpstreamSeries::default(),
+            client: &ClientSeries::default(),
+            faults: &[],
+            witnesses: &[w],
+            run_end: Duration::from_secs(1),
+        };
+        let v = judge(&Expectations::default(), &evidence);
+        assert_eq!(v[0].status, Status::Invalid);
+        assert_eq!(v[0].criterion, "fault x/reset witnessed");
+        assert_eq!(outcome(&v, false), Outcome::Invalid);
+        assert_eq!(outcome(&v, true), Outcome::Aborted);
+        assert_eq!(outcome(&[], false), Outcome::Passed);
+        let warn = Verdict::new("c", "e", "m", Status::Warn);
+        assert_eq!(outcome(&[warn], false), Outcome::Passed);
+    }
+}
