@@ -70,7 +70,7 @@ enum Command {
     /// Run the demo service alone (the SUT with a circuit breaker, cache and fallback).
     ///
     /// GET /api/item/{id} (x-circuit-state, x-cache, x-fallback), GET /breaker (JSON),
-    /// GET /health.
+    /// GET /metrics (Prometheus text), GET /health.
     DemoService {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]

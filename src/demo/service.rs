@@ -16,7 +16,8 @@
 //! a header that always says `closed` or no header, and pybreaker-style labels (the state
 //! after the call, so a successful probe already says `closed`).
 //!
-//! `GET /breaker` returns the state and its transitions as JSON; `GET /health` answers `ok`.
+//! `GET /breaker` returns the state and its transitions as JSON, `GET /metrics` the state
+//! and counters in the Prometheus text format, `GET /health` answers `ok`.
 
 use super::breaker::{Admission, Breaker, BreakerError, CallError, Transition};
 use crate::breaker_state::BreakerState;
@@ -28,6 +29,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -176,6 +178,7 @@ impl App {
         }
         match path {
             "/breaker" => self.breaker_json(),
+            "/metrics" => self.metrics(),
             "/health" => self.reply(200, "ok"),
             _ => self.reply(404, "not found"),
         }
@@ -336,6 +339,24 @@ impl App {
         self.breaker.as_ref().map_or(0, |b| b.log().rejected())
     }
 
+    fn metrics(&self) -> Reply {
+        let text = metrics_text(
+            self.state(),
+            Counters {
+                upstream_calls: self.upstream_calls.load(Ordering::Relaxed),
+                fallbacks: self.fallbacks.load(Ordering::Relaxed),
+                rejected: self.rejected(),
+            },
+        );
+        let mut reply = self.reply(200, "");
+        *reply.body_mut() = Full::new(Bytes::from(text));
+        reply.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE),
+        );
+        reply
+    }
+
     /// A plain reply carrying the state header (the state now).
     fn reply(&self, status: u16, text: &'static str) -> Reply {
         let mut reply = http::Response::new(Full::new(Bytes::from_static(text.as_bytes())));
@@ -384,10 +405,143 @@ impl App {
 /// The header that carries the breaker state.
 const STATE_HEADER: &str = "x-circuit-state";
 
+/// The Prometheus text exposition format's content type.
+const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The counters `/metrics` exposes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    upstream_calls: u64,
+    fallbacks: u64,
+    rejected: u64,
+}
+
+/// The `/metrics` body in the Prometheus text format, resilience4j style: the state as a
+/// one-hot gauge per state and as a code (absent when the breaker is off), and counters.
+fn metrics_text(state: Option<BreakerState>, counters: Counters) -> String {
+    let mut out = String::new();
+    if let Some(state) = state {
+        out.push_str(
+            "# HELP demo_circuitbreaker_state The breaker's state: 1 for the current state, 0 for the others.\n\
+             # TYPE demo_circuitbreaker_state gauge\n",
+        );
+        for s in [
+            BreakerState::Closed,
+            BreakerState::Open,
+            BreakerState::HalfOpen,
+        ] {
+            let _ = writeln!(
+                out,
+                "demo_circuitbreaker_state{{name=\"upstream\",state=\"{}\"}} {}",
+                s.as_str(),
+                u8::from(s == state)
+            );
+        }
+        let code = match state {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+        };
+        let _ = write!(
+            out,
+            "# HELP demo_circuitbreaker_state_code The breaker's state: 0 closed, 1 open, 2 half_open.\n\
+             # TYPE demo_circuitbreaker_state_code gauge\n\
+             demo_circuitbreaker_state_code{{name=\"upstream\"}} {code}\n"
+        );
+    }
+    for (name, help, value) in [
+        (
+            "demo_upstream_calls_total",
+            "Calls the service made to its upstream.",
+            counters.upstream_calls,
+        ),
+        (
+            "demo_fallbacks_total",
+            "Responses served as a fallback (stale copy or placeholder).",
+            counters.fallbacks,
+        ),
+        (
+            "demo_rejected_calls_total",
+            "Upstream calls the breaker did not let through.",
+            counters.rejected,
+        ),
+    ] {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_expose_a_one_hot_state_and_the_counters() {
+        let text = metrics_text(
+            Some(BreakerState::Open),
+            Counters {
+                upstream_calls: 12,
+                fallbacks: 3,
+                rejected: 5,
+            },
+        );
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                r#"demo_circuitbreaker_state{name="upstream",state="closed"} 0"#,
+                r#"demo_circuitbreaker_state{name="upstream",state="open"} 1"#,
+                r#"demo_circuitbreaker_state{name="upstream",state="half_open"} 0"#,
+                r#"demo_circuitbreaker_state_code{name="upstream"} 1"#,
+                "demo_upstream_calls_total 12",
+                "demo_fallbacks_total 3",
+                "demo_rejected_calls_total 5",
+            ]
+        );
+        // Every metric has its HELP and TYPE before its first sample.
+        for (name, kind) in [
+            ("demo_circuitbreaker_state", "gauge"),
+            ("demo_circuitbreaker_state_code", "gauge"),
+            ("demo_upstream_calls_total", "counter"),
+            ("demo_fallbacks_total", "counter"),
+            ("demo_rejected_calls_total", "counter"),
+        ] {
+            let help = text.find(&format!("# HELP {name} ")).expect("HELP");
+            let ty = text.find(&format!("# TYPE {name} {kind}\n")).expect("TYPE");
+            let sample = text
+                .lines()
+                .position(|l| {
+                    l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))
+                })
+                .expect("sample");
+            let sample_at: usize = text.lines().take(sample).map(|l| l.len() + 1).sum();
+            assert!(help < ty && ty < sample_at, "{name}");
+        }
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn metrics_without_a_breaker_have_no_state_gauges() {
+        let text = metrics_text(None, Counters::default());
+        assert!(!text.contains("circuitbreaker"), "{text}");
+        assert!(text.contains("demo_upstream_calls_total 0\n"));
+    }
+
+    #[test]
+    fn half_open_has_code_2() {
+        let text = metrics_text(Some(BreakerState::HalfOpen), Counters::default());
+        assert!(text.contains(r#"demo_circuitbreaker_state{name="upstream",state="half_open"} 1"#));
+        assert!(text.contains(r#"demo_circuitbreaker_state_code{name="upstream"} 2"#));
+    }
 }
