@@ -1,13 +1,15 @@
 //! The `breakerbox` command: runs drills, validates drill files, and runs the built-in
 //! parts on their own. Library errors become one-line messages and exit codes here.
 
-use breakerbox::config::{self, DemoSettings, StubSettings};
+use breakerbox::config::{
+    self, DemoBreaker, DemoSettings, RateSettings, StateHeader, StubSettings,
+};
 use breakerbox::demo::{self, DemoService};
 use breakerbox::drill::{PreparedDrill, Progress};
 use breakerbox::plan::Overrides;
 use breakerbox::report;
 use breakerbox::stub::Stub;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,6 +68,9 @@ enum Command {
         drills: Vec<PathBuf>,
     },
     /// Run the demo service alone (the SUT with a circuit breaker, cache and fallback).
+    ///
+    /// GET /api/item/{id} (x-circuit-state, x-cache, x-fallback), GET /breaker (JSON),
+    /// GET /metrics (Prometheus text), GET /health.
     DemoService {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -73,21 +78,47 @@ enum Command {
         /// Base URL of its upstream dependency (point it at the fault proxy).
         #[arg(long, default_value = "http://127.0.0.1:9090")]
         upstream: String,
-        /// Consecutive upstream failures that open the breaker.
+        /// Which breaker guards the upstream: consecutive (failsafe: N consecutive failures),
+        /// rate (resilience4j-like failure rate over a window of calls), off (on = consecutive).
+        #[arg(long, value_enum, default_value_t = BreakerArg::Consecutive)]
+        breaker: BreakerArg,
+        /// consecutive: consecutive upstream failures that open the breaker.
         #[arg(long, default_value_t = 5)]
         failure_threshold: u32,
-        /// How long the breaker stays open.
+        /// How long the breaker (either kind) stays open.
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         open_duration: Duration,
+        /// rate: failure rate (above 0, at most 1) at which the breaker opens.
+        #[arg(long, default_value_t = 0.5, value_parser = parse_failure_rate)]
+        failure_rate: f64,
+        /// rate: outcomes the window must hold before the rate is judged.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_WINDOW)))]
+        minimum_calls: u32,
+        /// rate: how many of the most recent call outcomes the window holds.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_WINDOW)))]
+        window: u32,
+        /// rate: calls admitted while half-open; their failure rate decides open or closed.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_HALF_OPEN_CALLS)))]
+        half_open_calls: u32,
         /// How long an item is served from cache.
         #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
         cache_ttl: Duration,
         /// Upper bound on one upstream call.
         #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
         upstream_timeout: Duration,
-        /// Whether the breaker is in the call path.
-        #[arg(long, value_enum, default_value_t = Switch::On)]
-        breaker: Switch,
+        /// false: a failed or rejected upstream call answers 503 with no x-fallback (broken variant).
+        #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+        fallback: bool,
+        /// What x-circuit-state says: the truth, always closed (a lying header), or nothing.
+        #[arg(long, value_enum, default_value_t = StateHeaderArg::Truthful)]
+        state_header: StateHeaderArg,
+        /// false: the header shows the state after the call, so a successful probe already
+        /// says closed (pybreaker-style); true: a half-open trial call says half_open.
+        #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+        label_probe: bool,
+        /// Append every breaker transition to this file, one JSON line each.
+        #[arg(long, value_name = "PATH")]
+        transition_log: Option<PathBuf>,
     },
     /// Run the stub upstream alone (GET /item/{id} answers JSON).
     Stub {
@@ -105,18 +136,69 @@ struct RunFlags {
     /// Where to write the result document.
     #[arg(long, default_value = "result.json")]
     out: PathBuf,
-    /// Turn the demo service's breaker on or off (off shows what the drill catches).
+    /// Replace the demo service's breaker kind, or turn it off (off shows what the drill catches).
     #[arg(long, value_enum)]
-    breaker: Option<Switch>,
+    breaker: Option<BreakerArg>,
     /// No live progress line.
     #[arg(short, long)]
     quiet: bool,
 }
 
+/// A demo breaker kind on the command line.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Switch {
-    On,
+enum BreakerArg {
+    /// failsafe's consecutive-failures breaker (alias: on).
+    #[value(alias = "on")]
+    Consecutive,
+    /// A resilience4j-like failure-rate breaker.
+    Rate,
+    /// No breaker.
     Off,
+}
+
+impl From<BreakerArg> for DemoBreaker {
+    fn from(arg: BreakerArg) -> DemoBreaker {
+        match arg {
+            BreakerArg::Consecutive => DemoBreaker::Consecutive,
+            BreakerArg::Off => DemoBreaker::Off,
+            BreakerArg::Rate => DemoBreaker::Rate,
+        }
+    }
+}
+
+/// What the demo service's state header says, on the command line.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StateHeaderArg {
+    /// The breaker's real state.
+    Truthful,
+    /// Always closed: a lying header.
+    Closed,
+    /// No header.
+    None,
+}
+
+impl From<StateHeaderArg> for StateHeader {
+    fn from(arg: StateHeaderArg) -> StateHeader {
+        match arg {
+            StateHeaderArg::Truthful => StateHeader::Truthful,
+            StateHeaderArg::Closed => StateHeader::Closed,
+            StateHeaderArg::None => StateHeader::None,
+        }
+    }
+}
+
+fn parse_failure_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a number"))?;
+    if rate > 0.0 && rate <= 1.0 {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "a failure rate is above 0 and at most 1, not {rate}"
+        ))
+    }
 }
 
 fn main() -> ExitCode {
@@ -167,7 +249,7 @@ async fn dispatch(command: Command) -> ExitCode {
                 seed: run.seed,
                 proxy_listen,
                 stub_listen,
-                demo_breaker: run.breaker.map(|b| b == Switch::On),
+                demo_breaker: run.breaker.map(DemoBreaker::from),
             };
             run_drill(drill, overrides, &run).await
         }
@@ -178,7 +260,7 @@ async fn dispatch(command: Command) -> ExitCode {
             };
             let overrides = Overrides {
                 seed: run.seed,
-                demo_breaker: run.breaker.map(|b| b == Switch::On),
+                demo_breaker: run.breaker.map(DemoBreaker::from),
                 ..Overrides::default()
             };
             run_drill(drill, overrides, &run).await
@@ -210,11 +292,19 @@ async fn dispatch(command: Command) -> ExitCode {
         Command::DemoService {
             listen,
             upstream,
+            breaker,
             failure_threshold,
             open_duration,
+            failure_rate,
+            minimum_calls,
+            window,
+            half_open_calls,
             cache_ttl,
             upstream_timeout,
-            breaker,
+            fallback,
+            state_header,
+            label_probe,
+            transition_log,
         } => {
             if let Err(why) = config::check_base_url(&upstream) {
                 eprintln!("error: --upstream: {}", why.replace("target", "upstream"));
@@ -224,20 +314,39 @@ async fn dispatch(command: Command) -> ExitCode {
                 eprintln!("error: --failure-threshold must be at least 1");
                 return ExitCode::from(EXIT_USAGE);
             }
+            if open_duration.is_zero() {
+                eprintln!("error: --open-duration must be longer than zero");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            let rate = RateSettings {
+                failure_rate,
+                minimum_calls,
+                window,
+                half_open_calls,
+            };
+            if let Some(why) = rate.inconsistency() {
+                eprintln!("error: --minimum-calls: {why}");
+                return ExitCode::from(EXIT_USAGE);
+            }
             let settings = DemoSettings {
                 listen,
+                breaker: breaker.into(),
                 failure_threshold,
                 open_duration,
+                rate,
                 cache_ttl,
                 upstream_timeout,
-                breaker: breaker == Switch::On,
+                fallback,
+                state_header: state_header.into(),
+                label_probe,
+                transition_log,
             };
             match DemoService::start(&settings, &upstream).await {
                 Ok(service) => {
                     println!(
                         "demo service listening on {} (upstream {upstream}, breaker {})",
                         service.url(),
-                        if settings.breaker { "on" } else { "off" }
+                        settings.breaker
                     );
                     let _ = std::io::stdout().flush();
                     serve_until_ctrl_c(service.wait()).await

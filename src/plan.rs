@@ -1,7 +1,7 @@
 //! A drill made concrete: each phase placed on the run's clock, each fault window turned
 //! into an absolute interval, the target and seed settled. Still nothing touches the network.
 
-use crate::config::{self, Drill, Fault, LoadShape};
+use crate::config::{self, DemoBreaker, Drill, Fault, LoadShape};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -46,8 +46,8 @@ pub struct Overrides {
     pub proxy_listen: Option<SocketAddr>,
     /// Where the stub listens.
     pub stub_listen: Option<SocketAddr>,
-    /// Turns the demo service's breaker on or off.
-    pub demo_breaker: Option<bool>,
+    /// Replaces the demo service's breaker kind (or turns it off).
+    pub demo_breaker: Option<DemoBreaker>,
 }
 
 /// Where the load goes.
@@ -151,8 +151,8 @@ impl Plan {
         if let (Some(listen), Some(stub)) = (overrides.stub_listen, drill.parts.stub.as_mut()) {
             stub.listen = listen;
         }
-        if let (Some(on), Some(demo)) = (overrides.demo_breaker, drill.parts.demo.as_mut()) {
-            demo.breaker = on;
+        if let (Some(kind), Some(demo)) = (overrides.demo_breaker, drill.parts.demo.as_mut()) {
+            demo.breaker = kind;
         }
 
         let mut phases = Vec::with_capacity(drill.phases.len());

@@ -60,7 +60,7 @@ fn demo_drill_without_a_breaker_fails_and_names_what_failed() {
     }
     let result = read_result(&out);
     assert_eq!(result["outcome"], "failed");
-    assert_eq!(result["parts"]["demo_breaker"], false);
+    assert_eq!(result["parts"]["demo_breaker"], "off");
     assert!(breaker_states(&result).is_empty());
 }
 

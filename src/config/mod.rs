@@ -19,8 +19,9 @@ pub use validate::check_base_url;
 
 use crate::breaker_state::BreakerState;
 pub use crate::breaker_state::Channel;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Why a drill could not be loaded.
@@ -161,16 +162,169 @@ pub struct ProxySettings {
 pub struct DemoSettings {
     /// Where it listens.
     pub listen: SocketAddr,
-    /// Consecutive upstream failures that open the breaker.
+    /// Which breaker guards the upstream calls (off shows what a drill catches).
+    pub breaker: DemoBreaker,
+    /// Consecutive upstream failures that open the `consecutive` breaker.
     pub failure_threshold: u32,
-    /// How long the breaker stays open before it lets a probe through.
+    /// How long the breaker (either kind) stays open before it lets a call through.
     pub open_duration: Duration,
+    /// The `rate` breaker's window and thresholds.
+    pub rate: RateSettings,
     /// How long a fetched item is served from cache.
     pub cache_ttl: Duration,
     /// Upper bound on one upstream call.
     pub upstream_timeout: Duration,
-    /// Whether the breaker is in the call path at all (off shows what a drill catches).
-    pub breaker: bool,
+    /// Whether a failed or rejected upstream call is answered with a fallback; `false`
+    /// answers 503 with no fallback marker (a deliberately broken variant).
+    pub fallback: bool,
+    /// What the `x-circuit-state` header says.
+    pub state_header: StateHeader,
+    /// Whether a call admitted while half-open is labelled `half_open`; `false` reports the
+    /// state after the call, so a successful probe already says `closed` (pybreaker-style).
+    pub label_probe: bool,
+    /// Where every breaker transition is appended as one JSON line, if anywhere.
+    pub transition_log: Option<PathBuf>,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        DemoSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            breaker: DemoBreaker::Consecutive,
+            failure_threshold: 5,
+            open_duration: Duration::from_secs(5),
+            rate: RateSettings::default(),
+            cache_ttl: Duration::from_secs(2),
+            upstream_timeout: Duration::from_secs(1),
+            fallback: true,
+            state_header: StateHeader::Truthful,
+            label_probe: true,
+            transition_log: None,
+        }
+    }
+}
+
+/// Which breaker the demo service puts in front of its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DemoBreaker {
+    /// No breaker: every call goes upstream.
+    Off,
+    /// failsafe's consecutive-failures breaker (opens at the `failure_threshold`th
+    /// consecutive failure; half-open admits every call, the first outcome decides).
+    Consecutive,
+    /// A resilience4j-like count-based breaker: failure rate over a sliding window of calls,
+    /// a minimum volume, a limited number of half-open calls.
+    Rate,
+}
+
+impl DemoBreaker {
+    /// The spellings accepted in drill files and on the command line.
+    pub const VALID: &'static str =
+        "\"consecutive\", \"rate\" or \"off\" (\"on\" means \"consecutive\")";
+
+    /// The kind's name: `off`, `consecutive` or `rate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DemoBreaker::Off => "off",
+            DemoBreaker::Consecutive => "consecutive",
+            DemoBreaker::Rate => "rate",
+        }
+    }
+
+    /// Reads a kind's name; `on` is an alias of `consecutive`.
+    pub fn parse(text: &str) -> Option<DemoBreaker> {
+        match text {
+            "off" => Some(DemoBreaker::Off),
+            "on" | "consecutive" => Some(DemoBreaker::Consecutive),
+            "rate" => Some(DemoBreaker::Rate),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DemoBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `rate` breaker's settings (resilience4j's count-based window).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateSettings {
+    /// Failure rate (over 0, at most 1) at or above which the breaker opens.
+    pub failure_rate: f64,
+    /// Outcomes the window must hold before the rate is judged.
+    pub minimum_calls: u32,
+    /// How many of the most recent call outcomes the window holds.
+    pub window: u32,
+    /// Calls admitted while half-open; their failure rate decides open or closed.
+    pub half_open_calls: u32,
+}
+
+impl RateSettings {
+    /// Largest `window` (and so `minimum_calls`).
+    pub const MAX_WINDOW: u32 = 100_000;
+    /// Most calls admitted while half-open.
+    pub const MAX_HALF_OPEN_CALLS: u32 = 10_000;
+
+    /// Why these settings make no sense together, if they do not: a `minimum_calls` above
+    /// `window` could never be reached, so the breaker could never open.
+    pub fn inconsistency(&self) -> Option<String> {
+        (self.minimum_calls > self.window).then(|| {
+            format!(
+                "minimum_calls ({}) is larger than window ({}): the rate breaker could never open",
+                self.minimum_calls, self.window
+            )
+        })
+    }
+}
+
+impl Default for RateSettings {
+    fn default() -> Self {
+        RateSettings {
+            failure_rate: 0.5,
+            minimum_calls: 10,
+            window: 20,
+            half_open_calls: 3,
+        }
+    }
+}
+
+/// What the demo service's `x-circuit-state` header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateHeader {
+    /// The breaker's real state (absent when the breaker is off).
+    Truthful,
+    /// Always `closed`, whatever the breaker does: a lying header.
+    Closed,
+    /// No header at all.
+    None,
+}
+
+impl StateHeader {
+    /// The spellings accepted in drill files and on the command line.
+    pub const VALID: &'static str = "\"truthful\", \"closed\" or \"none\"";
+
+    /// The mode's name: `truthful`, `closed` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateHeader::Truthful => "truthful",
+            StateHeader::Closed => "closed",
+            StateHeader::None => "none",
+        }
+    }
+
+    /// Reads a mode's name.
+    pub fn parse(text: &str) -> Option<StateHeader> {
+        match text {
+            "truthful" => Some(StateHeader::Truthful),
+            "closed" => Some(StateHeader::Closed),
+            "none" => Some(StateHeader::None),
+            _ => None,
+        }
+    }
 }
 
 /// One entry of the request mix.

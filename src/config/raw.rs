@@ -91,6 +91,14 @@ pub(crate) struct DemoFile {
     pub cache_ttl: Option<Spanned<String>>,
     pub upstream_timeout: Option<Spanned<String>>,
     pub breaker: Option<Spanned<String>>,
+    pub failure_rate: Option<Spanned<f64>>,
+    pub minimum_calls: Option<Spanned<i64>>,
+    pub window: Option<Spanned<i64>>,
+    pub half_open_calls: Option<Spanned<i64>>,
+    pub fallback: Option<bool>,
+    pub state_header: Option<Spanned<String>>,
+    pub label_probe: Option<bool>,
+    pub transition_log: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

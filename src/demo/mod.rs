@@ -2,8 +2,10 @@
 //! and the shipped circuit-breaker drill, compiled into the binary so `breakerbox demo`
 //! needs nothing else.
 
+pub mod breaker;
 pub mod service;
 
+pub use breaker::{Breaker, BreakerError};
 pub use service::{DemoError, DemoService};
 
 use crate::config::{self, ConfigError, Drill, EmbeddedProfiles};

@@ -13,12 +13,8 @@ pub fn render_console(result: &RunResult) -> String {
         "\nbreakerbox {} · drill {} · seed {} · target {}",
         result.breakerbox, result.drill, result.seed, result.target
     );
-    if let Some(on) = result.parts.demo_breaker {
-        let _ = writeln!(
-            out,
-            "demo service breaker: {}",
-            if on { "on" } else { "off" }
-        );
+    if let Some(kind) = result.parts.demo_breaker {
+        let _ = writeln!(out, "demo service breaker: {kind}");
     }
 
     let _ = writeln!(out, "\nphases");

@@ -1,6 +1,7 @@
 //! `result.json`: the whole run in one document (schema in docs/result-json.md).
 
 use crate::breaker_state::BreakerState;
+use crate::config::DemoBreaker;
 use crate::fault::TapBucket;
 use crate::metrics::{GroupStats, Second, Timeline};
 use crate::observe::Observations;
@@ -62,8 +63,8 @@ pub struct PartsSummary {
     pub proxy: Option<String>,
     /// Demo service base URL.
     pub demo: Option<String>,
-    /// Whether the demo service's breaker was on.
-    pub demo_breaker: Option<bool>,
+    /// The demo service's breaker kind (`off`, `consecutive`, `rate`), if it ran.
+    pub demo_breaker: Option<DemoBreaker>,
 }
 
 /// Latency quantiles in milliseconds.

@@ -322,44 +322,128 @@ fn method(c: &mut Checker, m: &Option<Spanned<String>>) -> http::Method {
 }
 
 fn demo(c: &mut Checker, d: &raw::DemoFile) -> DemoSettings {
+    let defaults = DemoSettings::default();
     let failure_threshold = match &d.failure_threshold {
         Some(t) if *t.get_ref() == 0 => {
             c.at(t.span(), "failure_threshold must be at least 1");
             1
         }
         Some(t) => *t.get_ref(),
-        None => 5,
+        None => defaults.failure_threshold,
     };
     let breaker = match &d.breaker {
-        None => true,
-        Some(b) => match b.get_ref().as_str() {
-            "on" => true,
-            "off" => false,
-            other => {
-                c.at(
-                    b.span(),
-                    format!("breaker must be \"on\" or \"off\", not \"{other}\""),
-                );
-                true
-            }
-        },
+        None => defaults.breaker,
+        Some(b) => DemoBreaker::parse(b.get_ref()).unwrap_or_else(|| {
+            c.at(
+                b.span(),
+                format!(
+                    "unknown breaker \"{}\": use {}",
+                    b.get_ref(),
+                    DemoBreaker::VALID
+                ),
+            );
+            defaults.breaker
+        }),
     };
+    let rate = rate_settings(c, d);
+    let state_header = match &d.state_header {
+        None => defaults.state_header,
+        Some(h) => StateHeader::parse(h.get_ref()).unwrap_or_else(|| {
+            c.at(
+                h.span(),
+                format!(
+                    "unknown state_header \"{}\": use {}",
+                    h.get_ref(),
+                    StateHeader::VALID
+                ),
+            );
+            defaults.state_header
+        }),
+    };
+    let transition_log = d.transition_log.as_ref().and_then(|p| {
+        if p.get_ref().trim().is_empty() {
+            c.at(p.span(), "transition_log must name a file");
+            None
+        } else {
+            Some(PathBuf::from(p.get_ref()))
+        }
+    });
     DemoSettings {
         listen: listen_addr(c, &d.listen),
+        breaker,
         failure_threshold,
         open_duration: d
             .open_duration
             .as_ref()
             .map(|o| positive_duration(c, o, "open_duration"))
-            .unwrap_or(Duration::from_secs(5)),
-        cache_ttl: opt_duration(c, &d.cache_ttl).unwrap_or(Duration::from_secs(2)),
+            .unwrap_or(defaults.open_duration),
+        rate,
+        cache_ttl: opt_duration(c, &d.cache_ttl).unwrap_or(defaults.cache_ttl),
         upstream_timeout: d
             .upstream_timeout
             .as_ref()
             .map(|t| positive_duration(c, t, "upstream_timeout"))
-            .unwrap_or(Duration::from_secs(1)),
-        breaker,
+            .unwrap_or(defaults.upstream_timeout),
+        fallback: d.fallback.unwrap_or(defaults.fallback),
+        state_header,
+        label_probe: d.label_probe.unwrap_or(defaults.label_probe),
+        transition_log,
     }
+}
+
+/// The rate breaker's keys; they are read whatever `breaker` says, so `--breaker rate`
+/// can switch a drill over.
+fn rate_settings(c: &mut Checker, d: &raw::DemoFile) -> RateSettings {
+    let defaults = RateSettings::default();
+    let failure_rate = match &d.failure_rate {
+        None => defaults.failure_rate,
+        Some(r) => {
+            let rate = *r.get_ref();
+            if rate > 0.0 && rate <= 1.0 {
+                rate
+            } else {
+                c.at(
+                    r.span(),
+                    format!("failure_rate is a fraction above 0 and at most 1, not {rate:?}"),
+                );
+                defaults.failure_rate
+            }
+        }
+    };
+    let mut count = |value: &Option<Spanned<i64>>, key: &str, max: u32, default: u32| {
+        // Both bounds fit in u32, so the count does too.
+        c.count(value, key, 1..=i64::from(max), default as usize) as u32
+    };
+    let window_max = RateSettings::MAX_WINDOW;
+    let minimum_calls = count(
+        &d.minimum_calls,
+        "minimum_calls",
+        window_max,
+        defaults.minimum_calls,
+    );
+    let window = count(&d.window, "window", window_max, defaults.window);
+    let half_open_calls = count(
+        &d.half_open_calls,
+        "half_open_calls",
+        RateSettings::MAX_HALF_OPEN_CALLS,
+        defaults.half_open_calls,
+    );
+    let settings = RateSettings {
+        failure_rate,
+        minimum_calls,
+        window,
+        half_open_calls,
+    };
+    if let Some(why) = settings.inconsistency() {
+        let span = d
+            .minimum_calls
+            .as_ref()
+            .or(d.window.as_ref())
+            .map(Spanned::span)
+            .unwrap_or(0..0);
+        c.at(span, why);
+    }
+    settings
 }
 
 fn requests(c: &mut Checker, raw: &[raw::RequestFile]) -> Vec<RequestSpec> {
@@ -410,5 +494,133 @@ fn preflight(c: &mut Checker, p: &raw::PreflightFile) -> Preflight {
             positive_duration(c, t, "timeout")
         }),
         status: p.status.as_ref().map(|s| status_code(c, s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_PROFILES: EmbeddedProfiles = EmbeddedProfiles(&[]);
+
+    /// A drill starting the stub and the demo service, with `demo` as its `[demo]` table
+    /// (which starts on line 5).
+    fn drill_with_demo(demo: &str) -> Result<Drill, ConfigError> {
+        let text = format!(
+            "[parts]\nstub = true\ndemo = true\n[demo]\n{demo}\n[[requests]]\nname = \"r\"\npath = \"/\"\n\n[[phases]]\nname = \"p\"\nexecutor = \"constant-arrival-rate\"\nrate = 5\nduration = \"1s\"\n"
+        );
+        super::super::parse_drill("d.toml", &text, &NO_PROFILES)
+    }
+
+    fn demo_settings(demo: &str) -> DemoSettings {
+        drill_with_demo(demo)
+            .unwrap_or_else(|e| panic!("valid: {e}"))
+            .parts
+            .demo
+            .expect("demo part")
+    }
+
+    /// `line:col: message` of each problem.
+    fn problems(demo: &str) -> Vec<String> {
+        match drill_with_demo(demo) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .diagnostics()
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn demo_keys_default_to_a_consecutive_breaker_that_tells_the_truth() {
+        let d = demo_settings("");
+        assert_eq!(d.breaker, DemoBreaker::Consecutive);
+        assert_eq!(d.rate, RateSettings::default());
+        assert!(d.fallback && d.label_probe);
+        assert_eq!(d.state_header, StateHeader::Truthful);
+        assert_eq!(d.transition_log, None);
+    }
+
+    #[test]
+    fn every_new_demo_key_is_read() {
+        let d = demo_settings(
+            "breaker = \"rate\"\nfailure_rate = 0.25\nminimum_calls = 4\nwindow = 8\nhalf_open_calls = 2\nopen_duration = \"750ms\"\nfallback = false\nstate_header = \"closed\"\nlabel_probe = false\ntransition_log = \"out/transitions.jsonl\"",
+        );
+        assert_eq!(d.breaker, DemoBreaker::Rate);
+        assert_eq!(
+            d.rate,
+            RateSettings {
+                failure_rate: 0.25,
+                minimum_calls: 4,
+                window: 8,
+                half_open_calls: 2,
+            }
+        );
+        assert_eq!(d.open_duration, Duration::from_millis(750));
+        assert!(!d.fallback && !d.label_probe);
+        assert_eq!(d.state_header, StateHeader::Closed);
+        assert_eq!(
+            d.transition_log,
+            Some(PathBuf::from("out/transitions.jsonl"))
+        );
+        assert_eq!(
+            demo_settings("state_header = \"none\"").state_header,
+            StateHeader::None
+        );
+        assert_eq!(
+            demo_settings("failure_rate = 1").rate.failure_rate,
+            1.0,
+            "an integer rate is fine"
+        );
+    }
+
+    #[test]
+    fn breaker_kinds_and_the_on_alias() {
+        for (text, kind) in [
+            ("on", DemoBreaker::Consecutive),
+            ("consecutive", DemoBreaker::Consecutive),
+            ("rate", DemoBreaker::Rate),
+            ("off", DemoBreaker::Off),
+        ] {
+            assert_eq!(
+                demo_settings(&format!("breaker = \"{text}\"")).breaker,
+                kind
+            );
+        }
+    }
+
+    #[test]
+    fn each_bad_demo_value_is_reported_where_it_is() {
+        let got = problems(
+            "breaker = \"ratio\"\nfailure_rate = 1.5\nminimum_calls = 0\nwindow = 0\nhalf_open_calls = 0\nstate_header = \"lying\"\ntransition_log = \"\"",
+        );
+        let want = [
+            "5:11: unknown breaker \"ratio\": use \"consecutive\", \"rate\" or \"off\" (\"on\" means \"consecutive\")",
+            "6:16: failure_rate is a fraction above 0 and at most 1, not 1.5",
+            "7:17: minimum_calls must be between 1 and 100000",
+            "8:10: window must be between 1 and 100000",
+            "9:19: half_open_calls must be between 1 and 10000",
+            "10:16: unknown state_header \"lying\": use \"truthful\", \"closed\" or \"none\"",
+            "11:18: transition_log must name a file",
+        ];
+        assert_eq!(got, want);
+        assert_eq!(
+            problems("failure_rate = 0.0"),
+            ["5:16: failure_rate is a fraction above 0 and at most 1, not 0.0"]
+        );
+        assert_eq!(
+            problems("window = 5\nminimum_calls = 6"),
+            ["6:17: minimum_calls (6) is larger than window (5): the rate breaker could never open"]
+        );
+    }
+
+    #[test]
+    fn demo_switches_must_be_booleans() {
+        let got = problems("fallback = \"no\"");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("5:12: "), "{got:?}");
+        let got = problems("label_probe = 1");
+        assert!(got[0].starts_with("5:15: "), "{got:?}");
     }
 }

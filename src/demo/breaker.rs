@@ -1,0 +1,836 @@
+//! The demo service's circuit breakers: two kinds behind one [`Breaker`], so the service
+//! has one call path.
+//!
+//! - `consecutive`: failsafe's `consecutive_failures` policy with a constant open time. It
+//!   opens at the `threshold`th consecutive failure; OPEN → HALF_OPEN is lazy (on the first
+//!   call after the wait); half-open admits every call and the first outcome decides.
+//!   failsafe has no state getter, so the state is tracked through its `Instrument` hooks.
+//! - `rate`: a resilience4j-like count-based breaker ([`RateBreaker`]): the failure rate
+//!   over the last `window` outcomes opens it once at least `minimum_calls` are recorded;
+//!   OPEN → HALF_OPEN is lazy; half-open admits `half_open_calls` calls and, once they have
+//!   all completed, their failure rate decides open or closed.
+//!
+//! Every transition of either kind goes through one [`TransitionLog`]: it is timestamped
+//! the moment the state machine transitions, kept in memory for `GET /breaker` and, if
+//! configured, appended to a file as one JSON line — the ground truth that breakerbox's
+//! observations can be checked against.
+
+use crate::breaker_state::BreakerState;
+use crate::config::{DemoBreaker, DemoSettings, RateSettings};
+use failsafe::futures::CircuitBreaker as _;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::future::Future;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Why a breaker could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BreakerError {
+    /// The transition log file cannot be opened for appending.
+    #[error("cannot open the transition log {}: {source}", path.display())]
+    TransitionLog {
+        /// The file as configured.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+}
+
+/// One breaker transition, as `GET /breaker` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    /// Milliseconds since the breaker was built.
+    pub at_ms: u64,
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// The state left; `None` for the initial `closed`.
+    pub from: Option<BreakerState>,
+    /// The state entered.
+    pub to: BreakerState,
+}
+
+/// One line of the transition log file.
+#[derive(Serialize)]
+struct LogLine<'a> {
+    unix_ms: u64,
+    time: &'a str,
+    from: Option<BreakerState>,
+    to: BreakerState,
+    breaker: &'static str,
+}
+
+/// The state, the transitions and the rejection count of one breaker, shared by the state
+/// machine (which records) and the service (which reads).
+#[derive(Debug)]
+pub struct TransitionLog {
+    kind: DemoBreaker,
+    started: Instant,
+    state: AtomicU8,
+    rejected: AtomicU64,
+    inner: Mutex<LogInner>,
+}
+
+#[derive(Debug)]
+struct LogInner {
+    last: Option<BreakerState>,
+    transitions: Vec<Transition>,
+    file: Option<(PathBuf, File)>,
+}
+
+impl TransitionLog {
+    /// A log for a breaker of `kind`, appending to `file` (path, open file) if given.
+    fn new(kind: DemoBreaker, file: Option<(PathBuf, File)>) -> TransitionLog {
+        TransitionLog {
+            kind,
+            started: Instant::now(),
+            state: AtomicU8::new(BreakerState::Closed.to_code()),
+            rejected: AtomicU64::new(0),
+            inner: Mutex::new(LogInner {
+                last: None,
+                transitions: Vec::new(),
+                file,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LogInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a transition to `to`, timestamped now. Callers hold their own state lock (or
+    /// are failsafe's hook), so lines appear in transition order.
+    fn record(&self, to: BreakerState) {
+        let mut inner = self.lock();
+        let now = SystemTime::now();
+        let at_ms = millis(self.started.elapsed());
+        let (unix_ms, time) = wall_clock(now);
+        let from = inner.last.replace(to);
+        self.state.store(to.to_code(), Ordering::Release);
+        let transition = Transition {
+            at_ms,
+            unix_ms,
+            from,
+            to,
+        };
+        if let Some((path, file)) = &mut inner.file {
+            let line = LogLine {
+                unix_ms,
+                time: &time,
+                from,
+                to,
+                breaker: self.kind.as_str(),
+            };
+            let written = serde_json::to_vec(&line)
+                .map_err(std::io::Error::other)
+                .and_then(|mut bytes| {
+                    bytes.push(b'\n');
+                    file.write_all(&bytes)?;
+                    file.flush()
+                });
+            if let Err(e) = written {
+                tracing::warn!(path = %path.display(), error = %e, "cannot append to the transition log");
+            }
+        }
+        inner.transitions.push(transition);
+    }
+
+    fn reject(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The state now.
+    pub fn state(&self) -> BreakerState {
+        BreakerState::from_code(self.state.load(Ordering::Acquire)).unwrap_or(BreakerState::Closed)
+    }
+
+    /// Every transition so far, oldest first (the first is the initial `closed`).
+    pub fn transitions(&self) -> Vec<Transition> {
+        self.lock().transitions.clone()
+    }
+
+    /// Calls rejected so far (open, or half-open with every trial slot taken).
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds since the Unix epoch and RFC 3339 with milliseconds (UTC) of `now`; a clock
+/// set before 1970 reads as the epoch.
+fn wall_clock(now: SystemTime) -> (u64, String) {
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut time = String::new();
+    // humantime refuses years past 9999 with fmt::Error; then the field stays empty.
+    let _ = write!(
+        time,
+        "{}",
+        humantime::format_rfc3339_millis(UNIX_EPOCH + since_epoch)
+    );
+    (millis(since_epoch), time)
+}
+
+/// Opens `path` for appending (creating it), for the transition log.
+fn open_log_file(path: &Path) -> Result<File, BreakerError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| BreakerError::TransitionLog {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// How a call was admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// A trial call of a half-open period: for `consecutive` the first call admitted after
+    /// the breaker half-opened, for `rate` each of the `half_open_calls`.
+    pub probe: bool,
+}
+
+/// Why a call through the breaker produced no value.
+#[derive(Debug)]
+pub enum CallError<E> {
+    /// The breaker did not let the call through.
+    Rejected,
+    /// The call ran and failed (and counted as a failure).
+    Failed {
+        /// How it was admitted.
+        admission: Admission,
+        /// The call's own error.
+        error: E,
+    },
+}
+
+/// The demo service's breaker: one of the two kinds, with its transition log.
+#[derive(Debug)]
+pub struct Breaker {
+    kind: Kind,
+    log: Arc<TransitionLog>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Consecutive(Consecutive),
+    Rate(RateBreaker),
+}
+
+impl Breaker {
+    /// Builds the breaker `settings` asks for; `None` when it is off. The transition log
+    /// file, if configured, is opened (and created) even then.
+    pub fn from_settings(settings: &DemoSettings) -> Result<Option<Breaker>, BreakerError> {
+        let file = match &settings.transition_log {
+            Some(path) => Some((path.clone(), open_log_file(path)?)),
+            None => None,
+        };
+        Ok(match settings.breaker {
+            DemoBreaker::Off => None,
+            DemoBreaker::Consecutive => Some(Breaker::consecutive(
+                settings.failure_threshold,
+                settings.open_duration,
+                file,
+            )),
+            DemoBreaker::Rate => Some(Breaker::rate(settings.rate, settings.open_duration, file)),
+        })
+    }
+
+    /// A failsafe consecutive-failures breaker: opens at the `threshold`th consecutive
+    /// failure and stays open exactly `open_duration`.
+    fn consecutive(
+        threshold: u32,
+        open_duration: Duration,
+        file: Option<(PathBuf, File)>,
+    ) -> Breaker {
+        let log = Arc::new(TransitionLog::new(DemoBreaker::Consecutive, file));
+        let probe_taken = Arc::new(AtomicBool::new(false));
+        let policy = failsafe::failure_policy::consecutive_failures(
+            threshold,
+            failsafe::backoff::constant(open_duration),
+        );
+        // failsafe calls `on_closed` while building: that is the initial `closed`.
+        let machine = failsafe::Config::new()
+            .failure_policy(policy)
+            .instrument(Hooks {
+                log: log.clone(),
+                probe_taken: probe_taken.clone(),
+            })
+            .build();
+        Breaker {
+            kind: Kind::Consecutive(Consecutive {
+                machine,
+                probe_taken,
+            }),
+            log,
+        }
+    }
+
+    /// A count-based failure-rate breaker.
+    fn rate(
+        settings: RateSettings,
+        open_duration: Duration,
+        file: Option<(PathBuf, File)>,
+    ) -> Breaker {
+        let log = Arc::new(TransitionLog::new(DemoBreaker::Rate, file));
+        Breaker {
+            kind: Kind::Rate(RateBreaker::new(settings, open_duration, log.clone())),
+            log,
+        }
+    }
+
+    /// Which kind this is.
+    pub fn kind(&self) -> DemoBreaker {
+        self.log.kind
+    }
+
+    /// The state now (an open breaker whose wait is over still reads `open` until a call
+    /// arrives: OPEN → HALF_OPEN is lazy).
+    pub fn state(&self) -> BreakerState {
+        self.log.state()
+    }
+
+    /// The state, transitions and rejection count.
+    pub fn log(&self) -> &TransitionLog {
+        &self.log
+    }
+
+    /// Runs `call` if the breaker admits it, recording its outcome (`Err` is a failure).
+    pub async fn call<T, E, F>(&self, call: F) -> Result<(Admission, T), CallError<E>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        match &self.kind {
+            Kind::Consecutive(c) => {
+                let guarded = c.machine.call(async {
+                    // failsafe polls this only once the call is permitted (and after its
+                    // hooks ran), so the state read here is the one the call was admitted
+                    // under. The first call admitted while half-open is the probe.
+                    let probe = self.log.state() == BreakerState::HalfOpen
+                        && !c.probe_taken.swap(true, Ordering::AcqRel);
+                    let admission = Admission { probe };
+                    call.await
+                        .map(|value| (admission, value))
+                        .map_err(|error| (admission, error))
+                });
+                match guarded.await {
+                    Ok(done) => Ok(done),
+                    Err(failsafe::Error::Inner((admission, error))) => {
+                        Err(CallError::Failed { admission, error })
+                    }
+                    Err(failsafe::Error::Rejected) => Err(CallError::Rejected),
+                }
+            }
+            Kind::Rate(r) => {
+                let Some(permit) = r.try_acquire() else {
+                    return Err(CallError::Rejected);
+                };
+                let admission = Admission {
+                    probe: permit.half_open,
+                };
+                let outcome = call.await;
+                permit.record(outcome.is_err());
+                outcome
+                    .map(|value| (admission, value))
+                    .map_err(|error| CallError::Failed { admission, error })
+            }
+        }
+    }
+}
+
+type FailsafeMachine = failsafe::StateMachine<
+    failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Constant>,
+    Hooks,
+>;
+
+#[derive(Debug)]
+struct Consecutive {
+    machine: FailsafeMachine,
+    /// Set by the first call admitted after each transition to half-open: the probe.
+    probe_taken: Arc<AtomicBool>,
+}
+
+/// Tracks failsafe's state through its instrument hooks (it has no getter). failsafe calls
+/// them right after its own transition, so the timestamps are the transitions'.
+#[derive(Debug, Clone)]
+struct Hooks {
+    log: Arc<TransitionLog>,
+    probe_taken: Arc<AtomicBool>,
+}
+
+impl failsafe::Instrument for Hooks {
+    fn on_call_rejected(&self) {
+        self.log.reject();
+    }
+    fn on_open(&self) {
+        self.log.record(BreakerState::Open);
+    }
+    fn on_half_open(&self) {
+        self.probe_taken.store(false, Ordering::Release);
+        self.log.record(BreakerState::HalfOpen);
+    }
+    fn on_closed(&self) {
+        self.log.record(BreakerState::Closed);
+    }
+}
+
+/// A resilience4j-like count-based circuit breaker.
+///
+/// - CLOSED: the last `window` outcomes are kept; once at least `minimum_calls` are and
+///   the failure rate among them is at least `failure_rate`, it opens.
+/// - OPEN: every call is rejected for `open_duration`; the first call after that turns it
+///   HALF_OPEN (lazily, as resilience4j does by default).
+/// - HALF_OPEN: at most `half_open_calls` calls are admitted, the rest rejected; once all of
+///   them have completed, a failure rate among them of at least `failure_rate` opens it
+///   again, else it closes with an empty window.
+///
+/// An outcome of a call admitted before the latest transition is ignored (a slow call let
+/// through while closed does not count against the half-open trial). A half-open call
+/// dropped before it completes frees its slot.
+#[derive(Debug)]
+pub struct RateBreaker {
+    settings: RateSettings,
+    open_duration: Duration,
+    machine: Mutex<Machine>,
+    log: Arc<TransitionLog>,
+}
+
+#[derive(Debug)]
+struct Machine {
+    state: BreakerState,
+    /// Bumped at every transition; outcomes of calls admitted earlier are ignored.
+    generation: u64,
+    /// Recent outcomes while closed, oldest first; `true` is a failure.
+    window: VecDeque<bool>,
+    /// Failures in `window`.
+    failures: u32,
+    /// When the breaker last opened.
+    opened_at: Instant,
+    /// Half-open slots taken (a dropped call gives its slot back).
+    trial_admitted: u32,
+    /// Half-open calls completed, and how many of them failed.
+    trial_completed: u32,
+    trial_failures: u32,
+}
+
+/// Permission to make one call through a [`RateBreaker`]; report the outcome with
+/// [`RatePermit::record`]. Dropping it unrecorded frees a half-open slot.
+#[derive(Debug)]
+pub struct RatePermit<'a> {
+    breaker: &'a RateBreaker,
+    generation: u64,
+    half_open: bool,
+    recorded: bool,
+}
+
+impl RatePermit<'_> {
+    /// Whether the call was admitted as a half-open trial.
+    pub fn half_open(&self) -> bool {
+        self.half_open
+    }
+
+    /// Records the call's outcome.
+    pub fn record(self, failed: bool) {
+        self.record_at(failed, Instant::now());
+    }
+
+    fn record_at(mut self, failed: bool, now: Instant) {
+        self.recorded = true;
+        self.breaker.complete(self.generation, Some(failed), now);
+    }
+}
+
+impl Drop for RatePermit<'_> {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.breaker.complete(self.generation, None, Instant::now());
+        }
+    }
+}
+
+impl RateBreaker {
+    /// A closed breaker; its initial `closed` is recorded in `log`.
+    fn new(settings: RateSettings, open_duration: Duration, log: Arc<TransitionLog>) -> Self {
+        log.record(BreakerState::Closed);
+        RateBreaker {
+            settings,
+            open_duration,
+            machine: Mutex::new(Machine {
+                state: BreakerState::Closed,
+                generation: 0,
+                window: VecDeque::with_capacity(settings.window as usize),
+                failures: 0,
+                opened_at: Instant::now(),
+                trial_admitted: 0,
+                trial_completed: 0,
+                trial_failures: 0,
+            }),
+            log,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Machine> {
+        self.machine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks to make a call; `None` means rejected (counted in the log).
+    pub fn try_acquire(&self) -> Option<RatePermit<'_>> {
+        self.try_acquire_at(Instant::now())
+    }
+
+    fn try_acquire_at(&self, now: Instant) -> Option<RatePermit<'_>> {
+        let mut m = self.lock();
+        if m.state == BreakerState::Open {
+            if now.saturating_duration_since(m.opened_at) < self.open_duration {
+                drop(m);
+                self.log.reject();
+                return None;
+            }
+            self.transition(&mut m, BreakerState::HalfOpen, now);
+        }
+        let half_open = m.state == BreakerState::HalfOpen;
+        if half_open {
+            if m.trial_admitted >= self.settings.half_open_calls {
+                drop(m);
+                self.log.reject();
+                return None;
+            }
+            m.trial_admitted += 1;
+        }
+        Some(RatePermit {
+            breaker: self,
+            generation: m.generation,
+            half_open,
+            recorded: false,
+        })
+    }
+
+    /// A call admitted in `generation` ended: `Some(failed)`, or `None` when it was dropped.
+    fn complete(&self, generation: u64, outcome: Option<bool>, now: Instant) {
+        let mut m = self.lock();
+        if m.generation != generation {
+            return;
+        }
+        let rate = self.settings.failure_rate;
+        match (m.state, outcome) {
+            (BreakerState::Closed, Some(failed)) => {
+                m.window.push_back(failed);
+                m.failures += u32::from(failed);
+                if m.window.len() > self.settings.window as usize {
+                    let oldest_failed = m.window.pop_front().unwrap_or(false);
+                    m.failures -= u32::from(oldest_failed);
+                }
+                let calls = m.window.len();
+                if calls >= self.settings.minimum_calls as usize
+                    && f64::from(m.failures) / calls as f64 >= rate
+                {
+                    self.transition(&mut m, BreakerState::Open, now);
+                }
+            }
+            (BreakerState::HalfOpen, Some(failed)) => {
+                m.trial_completed += 1;
+                m.trial_failures += u32::from(failed);
+                if m.trial_completed >= self.settings.half_open_calls {
+                    let failed_share = f64::from(m.trial_failures) / f64::from(m.trial_completed);
+                    let to = if failed_share >= rate {
+                        BreakerState::Open
+                    } else {
+                        BreakerState::Closed
+                    };
+                    self.transition(&mut m, to, now);
+                }
+            }
+            (BreakerState::HalfOpen, None) => {
+                m.trial_admitted = m.trial_admitted.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves to `to`, resetting what the new state counts, and records it (under the
+    /// machine's lock, so the log's order is the machine's).
+    fn transition(&self, m: &mut Machine, to: BreakerState, now: Instant) {
+        m.state = to;
+        m.generation += 1;
+        match to {
+            BreakerState::Open => m.opened_at = now,
+            BreakerState::HalfOpen => {
+                m.trial_admitted = 0;
+                m.trial_completed = 0;
+                m.trial_failures = 0;
+            }
+            BreakerState::Closed => {
+                m.window.clear();
+                m.failures = 0;
+            }
+        }
+        self.log.record(to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use BreakerState::{Closed, HalfOpen, Open};
+
+    fn rate_breaker(
+        failure_rate: f64,
+        minimum_calls: u32,
+        window: u32,
+        half_open_calls: u32,
+        open_duration: Duration,
+    ) -> RateBreaker {
+        let settings = RateSettings {
+            failure_rate,
+            minimum_calls,
+            window,
+            half_open_calls,
+        };
+        RateBreaker::new(
+            settings,
+            open_duration,
+            Arc::new(TransitionLog::new(DemoBreaker::Rate, None)),
+        )
+    }
+
+    /// Makes one call at `now` with outcome `failed`; whether it was admitted.
+    fn call_at(b: &RateBreaker, now: Instant, failed: bool) -> bool {
+        match b.try_acquire_at(now) {
+            Some(permit) => {
+                permit.record_at(failed, now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn states(b: &RateBreaker) -> Vec<BreakerState> {
+        b.log.transitions().iter().map(|t| t.to).collect()
+    }
+
+    /// Opens `b` (rate 0.5, min 4) with four failures at `now`.
+    fn open_it(b: &RateBreaker, now: Instant) {
+        for _ in 0..4 {
+            assert!(call_at(b, now, true));
+        }
+        assert_eq!(b.log.state(), Open);
+    }
+
+    #[test]
+    fn waits_for_the_minimum_number_of_calls() {
+        let b = rate_breaker(0.5, 5, 10, 2, Duration::from_secs(60));
+        let now = Instant::now();
+        for _ in 0..4 {
+            assert!(call_at(&b, now, true));
+            assert_eq!(b.log.state(), Closed, "4 failures are below minimum_calls");
+        }
+        assert!(call_at(&b, now, true));
+        assert_eq!(b.log.state(), Open);
+        assert_eq!(states(&b), [Closed, Open]);
+    }
+
+    #[test]
+    fn opens_at_the_failure_rate_over_the_window() {
+        let b = rate_breaker(0.5, 4, 4, 1, Duration::from_secs(60));
+        let now = Instant::now();
+        // S F S: below the minimum. S: 1 of 4 failed. F: window [F S S F] = 2 of 4 = 0.5.
+        for failed in [false, true, false, false] {
+            assert!(call_at(&b, now, failed));
+            assert_eq!(b.log.state(), Closed);
+        }
+        assert!(call_at(&b, now, true));
+        assert_eq!(b.log.state(), Open, "2 of the last 4 failed");
+    }
+
+    #[test]
+    fn old_outcomes_slide_out_of_the_window() {
+        let b = rate_breaker(0.5, 4, 4, 1, Duration::from_secs(60));
+        let now = Instant::now();
+        // F S S S S S F: the first failure has left the window when the second comes.
+        for failed in [true, false, false, false, false, false, true] {
+            assert!(call_at(&b, now, failed));
+            assert_eq!(b.log.state(), Closed);
+        }
+    }
+
+    #[test]
+    fn open_rejects_until_the_wait_then_half_opens_lazily() {
+        let wait = Duration::from_secs(60);
+        let b = rate_breaker(0.5, 4, 10, 2, wait);
+        let t0 = Instant::now();
+        open_it(&b, t0);
+        assert!(!call_at(&b, t0, false));
+        assert!(!call_at(&b, t0 + wait / 2, false));
+        assert_eq!(b.log.rejected(), 2);
+        // The wait is over, but nothing happens until a call arrives.
+        assert_eq!(b.log.state(), Open);
+        let permit = b
+            .try_acquire_at(t0 + wait)
+            .expect("first call after the wait");
+        assert!(permit.half_open());
+        assert_eq!(b.log.state(), HalfOpen);
+        drop(permit);
+    }
+
+    #[test]
+    fn half_open_admits_only_the_permitted_calls_and_closes_after_them() {
+        let wait = Duration::from_millis(10);
+        let b = rate_breaker(0.5, 4, 10, 3, wait);
+        let t0 = Instant::now();
+        open_it(&b, t0);
+        let later = t0 + wait;
+        let trials: Vec<_> = (0..3)
+            .map(|_| b.try_acquire_at(later).expect("a trial slot"))
+            .collect();
+        assert!(trials.iter().all(RatePermit::half_open));
+        assert!(b.try_acquire_at(later).is_none(), "a 4th call is rejected");
+        let mut trials = trials.into_iter();
+        for permit in trials.by_ref().take(2) {
+            permit.record(false);
+            assert_eq!(b.log.state(), HalfOpen, "waits for every trial call");
+        }
+        trials.for_each(|p| p.record(false));
+        assert_eq!(b.log.state(), Closed);
+        assert_eq!(states(&b), [Closed, Open, HalfOpen, Closed]);
+        // Closing cleared the window: three failures are below the minimum again.
+        for _ in 0..3 {
+            assert!(call_at(&b, later, true));
+        }
+        assert_eq!(b.log.state(), Closed);
+    }
+
+    #[test]
+    fn half_open_reopens_when_the_trials_fail_at_the_rate() {
+        let wait = Duration::from_millis(10);
+        let b = rate_breaker(0.5, 4, 10, 2, wait);
+        let t0 = Instant::now();
+        open_it(&b, t0);
+        let t1 = t0 + wait;
+        assert!(call_at(&b, t1, false));
+        assert!(call_at(&b, t1, true));
+        assert_eq!(b.log.state(), Open, "1 of 2 trials failed: 0.5");
+        assert!(!call_at(&b, t1, false), "open again: the wait restarted");
+        let t2 = t1 + wait;
+        assert!(call_at(&b, t2, false));
+        assert!(call_at(&b, t2, false));
+        assert_eq!(states(&b), [Closed, Open, HalfOpen, Open, HalfOpen, Closed]);
+    }
+
+    #[test]
+    fn a_dropped_trial_call_frees_its_slot_and_stale_outcomes_are_ignored() {
+        let wait = Duration::from_millis(10);
+        let b = rate_breaker(0.5, 4, 10, 1, wait);
+        let t0 = Instant::now();
+        // Admitted while closed, completes after the breaker opened: ignored.
+        let slow = b.try_acquire_at(t0).expect("closed admits");
+        open_it(&b, t0);
+        slow.record(true);
+        let t1 = t0 + wait;
+        let cancelled = b.try_acquire_at(t1).expect("the one trial slot");
+        assert!(b.try_acquire_at(t1).is_none());
+        drop(cancelled);
+        assert!(call_at(&b, t1, false), "the slot came back");
+        assert_eq!(b.log.state(), Closed);
+    }
+
+    #[test]
+    fn real_time_cycle_with_a_short_open_duration() {
+        let b = rate_breaker(1.0, 2, 2, 1, Duration::from_millis(30));
+        for _ in 0..2 {
+            let p = b.try_acquire().expect("closed");
+            p.record(true);
+        }
+        assert_eq!(b.log.state(), Open);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.log.state(), Open, "half-open is lazy");
+        let p = b.try_acquire().expect("the wait is over");
+        assert_eq!(b.log.state(), HalfOpen);
+        p.record(false);
+        assert_eq!(b.log.state(), Closed);
+    }
+
+    #[test]
+    fn transitions_are_logged_as_json_lines() {
+        let dir = std::env::temp_dir().join(format!("breakerbox-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let path = dir.join("transitions.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let settings = DemoSettings {
+            breaker: DemoBreaker::Rate,
+            rate: RateSettings {
+                failure_rate: 0.5,
+                minimum_calls: 1,
+                window: 1,
+                half_open_calls: 1,
+            },
+            transition_log: Some(path.clone()),
+            ..DemoSettings::default()
+        };
+        let breaker = Breaker::from_settings(&settings)
+            .expect("log opens")
+            .expect("a breaker");
+        let Kind::Rate(r) = &breaker.kind else {
+            panic!("a rate breaker");
+        };
+        assert!(call_at(r, Instant::now(), true));
+        let text = std::fs::read_to_string(&path).expect("log written");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["from"], serde_json::Value::Null);
+        assert_eq!(lines[0]["to"], "closed");
+        assert_eq!(lines[1]["from"], "closed");
+        assert_eq!(lines[1]["to"], "open");
+        assert_eq!(lines[1]["breaker"], "rate");
+        let unix_ms = lines[1]["unix_ms"].as_u64().expect("unix_ms");
+        let time = lines[1]["time"].as_str().expect("time");
+        let parsed = humantime::parse_rfc3339(time).expect("RFC 3339");
+        assert_eq!(
+            millis(parsed.duration_since(UNIX_EPOCH).expect("after 1970")),
+            unix_ms
+        );
+        assert!(time.ends_with('Z') && time.len() == "2026-11-30T16:00:00.123Z".len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn clocks_before_1970_read_as_the_epoch() {
+        let (ms, time) = wall_clock(UNIX_EPOCH - Duration::from_secs(5));
+        assert_eq!(ms, 0);
+        assert_eq!(time, "1970-01-01T00:00:00.000Z");
+    }
+
+    #[tokio::test]
+    async fn the_consecutive_breaker_labels_the_first_half_open_call_as_the_probe() {
+        let b = Breaker::consecutive(2, Duration::from_millis(100), None);
+        for _ in 0..2 {
+            let r = b.call(async { Err::<(), _>("down") }).await;
+            assert!(matches!(r, Err(CallError::Failed { .. })));
+        }
+        assert_eq!(b.state(), Open);
+        assert!(matches!(
+            b.call(async { Ok::<_, ()>(()) }).await,
+            Err(CallError::Rejected)
+        ));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let (admission, ()) = b
+            .call(async { Ok::<_, ()>(()) })
+            .await
+            .expect("the probe passes");
+        assert!(admission.probe);
+        assert_eq!(b.state(), Closed);
+        let states: Vec<_> = b.log().transitions().iter().map(|t| t.to).collect();
+        assert_eq!(states, [Closed, Open, HalfOpen, Closed]);
+        assert_eq!(b.log().rejected(), 1);
+    }
+}
