@@ -27,7 +27,8 @@ impl BreakerState {
     }
 
     /// Reads the many spellings breaker libraries use (`HALF_OPEN`, `half-open`, `halfOpen`,
-    /// `CIRCUIT_OPEN`, `forced_open`, …) as one of the three states.
+    /// `CIRCUIT_OPEN`, `forced_open`, …) as one of the three states. A disabled breaker
+    /// (`DISABLED`, `METRICS_ONLY`) lets every call through, so it reads as closed.
     pub fn parse_lenient(text: &str) -> Option<BreakerState> {
         let folded: String = text
             .trim()
@@ -40,7 +41,8 @@ impl BreakerState {
             .or_else(|| folded.strip_prefix("state"))
             .unwrap_or(&folded);
         match folded {
-            "closed" | "close" => Some(BreakerState::Closed),
+            // resilience4j's DISABLED and METRICS_ONLY let every call through: closed.
+            "closed" | "close" | "disabled" | "metricsonly" => Some(BreakerState::Closed),
             "open" | "forcedopen" | "forceopen" => Some(BreakerState::Open),
             "halfopen" | "halfopened" => Some(BreakerState::HalfOpen),
             _ => None,
@@ -140,6 +142,10 @@ mod tests {
         ] {
             assert_eq!(BreakerState::parse_lenient(text), Some(want), "{text}");
         }
+        assert_eq!(
+            BreakerState::parse_lenient("METRICS_ONLY"),
+            Some(BreakerState::Closed)
+        );
         assert_eq!(BreakerState::parse_lenient("ajar"), None);
         assert_eq!(BreakerState::parse_lenient(""), None);
     }

@@ -61,7 +61,8 @@ fn demo_drill_without_a_breaker_fails_and_names_what_failed() {
     let result = read_result(&out);
     assert_eq!(result["outcome"], "failed");
     assert_eq!(result["parts"]["demo_breaker"], "off");
-    assert!(breaker_states(&result).is_empty());
+    // Without a breaker every call reaches the upstream: the tap sees it closed throughout.
+    assert_eq!(breaker_states(&result), vec!["closed"]);
 }
 
 #[test]
@@ -174,7 +175,9 @@ fn ctrl_c_stops_the_run_with_exit_3_and_keeps_the_result() {
 
 #[test]
 fn an_unreachable_target_fails_fast_with_exit_4() {
-    let closed = free_port();
+    // Port 0 is never listening: a port that was free a moment ago may not stay free while
+    // other tests start servers.
+    let closed = 0;
     let started = Instant::now();
     let run = breakerbox()
         .args([
@@ -193,47 +196,6 @@ fn an_unreachable_target_fails_fast_with_exit_4() {
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(started.elapsed() < Duration::from_secs(10));
-}
-
-/// What a finished breakerbox process left behind.
-struct Finished {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `breakerbox ARGS --quiet --out DIR/result.json` in a fresh scratch dir.
-fn run_quiet(name: &str, args: &[&str]) -> (Finished, std::path::PathBuf) {
-    let out = scratch(name).join("result.json");
-    let run = breakerbox()
-        .args(args)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("runs");
-    let finished = Finished {
-        code: run.status.code(),
-        stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
-    };
-    (finished, out)
-}
-
-/// Whether `wanted` appears in `seen` in order, other states allowed between.
-fn in_order(seen: &[String], wanted: &[&str]) -> bool {
-    let mut seen = seen.iter();
-    wanted.iter().all(|w| seen.any(|s| s == w))
 }
 
 fn transition_time(result: &serde_json::Value, to: &str) -> f64 {

@@ -555,7 +555,7 @@ impl StateSpellings {
 /// How often and how patiently a URL is polled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollSettings {
-    /// The URL (http).
+    /// The URL (http), or a path (`/breaker`) relative to the target.
     pub url: String,
     /// Time between polls.
     pub interval: Duration,
@@ -616,6 +616,8 @@ pub struct TapSettings {
     pub quiet: Duration,
     /// Fewest client requests during that gap.
     pub min_client_requests: u32,
+    /// Successful probes after which a half-open breaker counts as closed.
+    pub probes_to_close: u32,
 }
 
 impl Default for TapSettings {
@@ -624,6 +626,7 @@ impl Default for TapSettings {
             enabled: true,
             quiet: Duration::from_millis(250),
             min_client_requests: 5,
+            probes_to_close: 1,
         }
     }
 }

@@ -204,6 +204,7 @@ pub(crate) struct TapFile {
     pub enabled: Option<bool>,
     pub quiet: Option<Spanned<String>>,
     pub min_client_requests: Option<Spanned<u32>>,
+    pub probes_to_close: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -41,6 +41,7 @@ pub(super) fn tap_channel(
     let rule = QuietRule {
         quiet: settings.quiet,
         min_client_requests: settings.min_client_requests,
+        probes_to_close: settings.probes_to_close,
     };
     let transitions = infer(upstream, client, &rule);
     let attempts: u64 = upstream.attempts.iter().map(|&n| u64::from(n)).sum();
@@ -60,6 +61,7 @@ pub(super) fn tap_channel(
             interval.as_millis()
         ),
         transitions,
+        sees_half_open: true,
         sightings: attempts,
         polls: None,
         unknown_values: Default::default(),
@@ -85,6 +87,7 @@ pub(super) fn response_channel(
             "{what}: one client request interval + 10 ms, dated when the response ends"
         ),
         transitions: tracker.transitions(),
+        sees_half_open: channel != Channel::Markers,
         sightings: tracker.sightings(),
         polls: None,
         unknown_values: tracker.unknown_values(),

@@ -12,7 +12,7 @@ pub use progress::{Progress, ProgressSnapshot};
 
 use crate::breaker_state::Channel;
 use crate::clock::RunClock;
-use crate::config::Drill;
+use crate::config::{Drill, PollSettings};
 use crate::demo::{DemoError, DemoService};
 use crate::fault::{FaultLayer, FaultProxy, ProxyError, Tap};
 use crate::load::{self, Live, LoadError, Observers, Target};
@@ -197,7 +197,11 @@ impl PreparedDrill {
                 .map(|p| (Channel::Prometheus, &p.poll, Reader::prometheus(p))),
         ];
         for (channel, poll, reader) in polled.into_iter().flatten() {
-            match Poller::start(channel, poll, reader, self.clock.clone()) {
+            let poll = PollSettings {
+                url: relative_to(&self.target.url, &poll.url),
+                ..poll.clone()
+            };
+            match Poller::start(channel, &poll, reader, self.clock.clone()) {
                 Ok(p) => pollers.push(p),
                 Err(e) => tracing::error!(%channel, error = %e, "cannot start the poller"),
             }
@@ -350,13 +354,18 @@ impl PreparedDrill {
     }
 }
 
+/// `url` itself, or the target's base URL joined with `url` when it is a path.
+fn relative_to(target: &str, url: &str) -> String {
+    if url.starts_with('/') {
+        format!("{target}{url}")
+    } else {
+        url.to_string()
+    }
+}
+
 /// Asks the health URL until it answers as required or the check's time runs out.
 async fn health_check(target: &str, check: &crate::config::Preflight) -> Result<(), DrillError> {
-    let url = if check.health.starts_with("http") {
-        check.health.clone()
-    } else {
-        format!("{target}{}", check.health)
-    };
+    let url = relative_to(target, &check.health);
     let fail = |why: String| DrillError::Preflight {
         url: url.clone(),
         why,

@@ -10,7 +10,7 @@ pub mod proxy;
 pub mod tap;
 
 pub use proxy::{FaultProxy, ProxyError};
-pub use tap::{Tap, TapBucket, UpstreamOutcome, UpstreamSeries};
+pub use tap::{CallEvent, Tap, TapBucket, UpstreamOutcome, UpstreamSeries};
 
 use crate::clock::RunClock;
 use crate::config::FaultAction;

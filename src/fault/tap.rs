@@ -45,6 +45,21 @@ pub enum UpstreamOutcome {
     Error,
 }
 
+/// What happened to one call, in the call log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CallEvent {
+    /// A call reached the proxy.
+    Attempt,
+    /// A call ended in a 5xx, a reset or no answer.
+    Failed,
+    /// A call ended in any other answer.
+    Succeeded,
+}
+
+/// Calls kept with microsecond times: enough for about 1.3 million calls (32 MiB); the
+/// slot counts go on after that, at their 10 ms resolution.
+const MAX_CALL_EVENTS: usize = 4 << 20;
+
 /// Upstream attempts and their outcomes per 10 ms slot, as the service under test saw
 /// them: an injected 500 or reset is a failure, whether or not the real upstream was called.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,17 +70,31 @@ pub struct UpstreamSeries {
     pub failed: Vec<u32>,
     /// Calls that ended in any other answer, by the slot the outcome was known.
     pub succeeded: Vec<u32>,
+    /// Every attempt and outcome with its time, in time order (the first calls of the run,
+    /// see `calls_complete`): orders events closer than a slot.
+    pub calls: Vec<(Duration, CallEvent)>,
+    /// Whether `calls` holds every call of the run.
+    pub calls_complete: bool,
 }
 
 const ATTEMPTS: usize = 0;
 const FAILED: usize = 1;
 const SUCCEEDED: usize = 2;
 
+/// What the tap's lock guards.
+#[derive(Debug, Default)]
+struct Inner {
+    buckets: Vec<TapBucket>,
+    /// Calls as `micros << 2 | kind`, in the order they were counted.
+    calls: Vec<u64>,
+    calls_truncated: bool,
+}
+
 /// A thread-safe, growing series of tap buckets.
 #[derive(Debug)]
 pub struct Tap {
     faults: usize,
-    buckets: Mutex<Vec<TapBucket>>,
+    inner: Mutex<Inner>,
     fine: AtomicSeries,
     /// Per fault id: 0 if never injected, else 1 + milliseconds of the first injection.
     first_injection: Vec<AtomicU64>,
@@ -76,15 +105,33 @@ impl Tap {
     pub fn new(faults: usize, span: Duration) -> Self {
         Tap {
             faults,
-            buckets: Mutex::new(Vec::new()),
+            inner: Mutex::new(Inner::default()),
             fine: AtomicSeries::new(3, span),
             first_injection: (0..faults).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
     fn with_bucket(&self, at: Duration, f: impl FnOnce(&mut TapBucket)) {
+        self.with_inner(at, None, f);
+    }
+
+    /// Updates the bucket of `at` and logs `call`, under one lock.
+    fn with_inner(&self, at: Duration, call: Option<CallEvent>, f: impl FnOnce(&mut TapBucket)) {
         let index = (at.as_millis() / BUCKET.as_millis()) as usize;
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(call) = call {
+            if inner.calls.len() < MAX_CALL_EVENTS {
+                let code = match call {
+                    CallEvent::Attempt => 0,
+                    CallEvent::Failed => 1,
+                    CallEvent::Succeeded => 2,
+                };
+                inner.calls.push(((at.as_micros() as u64) << 2) | code);
+            } else {
+                inner.calls_truncated = true;
+            }
+        }
+        let buckets = &mut inner.buckets;
         while buckets.len() <= index {
             let at_ms = (buckets.len() as u64) * BUCKET.as_millis() as u64;
             buckets.push(TapBucket {
@@ -99,12 +146,25 @@ impl Tap {
     /// Counts a request arriving at the proxy.
     pub fn received(&self, at: Duration) {
         self.fine.add(at, ATTEMPTS);
-        self.with_bucket(at, |b| b.received += 1);
+        self.with_inner(at, Some(CallEvent::Attempt), |b| b.received += 1);
     }
 
-    /// Counts the outcome of a call as the service under test saw it.
+    /// Counts the outcome of an injected answer, as the service under test saw it.
     pub fn outcome(&self, at: Duration, failed: bool) {
-        self.fine.add(at, if failed { FAILED } else { SUCCEEDED });
+        self.with_inner(
+            at,
+            Some(Self::count_outcome(&self.fine, at, failed)),
+            |_| {},
+        );
+    }
+
+    fn count_outcome(fine: &AtomicSeries, at: Duration, failed: bool) -> CallEvent {
+        fine.add(at, if failed { FAILED } else { SUCCEEDED });
+        if failed {
+            CallEvent::Failed
+        } else {
+            CallEvent::Succeeded
+        }
     }
 
     /// Counts one injection of scheduled fault `id`.
@@ -127,11 +187,9 @@ impl Tap {
 
     /// Counts how the upstream answered a forwarded request.
     pub fn answered(&self, at: Duration, outcome: UpstreamOutcome) {
-        self.outcome(
-            at,
-            !matches!(outcome, UpstreamOutcome::Status(s) if s < 500),
-        );
-        self.with_bucket(at, |b| match outcome {
+        let failed = !matches!(outcome, UpstreamOutcome::Status(s) if s < 500);
+        let call = Self::count_outcome(&self.fine, at, failed);
+        self.with_inner(at, Some(call), |b| match outcome {
             UpstreamOutcome::Status(s) if s >= 500 => b.upstream_5xx += 1,
             UpstreamOutcome::Status(s) if s >= 400 => b.upstream_4xx += 1,
             UpstreamOutcome::Status(_) => b.upstream_ok += 1,
@@ -147,20 +205,39 @@ impl Tap {
         }
     }
 
-    /// Attempts and outcomes per 10 ms slot so far.
+    /// Attempts and outcomes per 10 ms slot so far, and the call log.
     pub fn upstream(&self) -> UpstreamSeries {
+        let (mut raw, truncated) = {
+            let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            (inner.calls.clone(), inner.calls_truncated)
+        };
+        raw.sort_unstable();
+        let calls = raw
+            .into_iter()
+            .map(|e| {
+                let kind = match e & 3 {
+                    0 => CallEvent::Attempt,
+                    1 => CallEvent::Failed,
+                    _ => CallEvent::Succeeded,
+                };
+                (Duration::from_micros(e >> 2), kind)
+            })
+            .collect();
         UpstreamSeries {
             attempts: self.fine.column(ATTEMPTS),
             failed: self.fine.column(FAILED),
             succeeded: self.fine.column(SUCCEEDED),
+            calls,
+            calls_complete: !truncated,
         }
     }
 
     /// A copy of every bucket so far.
     pub fn snapshot(&self) -> Vec<TapBucket> {
-        self.buckets
+        self.inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .buckets
             .clone()
     }
 }
@@ -194,5 +271,14 @@ mod tests {
         let up = tap.upstream();
         assert_eq!((up.attempts[0], up.succeeded[0]), (1, 1));
         assert_eq!((up.attempts[25], up.failed[26], up.failed[27]), (1, 1, 1));
+        assert!(up.calls_complete);
+        assert_eq!(
+            up.calls[..3],
+            [
+                (Duration::from_millis(5), CallEvent::Attempt),
+                (Duration::from_millis(6), CallEvent::Succeeded),
+                (Duration::from_millis(250), CallEvent::Attempt),
+            ]
+        );
     }
 }

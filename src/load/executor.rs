@@ -117,6 +117,7 @@ impl Worker {
             Served {
                 degraded: markers.degraded(),
                 rejected: markers.rejected,
+                shed: markers.rejected || (markers.fallback && !markers.cache_hit),
             },
         );
         shared.live.requests.fetch_add(1, Ordering::Relaxed);

@@ -9,6 +9,7 @@ const SENT: usize = 0;
 const DEGRADED: usize = 1;
 const REJECTED: usize = 2;
 const MAX_LATENCY_US: usize = 3;
+const SHED: usize = 4;
 
 /// Lock-free per-slot counts of client requests, shared by every load worker.
 #[derive(Debug)]
@@ -23,13 +24,16 @@ pub struct Served {
     pub degraded: bool,
     /// Marked as a fast rejection.
     pub rejected: bool,
+    /// Answered without a fresh call to the dependency and not from cache: a fallback or
+    /// a rejection (after a failed call, or instead of one).
+    pub shed: bool,
 }
 
 impl ClientActivity {
     /// Activity counters for a run planned to last `span`.
     pub fn new(span: Duration) -> Self {
         ClientActivity {
-            series: AtomicSeries::new(4, span),
+            series: AtomicSeries::new(5, span),
         }
     }
 
@@ -42,6 +46,9 @@ impl ClientActivity {
         if served.rejected {
             self.series.add(sent, REJECTED);
         }
+        if served.shed {
+            self.series.add(sent, SHED);
+        }
         let micros = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         self.series.max(sent, MAX_LATENCY_US, micros);
     }
@@ -53,6 +60,7 @@ impl ClientActivity {
             degraded: self.series.column(DEGRADED),
             rejected: self.series.column(REJECTED),
             max_latency_us: self.series.column(MAX_LATENCY_US),
+            shed: self.series.column(SHED),
         }
     }
 }
@@ -68,6 +76,8 @@ pub struct ClientSeries {
     pub rejected: Vec<u32>,
     /// Slowest latency among them, microseconds.
     pub max_latency_us: Vec<u32>,
+    /// Of which answered with a fallback (not from cache) or a rejection.
+    pub shed: Vec<u32>,
 }
 
 #[cfg(test)]
@@ -84,15 +94,16 @@ mod tests {
             ms(2),
             Served {
                 degraded: true,
-                rejected: false,
+                ..Served::default()
             },
         );
         a.finished(
             ms(21),
             ms(1),
             Served {
-                degraded: false,
                 rejected: true,
+                shed: true,
+                ..Served::default()
             },
         );
         let s = a.snapshot();
@@ -100,5 +111,6 @@ mod tests {
         assert_eq!(s.degraded, vec![1, 0, 0]);
         assert_eq!(s.rejected, vec![0, 0, 1]);
         assert_eq!(s.max_latency_us, vec![150_000, 0, 1_000]);
+        assert_eq!(s.shed, vec![0, 0, 1]);
     }
 }

@@ -10,7 +10,8 @@
 //!    begins and ends inside one request shows only as a probe at the proxy, never in a
 //!    header or a poll. It is inserted where the base goes straight from open to closed.
 //! 3. Every best transition lists the other channels that saw the same state change within
-//!    their combined resolution (corroboration).
+//!    their combined resolution (corroboration), and takes its time from the finest of
+//!    them: a 100 ms poll says what happened, the tap or a header says when.
 //! 4. Two channels whose states differ for longer than their combined resolution are a
 //!    disagreement, reported with the times, what each said, and the tap's counts.
 
@@ -32,9 +33,10 @@ pub struct BestTransition {
     pub from: Option<BreakerState>,
     /// The state now.
     pub to: BreakerState,
-    /// The channel this transition (and its time) comes from.
+    /// The channel this transition comes from (the most trusted one that saw it).
     pub channel: Channel,
-    /// The channel's resolution: how far the time may be from the real one.
+    /// How far the time may be from the real one: the time is taken from the channel
+    /// with the finest resolution among those that saw the change.
     #[serde(rename = "resolution_ms", serialize_with = "crate::clock::as_millis")]
     pub resolution: Duration,
     /// Other channels that saw the same change within their combined resolution.
@@ -172,29 +174,38 @@ fn best_timeline(channels: &[ChannelTimeline]) -> Vec<BestTransition> {
         i += 1;
     }
 
-    best.into_iter()
-        .map(|(t, source)| {
-            let corroborated_by = channels
-                .iter()
-                .filter(|c| c.channel != source.channel)
-                .filter(|c| {
-                    let slack = c.resolution + source.resolution;
-                    c.transitions
-                        .iter()
-                        .any(|o| o.to == t.to && o.at.abs_diff(t.at) <= slack)
-                })
-                .map(|c| c.channel)
-                .collect();
-            BestTransition {
-                at: t.at,
-                from: t.from,
-                to: t.to,
-                channel: source.channel,
-                resolution: source.resolution,
-                corroborated_by,
-            }
-        })
-        .collect()
+    let mut out: Vec<BestTransition> = Vec::with_capacity(best.len());
+    for (t, source) in best {
+        let sightings: Vec<(&ChannelTimeline, Duration)> = channels
+            .iter()
+            .filter(|c| c.channel != source.channel)
+            .filter_map(|c| {
+                let slack = c.resolution + source.resolution;
+                c.transitions
+                    .iter()
+                    .filter(|o| o.to == t.to && o.at.abs_diff(t.at) <= slack)
+                    .min_by_key(|o| o.at.abs_diff(t.at))
+                    .map(|o| (c, o.at))
+            })
+            .collect();
+        // The time comes from the finest channel that saw the change, kept in order.
+        let (at, resolution) = sightings
+            .iter()
+            .map(|(c, at)| (*at, c.resolution))
+            .chain(std::iter::once((t.at, source.resolution)))
+            .min_by_key(|(_, res)| *res)
+            .unwrap_or((t.at, source.resolution));
+        let at = out.last().map_or(at, |prev| at.max(prev.at));
+        out.push(BestTransition {
+            at,
+            from: t.from,
+            to: t.to,
+            channel: source.channel,
+            resolution,
+            corroborated_by: sightings.iter().map(|(c, _)| c.channel).collect(),
+        });
+    }
+    out
 }
 
 /// Intervals where `a` and `b` both had a state and the states differed for longer than
@@ -220,7 +231,7 @@ fn disagree(
     let mut open: Option<(Duration, BreakerState, BreakerState)> = None;
     for at in changes.into_iter().chain(std::iter::once(end)) {
         let pair = match (a.state_at(at), b.state_at(at)) {
-            (Some(x), Some(y)) if x != y && at < end => Some((x, y)),
+            (Some(x), Some(y)) if !compatible(a, x, b, y) && at < end => Some((x, y)),
             _ => None,
         };
         if let Some((from, x, y)) = open {
@@ -249,6 +260,15 @@ fn disagree(
     found
 }
 
+/// Whether `a` saying `x` and `b` saying `y` can both be right: the same state, or a
+/// half-open that a channel blind to half-open reports as closed.
+fn compatible(a: &ChannelTimeline, x: BreakerState, b: &ChannelTimeline, y: BreakerState) -> bool {
+    use BreakerState::{Closed, HalfOpen};
+    x == y
+        || (!a.sees_half_open && x == Closed && y == HalfOpen)
+        || (!b.sees_half_open && y == Closed && x == HalfOpen)
+}
+
 /// The sum of a 10 ms series over `[from, until)`.
 pub fn sum(series: &[u32], from: Duration, until: Duration) -> u64 {
     let slot = |d: Duration| (d.as_millis() / SLOT.as_millis()) as usize;
@@ -273,6 +293,7 @@ mod tests {
             resolution: Duration::from_millis(res_ms),
             resolution_basis: String::new(),
             transitions,
+            sees_half_open: true,
             sightings: states.len() as u64,
             polls: None,
             unknown_values: Default::default(),

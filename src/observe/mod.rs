@@ -153,6 +153,9 @@ pub struct ChannelTimeline {
     pub resolution_basis: String,
     /// Every change the channel saw, oldest first.
     pub transitions: Vec<Transition>,
+    /// Whether the channel can tell half-open from closed (rejection markers cannot: a
+    /// plain answer only says the call was let through).
+    pub sees_half_open: bool,
     /// Observations that yielded a state (repeats included).
     pub sightings: u64,
     /// Polling statistics (polled channels only).

@@ -203,6 +203,7 @@ impl Poller {
                 round_trip.as_millis()
             ),
             transitions: tracker.transitions(),
+            sees_half_open: true,
             sightings: tracker.sightings(),
             unknown_values: tracker.unknown_values(),
             polls: Some(stats),
@@ -322,8 +323,8 @@ mod tests {
         );
         assert_eq!(reader.read(b"<html>"), Err(Miss::Failed("not JSON".into())));
         assert_eq!(
-            reader.read(br#"{"circuitBreakers":{"backendA":{"state":"DISABLED"}}}"#),
-            Err(Miss::Unknown("DISABLED".into()))
+            reader.read(br#"{"circuitBreakers":{"backendA":{"state":"AJAR"}}}"#),
+            Err(Miss::Unknown("AJAR".into()))
         );
     }
 

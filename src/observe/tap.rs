@@ -29,6 +29,8 @@ pub struct QuietRule {
     pub quiet: Duration,
     /// Fewest client requests sent during the gap.
     pub min_client_requests: u32,
+    /// Successful probes after which the breaker counts as closed.
+    pub probes_to_close: u32,
 }
 
 impl Default for QuietRule {
@@ -36,6 +38,7 @@ impl Default for QuietRule {
         QuietRule {
             quiet: Duration::from_millis(250),
             min_client_requests: 5,
+            probes_to_close: 1,
         }
     }
 }
@@ -61,8 +64,8 @@ enum Walk {
     Unknown,
     /// Calls go through.
     Closed,
-    /// A probe went through after a quiet period; its outcome is awaited.
-    Probing,
+    /// Probes went through after a quiet period; this many succeeded so far.
+    Probing(u32),
     /// A probe failed at this slot; what follows decides between open and closed.
     ProbeFailed(usize),
 }
@@ -148,26 +151,29 @@ impl<'a> Inference<'a> {
                         let open = self.open_slot(j, i);
                         self.push(open, BreakerState::Open);
                         self.push(i, BreakerState::HalfOpen);
-                        walk = Walk::Probing;
+                        walk = Walk::Probing(0);
                     }
                     Walk::ProbeFailed(failed) => {
                         // Calls went on after the failed probe: the breaker let them through.
                         self.push(failed, BreakerState::Closed);
                         walk = Walk::Closed;
                     }
-                    Walk::Closed | Walk::Probing => {}
+                    Walk::Closed | Walk::Probing(_) => {}
                 }
                 last_attempt = Some(i);
             }
             let (failed, succeeded) = (at(&self.up.failed, i), at(&self.up.succeeded, i));
             if failed + succeeded > 0 {
                 last_failed = failed >= succeeded && failed > 0;
-                if walk == Walk::Probing {
-                    if last_failed {
+                if let Walk::Probing(ok) = walk {
+                    let ok = ok + succeeded;
+                    if failed > 0 {
                         walk = Walk::ProbeFailed(i);
-                    } else {
+                    } else if ok >= self.rule.probes_to_close {
                         self.push(i, BreakerState::Closed);
                         walk = Walk::Closed;
+                    } else {
+                        walk = Walk::Probing(ok);
                     }
                 }
             }
@@ -200,6 +206,7 @@ mod tests {
             attempts: vec![0; slots],
             failed: vec![0; slots],
             succeeded: vec![0; slots],
+            ..UpstreamSeries::default()
         };
         for &(i, a, f, s) in events {
             up.attempts[i] += a;
@@ -269,6 +276,24 @@ mod tests {
                 (4005, HalfOpen),
                 (4005, Closed)
             ]
+        );
+    }
+
+    #[test]
+    fn a_breaker_that_needs_three_probes_closes_after_the_third() {
+        let mut ev: Vec<_> = (0..50).step_by(2).map(|i| (i, 1, 0, 1)).collect();
+        ev.extend((50..60).step_by(2).map(|i| (i, 1, 1, 0)));
+        ev.extend([(200, 1, 0, 1), (202, 1, 0, 1), (204, 1, 0, 1)]);
+        ev.extend((206..260).step_by(2).map(|i| (i, 1, 0, 1)));
+        let (up, client) = series(260, &ev);
+        let rule = QuietRule {
+            probes_to_close: 3,
+            ..QuietRule::default()
+        };
+        let t = infer(&up, &client, &rule);
+        assert_eq!(
+            states(&t),
+            vec![(5, Closed), (585, Open), (2005, HalfOpen), (2045, Closed)]
         );
     }
 

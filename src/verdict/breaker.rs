@@ -167,18 +167,49 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
             ),
             Some(open) => {
                 let at = tap_time(e, open, BreakerState::Open);
-                let (count, since) = failures_before(e, at);
-                Verdict::holds(
+                let trip = trip_count(e, at);
+                let holds = |n: u64| (range.min..=range.max).contains(&n);
+                let (measured, status) = match trip.or_else {
+                    None => (
+                        format!("opened after {} upstream failures", trip.count),
+                        if holds(trip.count) {
+                            Status::Pass
+                        } else {
+                            Status::Fail
+                        },
+                    ),
+                    Some(high) => {
+                        let all = (trip.count..=high).all(holds);
+                        let any = (trip.count..=high).any(holds);
+                        (
+                            format!("opened after {} to {high} upstream failures", trip.count),
+                            if all {
+                                Status::Pass
+                            } else if any {
+                                Status::Warn
+                            } else {
+                                Status::Fail
+                            },
+                        )
+                    }
+                };
+                let mut evidence = vec![format!(
+                    "failures the proxy saw after the last success ({}) up to the one that tripped the breaker ({})",
+                    secs(trip.since),
+                    secs(trip.at)
+                )];
+                if trip.or_else.is_some() {
+                    evidence.push(
+                        "calls still in flight failed between the last call let through and the first request the service shed: which of them tripped the breaker cannot be told from outside (a higher request rate narrows it)".into(),
+                    );
+                }
+                Verdict::new(
                     "breaker opens after N upstream failures",
                     expected,
-                    format!("opened after {count} upstream failures"),
-                    (range.min..=range.max).contains(&count),
+                    measured,
+                    status,
                 )
-                .with_evidence(vec![format!(
-                    "failures the proxy saw from {} (last success before) to the open at {}",
-                    secs(since),
-                    secs(at)
-                )])
+                .with_evidence(evidence)
             }
         };
         verdicts.push(verdict);
@@ -548,9 +579,106 @@ fn tap_time(e: &Evidence, t: &BestTransition, state: BreakerState) -> Duration {
         .unwrap_or(t.at)
 }
 
-/// Upstream failures answered since the last success before `at`, up to `at`'s slot;
-/// and where that count started.
-fn failures_before(e: &Evidence, at: Duration) -> (u64, Duration) {
+/// How many upstream failures tripped the breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TripCount {
+    /// The count.
+    count: u64,
+    /// Another count the evidence allows equally (calls too close to order).
+    or_else: Option<u64>,
+    /// Where the count starts: just after the last success.
+    since: Duration,
+    /// The failure that tripped the breaker.
+    at: Duration,
+}
+
+/// Two events closer than this at the proxy cannot be ordered as the service saw them.
+const RACE: Duration = Duration::from_millis(1);
+
+/// Counts the failures that tripped a breaker whose open the tap dated at `open`.
+///
+/// The last call let through before the quiet (`last`) was admitted while the breaker was
+/// still closed, so the failure that tripped it came back after `last` started: the first
+/// failure after it. Unless a failure came back just before `last` (within [`RACE`]): then
+/// the service may have let `last` in while it was still counting that failure, which would
+/// make that one the trip. Then both counts are reported.
+fn trip_count(e: &Evidence, open: Duration) -> TripCount {
+    let calls = &e.upstream.calls;
+    let logged = e.upstream.calls_complete || calls.last().is_some_and(|(t, _)| *t >= open);
+    if !logged {
+        return slot_trip_count(e, open);
+    }
+    use crate::fault::CallEvent::{Attempt, Failed, Succeeded};
+    let horizon = open + SLOT;
+    let Some(last) = calls
+        .iter()
+        .rev()
+        .find(|(t, k)| *k == Attempt && *t <= horizon)
+        .map(|c| c.0)
+    else {
+        return slot_trip_count(e, open);
+    };
+    let before = calls
+        .iter()
+        .rev()
+        .find(|(t, k)| *k == Failed && *t <= last)
+        .map(|c| c.0);
+    let after = calls
+        .iter()
+        .find(|(t, k)| *k == Failed && *t > last)
+        .map(|c| c.0);
+    let count_to = |trip: Duration| {
+        let since = calls
+            .iter()
+            .rev()
+            .find(|(t, k)| *k == Succeeded && *t < trip)
+            .map_or(Duration::ZERO, |c| c.0);
+        let n = calls
+            .iter()
+            .filter(|(t, k)| *k == Failed && *t > since && *t <= trip)
+            .count() as u64;
+        (n, since)
+    };
+    let low_trip = match (before, after) {
+        (Some(a), Some(_)) if last.saturating_sub(a) <= RACE => a,
+        (_, Some(b)) => b,
+        (Some(a), None) => a,
+        (None, None) => return slot_trip_count(e, open),
+    };
+    // The first client request the service shed after `last` came after the trip: the
+    // trip is among the failures answered before that request's slot ended.
+    let last_slot = (last.as_millis() / SLOT.as_millis()) as usize;
+    let shed_slot = e
+        .client
+        .shed
+        .iter()
+        .enumerate()
+        .skip(last_slot + 1)
+        .find(|(_, n)| **n > 0)
+        .map(|(i, _)| i);
+    let high_trip = shed_slot
+        .map(|i| SLOT * (i as u32 + 1))
+        .and_then(|bound| {
+            calls
+                .iter()
+                .rev()
+                .find(|(t, k)| *k == Failed && *t < bound)
+                .map(|c| c.0)
+        })
+        .filter(|t| *t > low_trip)
+        .unwrap_or(low_trip);
+    let (count, since) = count_to(low_trip);
+    let (high, _) = count_to(high_trip);
+    TripCount {
+        count,
+        or_else: (high != count).then_some(high),
+        since,
+        at: low_trip,
+    }
+}
+
+/// The same count from the 10 ms slots, when the call log does not reach the open.
+fn slot_trip_count(e: &Evidence, at: Duration) -> TripCount {
     let end = ((at.as_millis() / SLOT.as_millis()) as usize)
         .min(e.upstream.failed.len().saturating_sub(1));
     let mut count = 0u64;
@@ -564,7 +692,12 @@ fn failures_before(e: &Evidence, at: Duration) -> (u64, Duration) {
         }
         count += u64::from(failed);
     }
-    (count, SLOT * start as u32)
+    TripCount {
+        count,
+        or_else: None,
+        since: SLOT * start as u32,
+        at,
+    }
 }
 
 fn max_in(series: &[u32], from: Duration, until: Duration) -> u32 {
@@ -596,6 +729,7 @@ mod tests {
             resolution: Duration::from_millis(30),
             resolution_basis: String::new(),
             transitions,
+            sees_half_open: true,
             sightings: states.len() as u64,
             polls: None,
             unknown_values: Default::default(),
@@ -611,12 +745,14 @@ mod tests {
             attempts: vec![0; slots],
             failed: vec![0; slots],
             succeeded: vec![0; slots],
+            ..UpstreamSeries::default()
         };
         let mut client = ClientSeries {
             sent: vec![0; slots],
             degraded: vec![0; slots],
             rejected: vec![0; slots],
             max_latency_us: vec![0; slots],
+            shed: vec![0; slots],
         };
         for i in (0..slots).step_by(2) {
             client.sent[i] = 1;
@@ -624,6 +760,7 @@ mod tests {
             client.max_latency_us[i] = if open { 900 } else { 2_000 };
             if open {
                 client.degraded[i] = 1;
+                client.shed[i] = 1;
                 continue;
             }
             up.attempts[i] = 1;
@@ -760,6 +897,105 @@ mod tests {
             "{statuses:?}"
         );
         assert_eq!(v[0].measured, "closed (header)");
+    }
+
+    fn with_calls(calls: &[(u64, crate::fault::CallEvent)]) -> UpstreamSeries {
+        UpstreamSeries {
+            calls: calls
+                .iter()
+                .map(|&(us, k)| (Duration::from_micros(us), k))
+                .collect(),
+            calls_complete: true,
+            ..UpstreamSeries::default()
+        }
+    }
+
+    fn count(up: &UpstreamSeries, open_ms: u64) -> TripCount {
+        let obs = Observations::default();
+        let e = Evidence {
+            metrics: &RunMetrics::default(),
+            observations: &obs,
+            upstream: up,
+            client: &ClientSeries::default(),
+            faults: &[],
+            witnesses: &[],
+            run_end: Duration::from_secs(10),
+        };
+        trip_count(&e, Duration::from_millis(open_ms))
+    }
+
+    #[test]
+    fn the_trip_is_the_first_failure_after_the_last_call_let_through() {
+        use crate::fault::CallEvent::*;
+        // Slow failures: calls every 20 ms fail 150 ms later; the 5th failure (at 230 ms)
+        // trips; calls started up to 220 ms fail afterwards, in flight.
+        let mut calls = vec![(0, Succeeded)];
+        for i in 0..12u64 {
+            calls.push((1_000 + i * 20_000, Attempt));
+            calls.push((151_000 + i * 20_000, Failed));
+        }
+        calls.sort();
+        let up = with_calls(&calls);
+        let trip = count(&up, 235);
+        assert_eq!((trip.count, trip.or_else), (5, None), "{trip:?}");
+        assert_eq!(trip.at, Duration::from_micros(231_000));
+    }
+
+    #[test]
+    fn a_call_let_in_while_a_failure_was_being_counted_is_ambiguous() {
+        use crate::fault::CallEvent::*;
+        // Fast failures every 20 ms; a call arrives 0.3 ms after the 5th failure came back.
+        let mut calls = vec![(0, Succeeded)];
+        for i in 0..5u64 {
+            calls.push((1_000 + i * 20_000, Attempt));
+            calls.push((1_500 + i * 20_000, Failed));
+        }
+        calls.push((81_800, Attempt));
+        calls.push((82_300, Failed));
+        let up = with_calls(&calls);
+        let trip = count(&up, 85);
+        assert_eq!(
+            (trip.count, trip.or_else),
+            (5, None),
+            "no shed request seen: {trip:?}"
+        );
+    }
+
+    #[test]
+    fn failures_between_the_last_call_and_the_first_shed_request_make_a_range() {
+        use crate::fault::CallEvent::*;
+        // The last call got in at 100 ms; failures came back at 100.2, 101.1 and 115.9 ms;
+        // the first request the service shed was sent in the 120 ms slot.
+        let mut calls = vec![(0, Succeeded)];
+        for i in 0..8u64 {
+            calls.push((1_000 + i * 10_000, Failed));
+        }
+        calls.extend([
+            (100_000, Attempt),
+            (100_200, Failed),
+            (101_100, Failed),
+            (115_900, Failed),
+        ]);
+        calls.sort();
+        let up = with_calls(&calls);
+        let mut shed = vec![0; 30];
+        shed[12] = 1;
+        let client = ClientSeries {
+            shed,
+            ..ClientSeries::default()
+        };
+        let obs = Observations::default();
+        let e = Evidence {
+            metrics: &RunMetrics::default(),
+            observations: &obs,
+            upstream: &up,
+            client: &client,
+            faults: &[],
+            witnesses: &[],
+            run_end: Duration::from_secs(10),
+        };
+        let trip = trip_count(&e, Duration::from_millis(105));
+        assert_eq!((trip.count, trip.or_else), (9, Some(11)), "{trip:?}");
     }
 
     #[test]

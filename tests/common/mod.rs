@@ -47,3 +47,44 @@ pub fn breaker_states(result: &serde_json::Value) -> Vec<String> {
         .map(|e| e["to"].as_str().expect("state").to_string())
         .collect()
 }
+
+/// What a finished breakerbox process left behind.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `breakerbox ARGS --quiet --out DIR/result.json` in a fresh scratch dir.
+pub fn run_quiet(name: &str, args: &[&str]) -> (Finished, std::path::PathBuf) {
+    let out = scratch(name).join("result.json");
+    let run = breakerbox()
+        .args(args)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let finished = Finished {
+        code: run.status.code(),
+        stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
+    };
+    (finished, out)
+}
+
+/// Whether `wanted` appears in `seen` in order, other states allowed between.
+pub fn in_order(seen: &[String], wanted: &[&str]) -> bool {
+    let mut seen = seen.iter();
+    wanted.iter().all(|w| seen.any(|s| s == w))
+}

@@ -78,6 +78,12 @@ fn tap(c: &mut Checker, t: &raw::TapFile, proxy: bool) -> TapSettings {
                 }
                 (*n.get_ref()).max(1)
             }),
+        probes_to_close: t.probes_to_close.as_ref().map_or(d.probes_to_close, |n| {
+            if !(1..=1000).contains(n.get_ref()) {
+                c.at(n.span(), "probes_to_close must be between 1 and 1000");
+            }
+            (*n.get_ref()).clamp(1, 1000)
+        }),
     }
 }
 
@@ -184,9 +190,22 @@ fn poll(
     interval: &Option<Spanned<String>>,
     timeout: &Option<Spanned<String>>,
 ) -> PollSettings {
-    let checked = super::check_base_url(url.get_ref())
-        .map_err(|why| c.at(url.span(), why.replace("target", "url")))
-        .unwrap_or_default();
+    let given = url.get_ref().trim();
+    let checked = if given.starts_with('/') {
+        given.to_string()
+    } else {
+        super::check_base_url(given)
+            .map_err(|why| {
+                c.at(
+                    url.span(),
+                    format!(
+                        "{} (or a path such as \"/breaker\", relative to the target)",
+                        why.replace("target", "url")
+                    ),
+                )
+            })
+            .unwrap_or_default()
+    };
     let interval_value = opt_duration(c, interval).unwrap_or(Duration::from_millis(100));
     if interval_value < MIN_POLL_INTERVAL {
         if let Some(i) = interval {
