@@ -89,10 +89,14 @@ impl Worker {
                 if let Some(tracker) = &shared.markers {
                     // A rejection says open; a fresh answer (neither fallback nor cache)
                     // says the call went through; a fallback or cache hit says nothing.
+                    // Both are decided when the service admits the request, so they are
+                    // dated at the send: a slow call let in before an open must not read
+                    // as "closed" after it.
+                    let admitted = sent.saturating_duration_since(shared.epoch);
                     if markers.rejected {
-                        tracker.observe(at, BreakerState::Open);
+                        tracker.observe(admitted, BreakerState::Open);
                     } else if !markers.degraded() {
-                        tracker.observe(at, BreakerState::Closed);
+                        tracker.observe(admitted, BreakerState::Closed);
                     }
                 }
                 (Outcome::Status(status), markers)

@@ -10,6 +10,10 @@ const DEGRADED: usize = 1;
 const REJECTED: usize = 2;
 const MAX_LATENCY_US: usize = 3;
 const SHED: usize = 4;
+/// Per slot: how early in the slot the first shed request was sent, as `SLOT_US - offset`
+/// (0: none), so an atomic maximum keeps the earliest.
+const SHED_EARLIEST: usize = 5;
+const SLOT_US: u32 = crate::series::SLOT.as_micros() as u32;
 
 /// Lock-free per-slot counts of client requests, shared by every load worker.
 #[derive(Debug)]
@@ -33,7 +37,7 @@ impl ClientActivity {
     /// Activity counters for a run planned to last `span`.
     pub fn new(span: Duration) -> Self {
         ClientActivity {
-            series: AtomicSeries::new(5, span),
+            series: AtomicSeries::new(6, span),
         }
     }
 
@@ -48,6 +52,8 @@ impl ClientActivity {
         }
         if served.shed {
             self.series.add(sent, SHED);
+            let offset = (sent.as_micros() % u128::from(SLOT_US)) as u32;
+            self.series.max(sent, SHED_EARLIEST, SLOT_US - offset);
         }
         let micros = latency.as_micros().min(u128::from(u32::MAX)) as u32;
         self.series.max(sent, MAX_LATENCY_US, micros);
@@ -61,6 +67,7 @@ impl ClientActivity {
             rejected: self.series.column(REJECTED),
             max_latency_us: self.series.column(MAX_LATENCY_US),
             shed: self.series.column(SHED),
+            shed_earliest: self.series.column(SHED_EARLIEST),
         }
     }
 }
@@ -78,6 +85,25 @@ pub struct ClientSeries {
     pub max_latency_us: Vec<u32>,
     /// Of which answered with a fallback (not from cache) or a rejection.
     pub shed: Vec<u32>,
+    /// Per slot, when its first shed request was sent (see [`ClientSeries::first_shed_after`]).
+    pub shed_earliest: Vec<u32>,
+}
+
+impl ClientSeries {
+    /// When the first request sent after `at` that the service shed was sent, to the
+    /// microsecond: a request sent after the breaker's last admitted call and shed was
+    /// rejected, so the breaker was open by then.
+    pub fn first_shed_after(&self, at: Duration) -> Option<Duration> {
+        let slot = crate::series::SLOT;
+        let first = (at.as_micros() / slot.as_micros()) as usize;
+        self.shed_earliest
+            .iter()
+            .enumerate()
+            .skip(first)
+            .filter(|(_, v)| **v > 0)
+            .map(|(i, v)| slot * i as u32 + Duration::from_micros(u64::from(SLOT_US - v)))
+            .find(|t| *t > at)
+    }
 }
 
 #[cfg(test)]
@@ -112,5 +138,7 @@ mod tests {
         assert_eq!(s.rejected, vec![0, 0, 1]);
         assert_eq!(s.max_latency_us, vec![150_000, 0, 1_000]);
         assert_eq!(s.shed, vec![0, 0, 1]);
+        assert_eq!(s.first_shed_after(Duration::ZERO), Some(ms(21)));
+        assert_eq!(s.first_shed_after(ms(21)), None);
     }
 }

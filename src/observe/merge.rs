@@ -165,6 +165,7 @@ fn best_timeline(channels: &[ChannelTimeline]) -> Vec<BestTransition> {
                     at,
                     from: Some(BreakerState::Open),
                     to: BreakerState::HalfOpen,
+                    previous_seen_at: None,
                 };
                 best[i].0.from = Some(BreakerState::HalfOpen);
                 best.insert(i, (half_open, c));

@@ -38,13 +38,25 @@ pub struct Transition {
     pub from: Option<BreakerState>,
     /// The state now.
     pub to: BreakerState,
+    /// When the state before was last seen, for channels that see it repeatedly: the
+    /// change happened between then and `at`.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::clock::as_secs_opt"
+    )]
+    pub previous_seen_at: Option<Duration>,
 }
 
 /// Appends `to` at `at` to `transitions` unless it repeats the last state.
 pub(crate) fn push_state(transitions: &mut Vec<Transition>, at: Duration, to: BreakerState) {
     let from = transitions.last().map(|t| t.to);
     if from != Some(to) {
-        transitions.push(Transition { at, from, to });
+        transitions.push(Transition {
+            at,
+            from,
+            to,
+            previous_seen_at: None,
+        });
     }
 }
 
@@ -55,6 +67,8 @@ pub(crate) fn push_state(transitions: &mut Vec<Transition>, at: Duration, to: Br
 #[derive(Debug, Default)]
 pub struct BreakerTracker {
     current: AtomicU8,
+    /// Microseconds of the latest sighting of the current state.
+    current_seen_us: AtomicU64,
     sightings: AtomicU64,
     transitions: Mutex<Vec<Transition>>,
     unknown: Mutex<BTreeMap<String, u64>>,
@@ -70,6 +84,8 @@ impl BreakerTracker {
     pub fn observe(&self, at: Duration, state: BreakerState) {
         self.sightings.fetch_add(1, Ordering::Relaxed);
         if self.current.load(Ordering::Acquire) == state.to_code() {
+            self.current_seen_us
+                .fetch_max(at.as_micros() as u64, Ordering::Relaxed);
             return;
         }
         let mut transitions = self.transitions.lock().unwrap_or_else(|e| e.into_inner());
@@ -82,11 +98,20 @@ impl BreakerTracker {
         if transitions.last().is_some_and(|last| at < last.at) {
             return;
         }
+        let previous_seen_at = from.map(|_| {
+            Duration::from_micros(
+                self.current_seen_us
+                    .swap(at.as_micros() as u64, Ordering::Relaxed),
+            )
+        });
+        self.current_seen_us
+            .store(at.as_micros() as u64, Ordering::Relaxed);
         self.current.store(state.to_code(), Ordering::Release);
         transitions.push(Transition {
             at,
             from,
             to: state,
+            previous_seen_at,
         });
     }
 
@@ -191,6 +216,7 @@ mod tests {
         t.observe(s(1), BreakerState::Closed);
         t.observe(s(2), BreakerState::Closed);
         t.observe(s(3), BreakerState::Open);
+        assert_eq!(t.transitions()[1].previous_seen_at, Some(s(2)));
         t.observe(s(4), BreakerState::Open);
         t.observe(s(5), BreakerState::HalfOpen);
         t.observe(s(6), BreakerState::Closed);

@@ -83,6 +83,34 @@ pub fn render_console(result: &RunResult) -> String {
         let _ = writeln!(out, "  (nothing happened)");
     }
 
+    let channels = &result.observations.channels;
+    if !channels.is_empty() {
+        let _ = writeln!(out, "\nbreaker channels");
+        for c in channels {
+            let mut line = format!(
+                "  {:<11} {:>2} transitions  ±{:<6}",
+                c.channel.as_str(),
+                c.transitions.len(),
+                format!("{}ms", c.resolution.as_millis())
+            );
+            if let Some(p) = &c.polls {
+                let failed: u64 = p.failed.values().sum();
+                let _ = write!(line, " {} polls, {failed} failed", p.polls);
+                if let Some((cause, n)) = p.failed.iter().max_by_key(|(_, n)| **n) {
+                    let _ = write!(line, " (most: {n}× {cause})");
+                }
+            }
+            if !c.unknown_values.is_empty() {
+                let raw: Vec<&str> = c.unknown_values.keys().map(String::as_str).collect();
+                let _ = write!(line, " unknown values: {}", raw.join(", "));
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+            for w in &c.warnings {
+                let _ = writeln!(out, "    ! {w}");
+            }
+        }
+    }
+
     let _ = writeln!(out, "\nverdict");
     for v in &result.verdicts {
         let mark = match v.status {

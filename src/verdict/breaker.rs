@@ -592,16 +592,21 @@ struct TripCount {
     at: Duration,
 }
 
-/// Two events closer than this at the proxy cannot be ordered as the service saw them.
-const RACE: Duration = Duration::from_millis(1);
+/// Two events closer than this at the proxy cannot be ordered as the service saw them (the
+/// service's own processing and the hop between it and the proxy).
+const RACE: Duration = Duration::from_millis(2);
+
+/// The same for a time taken at the client: add the hop between client and service.
+const CLIENT_RACE: Duration = Duration::from_millis(5);
 
 /// Counts the failures that tripped a breaker whose open the tap dated at `open`.
 ///
-/// The last call let through before the quiet (`last`) was admitted while the breaker was
-/// still closed, so the failure that tripped it came back after `last` started: the first
-/// failure after it. Unless a failure came back just before `last` (within [`RACE`]): then
-/// the service may have let `last` in while it was still counting that failure, which would
-/// make that one the trip. Then both counts are reported.
+/// The trip is a failure that came back after the breaker was last seen closed (the last
+/// call it let through, `last`, or a response that still said closed) and before it was first
+/// seen open (a response that said open, or a request it shed after `last`), each widened by
+/// the time an event takes between proxy, service and client ([`RACE`], [`CLIENT_RACE`]). One
+/// candidate gives an exact count; several (calls in flight that failed within that window)
+/// give a range. Without either bound, the first failure after `last`.
 fn trip_count(e: &Evidence, open: Duration) -> TripCount {
     let calls = &e.upstream.calls;
     let logged = e.upstream.calls_complete || calls.last().is_some_and(|(t, _)| *t >= open);
@@ -639,34 +644,37 @@ fn trip_count(e: &Evidence, open: Duration) -> TripCount {
             .count() as u64;
         (n, since)
     };
-    let low_trip = match (before, after) {
-        (Some(a), Some(_)) if last.saturating_sub(a) <= RACE => a,
-        (_, Some(b)) => b,
-        (Some(a), None) => a,
-        (None, None) => return slot_trip_count(e, open),
+    // The trip came back after the breaker was last seen closed (the last call let through,
+    // or a response that said closed), less RACE for a failure still in transit; and before
+    // it was first seen open (a response that said open, or a request shed after `last`).
+    let (seen_closed, seen_open) = response_bounds(e, open);
+    let from = match seen_closed {
+        Some(c) if c.saturating_sub(CLIENT_RACE) > last => c.saturating_sub(CLIENT_RACE),
+        _ => last.saturating_sub(RACE),
     };
-    // The first client request the service shed after `last` came after the trip: the
-    // trip is among the failures answered before that request's slot ended.
-    let last_slot = (last.as_millis() / SLOT.as_millis()) as usize;
-    let shed_slot = e
-        .client
-        .shed
+    let until = [
+        e.client
+            .first_shed_after(last)
+            .map(|shed| shed + CLIENT_RACE),
+        seen_open.filter(|o| *o > last),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    let candidates: Vec<Duration> = calls
         .iter()
-        .enumerate()
-        .skip(last_slot + 1)
-        .find(|(_, n)| **n > 0)
-        .map(|(i, _)| i);
-    let high_trip = shed_slot
-        .map(|i| SLOT * (i as u32 + 1))
-        .and_then(|bound| {
-            calls
-                .iter()
-                .rev()
-                .find(|(t, k)| *k == Failed && *t < bound)
-                .map(|c| c.0)
-        })
-        .filter(|t| *t > low_trip)
-        .unwrap_or(low_trip);
+        .filter(|(t, k)| *k == Failed && *t >= from && until.is_none_or(|u| *t < u))
+        .map(|c| c.0)
+        .collect();
+    let (low_trip, high_trip) = match (candidates.first(), candidates.last()) {
+        (Some(lo), Some(hi)) if until.is_some() => (*lo, *hi),
+        (Some(lo), _) => (*lo, *lo),
+        _ => match (before, after) {
+            (_, Some(b)) => (b, b),
+            (Some(a), None) => (a, a),
+            (None, None) => return slot_trip_count(e, open),
+        },
+    };
     let (count, since) = count_to(low_trip);
     let (high, _) = count_to(high_trip);
     TripCount {
@@ -675,6 +683,33 @@ fn trip_count(e: &Evidence, open: Duration) -> TripCount {
         since,
         at: low_trip,
     }
+}
+
+/// What the channels that read responses saw around an open the tap dated at `open`: when
+/// the breaker was last seen closed, and when it was first seen open.
+fn response_bounds(e: &Evidence, open: Duration) -> (Option<Duration>, Option<Duration>) {
+    let mut closed: Option<Duration> = None;
+    let mut opened: Option<Duration> = None;
+    for c in e
+        .observations
+        .channels
+        .iter()
+        .filter(|c| matches!(c.channel, Channel::Header | Channel::Markers))
+    {
+        let near = c
+            .transitions
+            .iter()
+            .filter(|t| t.to == BreakerState::Open && t.from == Some(BreakerState::Closed))
+            .filter(|t| t.at.abs_diff(open) <= c.resolution + Duration::from_millis(50))
+            .min_by_key(|t| t.at.abs_diff(open));
+        if let Some(t) = near {
+            opened = Some(opened.map_or(t.at, |o| o.min(t.at)));
+            if let Some(seen) = t.previous_seen_at {
+                closed = Some(closed.map_or(seen, |c| c.max(seen)));
+            }
+        }
+    }
+    (closed, opened)
 }
 
 /// The same count from the 10 ms slots, when the call log does not reach the open.
@@ -753,6 +788,7 @@ mod tests {
             rejected: vec![0; slots],
             max_latency_us: vec![0; slots],
             shed: vec![0; slots],
+            shed_earliest: vec![0; slots],
         };
         for i in (0..slots).step_by(2) {
             client.sent[i] = 1;
@@ -761,6 +797,7 @@ mod tests {
             if open {
                 client.degraded[i] = 1;
                 client.shed[i] = 1;
+                client.shed_earliest[i] = 10_000;
                 continue;
             }
             up.attempts[i] = 1;
@@ -965,7 +1002,7 @@ mod tests {
     fn failures_between_the_last_call_and_the_first_shed_request_make_a_range() {
         use crate::fault::CallEvent::*;
         // The last call got in at 100 ms; failures came back at 100.2, 101.1 and 115.9 ms;
-        // the first request the service shed was sent in the 120 ms slot.
+        // the first request the service shed was sent at 116.5 ms.
         let mut calls = vec![(0, Succeeded)];
         for i in 0..8u64 {
             calls.push((1_000 + i * 10_000, Failed));
@@ -978,10 +1015,11 @@ mod tests {
         ]);
         calls.sort();
         let up = with_calls(&calls);
-        let mut shed = vec![0; 30];
-        shed[12] = 1;
+        // The first shed request was sent at 116.5 ms (slot 11, 6.5 ms in).
+        let mut shed_earliest = vec![0; 30];
+        shed_earliest[11] = 10_000 - 6_500;
         let client = ClientSeries {
-            shed,
+            shed_earliest,
             ..ClientSeries::default()
         };
         let obs = Observations::default();
