@@ -95,19 +95,7 @@ fn run(dir: &Path, text: &str) -> (Finished, Value, Vec<(u64, String)>) {
     let file = dir.join("drill.toml");
     std::fs::write(&file, text).expect("write drill");
     let out = dir.join("result.json");
-    let run = breakerbox()
-        .arg("run")
-        .arg(&file)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("runs");
-    let finished = Finished {
-        code: run.status.code(),
-        stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
-    };
+    let finished = run_drill_file(&file, &out);
     let result = read_result(&out);
     let log = std::fs::read_to_string(dir.join("transitions.jsonl")).unwrap_or_default();
     let truth = log

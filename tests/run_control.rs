@@ -50,22 +50,6 @@ faults = ["upstream-reset"]
     file
 }
 
-fn run(file: &Path, out: &Path) -> Finished {
-    let run = breakerbox()
-        .arg("run")
-        .arg(file)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("runs");
-    Finished {
-        code: run.status.code(),
-        stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn a_failing_abort_threshold_stops_the_run_early_with_exit_3() {
     let dir = scratch("abort");
@@ -83,7 +67,7 @@ abort_grace = "1s"
     );
     let out = dir.join("result.json");
     let started = Instant::now();
-    let run = run(&file, &out);
+    let run = run_drill_file(&file, &out);
     assert_eq!(run.code, Some(3), "{run}");
     assert!(started.elapsed() < Duration::from_secs(7), "stopped early");
     let result = read_result(&out);
@@ -111,7 +95,7 @@ timeout = "1s"
 "#,
     );
     let out = dir.join("result.json");
-    let run = run(&file, &out);
+    let run = run_drill_file(&file, &out);
     assert_eq!(run.code, Some(4), "{run}");
     let line = run.stderr.trim();
     assert_eq!(line.lines().count(), 1, "one line: {line}");
@@ -132,7 +116,7 @@ fn a_healthy_service_passes_preflight() {
         "[preflight]\nhealth = \"/health\"\nstatus = 200\n",
     );
     let out = dir.join("result.json");
-    let run = run(&file, &out);
+    let run = run_drill_file(&file, &out);
     assert_eq!(run.code, Some(0), "{run}");
 }
 
@@ -158,7 +142,7 @@ sequence = ["closed", "open"]
 "#,
     );
     let out = dir.join("result.json");
-    let run = run(&file, &out);
+    let run = run_drill_file(&file, &out);
     assert_eq!(run.code, Some(4), "{run}");
     let result = read_result(&out);
     let channels = result["observations"]["channels"]

@@ -284,22 +284,8 @@ mod tests {
     use super::*;
     use BreakerState::*;
 
-    fn channel(c: Channel, res_ms: u64, states: &[(u64, BreakerState)]) -> ChannelTimeline {
-        let mut transitions = Vec::new();
-        for &(ms, s) in states {
-            super::super::push_state(&mut transitions, Duration::from_millis(ms), s);
-        }
-        ChannelTimeline {
-            channel: c,
-            resolution: Duration::from_millis(res_ms),
-            resolution_basis: String::new(),
-            transitions,
-            sees_half_open: true,
-            sightings: states.len() as u64,
-            polls: None,
-            unknown_values: Default::default(),
-            warnings: Vec::new(),
-        }
+    fn channel(channel: Channel, res_ms: u64, states: &[(u64, BreakerState)]) -> ChannelTimeline {
+        ChannelTimeline::for_test(channel, res_ms, states)
     }
 
     fn merge(channels: Vec<ChannelTimeline>) -> Observations {

@@ -206,6 +206,32 @@ impl ChannelTimeline {
 }
 
 #[cfg(test)]
+impl ChannelTimeline {
+    /// A channel that saw `states` at these milliseconds (for tests).
+    pub(crate) fn for_test(
+        channel: Channel,
+        resolution_ms: u64,
+        states: &[(u64, BreakerState)],
+    ) -> Self {
+        let mut transitions = Vec::new();
+        for &(ms, s) in states {
+            push_state(&mut transitions, Duration::from_millis(ms), s);
+        }
+        ChannelTimeline {
+            channel,
+            resolution: Duration::from_millis(resolution_ms),
+            resolution_basis: String::new(),
+            transitions,
+            sees_half_open: true,
+            sightings: states.len() as u64,
+            polls: None,
+            unknown_values: Default::default(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -755,21 +755,7 @@ mod tests {
     use BreakerState::*;
 
     fn timeline(channel: Channel, states: &[(u64, BreakerState)]) -> ChannelTimeline {
-        let mut transitions = Vec::new();
-        for &(ms, s) in states {
-            crate::observe::push_state(&mut transitions, Duration::from_millis(ms), s);
-        }
-        ChannelTimeline {
-            channel,
-            resolution: Duration::from_millis(30),
-            resolution_basis: String::new(),
-            transitions,
-            sees_half_open: true,
-            sightings: states.len() as u64,
-            polls: None,
-            unknown_values: Default::default(),
-            warnings: Vec::new(),
-        }
+        ChannelTimeline::for_test(channel, 30, states)
     }
 
     /// 30 s at 50 requests per second; calls go upstream except while open (10.3–18.0 s),

@@ -68,19 +68,28 @@ impl std::fmt::Display for Finished {
 /// Runs `breakerbox ARGS --quiet --out DIR/result.json` in a fresh scratch dir.
 pub fn run_quiet(name: &str, args: &[&str]) -> (Finished, std::path::PathBuf) {
     let out = scratch(name).join("result.json");
+    let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    (run_with_out(&args, &out), out)
+}
+
+/// Runs `breakerbox run DRILL --quiet --out OUT`.
+pub fn run_drill_file(drill: &Path, out: &Path) -> Finished {
+    run_with_out(&["run".into(), drill.into()], out)
+}
+
+fn run_with_out(args: &[std::ffi::OsString], out: &Path) -> Finished {
     let run = breakerbox()
         .args(args)
         .arg("--quiet")
         .arg("--out")
-        .arg(&out)
+        .arg(out)
         .output()
         .expect("runs");
-    let finished = Finished {
+    Finished {
         code: run.status.code(),
         stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
-    };
-    (finished, out)
+    }
 }
 
 /// Whether `wanted` appears in `seen` in order, other states allowed between.
