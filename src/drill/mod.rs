@@ -251,7 +251,8 @@ impl PreparedDrill {
             None => None,
         };
         let aborted = metrics.stopped_early || abort_reason.is_some();
-        let abort_reason = aborted.then(|| abort_reason.unwrap_or_else(|| "interrupted".into()));
+        let abort_reason =
+            aborted.then(|| abort_reason.unwrap_or_else(|| "interrupted (Ctrl-C)".into()));
         let run_end = if aborted {
             ran
         } else {

@@ -4,7 +4,9 @@
 //! expectations: it runs nothing and reads no clock, so a result can be re-judged.
 
 mod breaker;
+mod channels;
 mod threshold;
+mod trip;
 
 pub use threshold::{grade, window_rates, WindowRate};
 
