@@ -5,17 +5,17 @@ use breakerbox::config::{
     self, DemoBreaker, DemoSettings, RateSettings, StateHeader, StubSettings,
 };
 use breakerbox::demo::{self, DemoService};
-use breakerbox::drill::{PreparedDrill, Progress};
+use breakerbox::drill::{PreparedDrill, Progress, Stop};
 use breakerbox::plan::Overrides;
-use breakerbox::report;
+use breakerbox::report::{self, NotStarted, RunResult};
 use breakerbox::stub::Stub;
+use breakerbox::verdict::Outcome;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// Exit code for bad usage or a bad drill file.
 const EXIT_USAGE: u8 = 2;
@@ -393,25 +393,44 @@ fn config_failure(e: &config::ConfigError) -> ExitCode {
 }
 
 async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags) -> ExitCode {
+    if let Err(e) = report::check_writable(&flags.out) {
+        eprintln!("error: --out: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let name = drill.name.clone();
-    let stop = CancellationToken::new();
-    let ctrl_c = tokio::spawn(handle_ctrl_c(stop.clone()));
+    let not_started = |outcome, reason: String| NotStarted {
+        drill: drill.name.clone(),
+        drill_file: drill.source.clone(),
+        seed: overrides.seed.unwrap_or(drill.seed),
+        target: overrides
+            .target
+            .clone()
+            .or_else(|| drill.target.clone())
+            .unwrap_or_default(),
+        planned_duration_s: drill.phases.iter().map(|p| p.duration.as_secs_f64()).sum(),
+        outcome,
+        reason,
+    };
+    let stop = Stop::new();
+    let signals = tokio::spawn(handle_signals(stop.clone()));
     let prepared = tokio::select! {
-        prepared = PreparedDrill::prepare(drill, &overrides) => prepared,
-        _ = stop.cancelled() => {
-            eprintln!("interrupted before the run started; nothing was recorded");
-            return ExitCode::from(EXIT_ABORTED);
+        prepared = PreparedDrill::prepare(drill.clone(), &overrides) => prepared,
+        _ = stop.stopped() => {
+            let reason = format!("{} before the run started", stop.reason().unwrap_or_default());
+            eprintln!("{reason}; nothing was recorded");
+            let result = RunResult::not_started(not_started(Outcome::Aborted, reason));
+            return write_result(&result, &flags.out, EXIT_ABORTED);
         }
     };
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(if e.is_invalid_run() {
-                EXIT_INVALID
-            } else {
-                EXIT_USAGE
-            });
+            if !e.is_invalid_run() {
+                return ExitCode::from(EXIT_USAGE);
+            }
+            let result = RunResult::not_started(not_started(Outcome::Invalid, e.to_string()));
+            return write_result(&result, &flags.out, EXIT_INVALID);
         }
     };
     if !flags.quiet {
@@ -429,7 +448,7 @@ async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags)
 
     let progress = (!flags.quiet).then(|| tokio::spawn(show_progress(prepared.progress())));
     let result = prepared.execute(stop).await;
-    ctrl_c.abort();
+    signals.abort();
     if let Some(p) = progress {
         p.abort();
         if std::io::stderr().is_terminal() {
@@ -439,25 +458,53 @@ async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags)
 
     print!("{}", report::render_console(&result));
     let code = result.outcome.exit_code() as u8;
-    match report::write_json(&result, &flags.out) {
-        Ok(()) => println!("result written to {}", flags.out.display()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(code.max(EXIT_USAGE));
-        }
+    let written = write_result(&result, &flags.out, code);
+    if written == ExitCode::from(code) {
+        println!("result written to {}", flags.out.display());
     }
-    ExitCode::from(code)
+    written
 }
 
-/// First Ctrl-C: stop the run and keep what was recorded. Second: quit at once.
-async fn handle_ctrl_c(stop: CancellationToken) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
+/// Writes the result; a failed write is reported and turns the exit code into at least 2.
+fn write_result(result: &RunResult, out: &std::path::Path, code: u8) -> ExitCode {
+    match report::write_json(result, out) {
+        Ok(()) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(code.max(EXIT_USAGE))
+        }
     }
-    stop.cancel();
-    eprintln!("\ninterrupted: stopping and writing what was recorded (Ctrl-C again to quit now)");
-    if tokio::signal::ctrl_c().await.is_ok() {
-        std::process::exit(130);
+}
+
+/// The first Ctrl-C or SIGTERM (what CI, Kubernetes and `timeout` send) stops the run and
+/// keeps what was recorded; a second one quits at once.
+async fn handle_signals(stop: Stop) {
+    let Some(first) = next_signal().await else {
+        return;
+    };
+    stop.stop(format!("interrupted ({first})"));
+    eprintln!(
+        "\ninterrupted ({first}): stopping and writing what was recorded (again to quit now)"
+    );
+    if let Some(second) = next_signal().await {
+        std::process::exit(if second == "SIGTERM" { 143 } else { 130 });
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM and names it; `None` if no signal can be watched.
+async fn next_signal() -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).ok()?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.ok().map(|_| "Ctrl-C"),
+            _ = term.recv() => Some("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok().map(|_| "Ctrl-C")
     }
 }
 

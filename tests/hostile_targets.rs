@@ -2,14 +2,13 @@
 //! time, classify every request as an error of the right kind, and never panic.
 
 use breakerbox::config::{self, EmbeddedProfiles};
-use breakerbox::drill::PreparedDrill;
+use breakerbox::drill::{PreparedDrill, Stop};
 use breakerbox::plan::Overrides;
 use breakerbox::verdict::Outcome;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 fn drill(target: SocketAddr) -> config::Drill {
     let text = format!(
@@ -45,7 +44,7 @@ async fn run(target: SocketAddr) -> breakerbox::report::RunResult {
         .await
         .expect("target accepts connections");
     let started = Instant::now();
-    let result = prepared.execute(CancellationToken::new()).await;
+    let result = prepared.execute(Stop::new()).await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "bounded: {:?}",

@@ -104,7 +104,14 @@ timeout = "1s"
         line.contains("/not-a-health-endpoint did not answer a 2xx within 1s (last: answered 404)"),
         "{line}"
     );
-    assert!(!out.exists(), "no load ran, so there is no result");
+    // No load ran, but the result says so.
+    let result = read_result(&out);
+    assert_eq!(result["outcome"], "invalid");
+    assert!(result["abort_reason"]
+        .as_str()
+        .expect("reason")
+        .contains("answered 404"));
+    assert_eq!(result["verdicts"][0]["status"], "invalid");
 }
 
 #[test]
@@ -179,4 +186,71 @@ sequence = ["closed", "open"]
         "{run}"
     );
     assert!(run.stdout.contains("breaker sequence"), "{run}");
+}
+
+#[test]
+fn an_unwritable_out_is_refused_before_the_run() {
+    let dir = scratch("unwritable-out");
+    let file = drill(&dir, "", "");
+    let started = Instant::now();
+    let run = run_drill_file(&file, &dir.join("no-such-dir/result.json"));
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(
+        run.stderr.starts_with("error: --out: cannot write"),
+        "{run}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "refused before running"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_run_with_exit_3_and_writes_a_complete_result() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = scratch("sigterm");
+    let file = drill(&dir, "", "");
+    let out = dir.join("result.json");
+    std::fs::write(&out, "previous run").expect("an older result");
+    let mut child = breakerbox()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("announces the drill");
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3));
+    let result = read_result(&out);
+    assert_eq!(result["outcome"], "aborted");
+    assert_eq!(result["abort_reason"], "interrupted (SIGTERM)");
+    assert!(result["total"]["requests"].as_u64().expect("requests") > 50);
+    let last = result["timeline"]
+        .as_array()
+        .and_then(|t| t.last())
+        .expect("events");
+    assert_eq!(last["event"], "aborted");
 }

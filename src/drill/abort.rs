@@ -3,6 +3,7 @@
 //! Only rates can be checked live (error, cache-hit and fallback rates, from counters the
 //! load engine keeps anyway); the check uses the same windows and grading as the verdict.
 
+use super::Stop;
 use crate::config::{Metric, Threshold};
 use crate::load::Live;
 use crate::metrics::Second;
@@ -13,21 +14,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Watches the live counters and cancels `stop` when an abort threshold fails; returns why.
+/// Watches the live counters until `done`, and stops the drill, saying why, when an abort
+/// threshold fails.
 pub(super) async fn watch(
     thresholds: Vec<Threshold>,
     phases: Vec<PlannedPhase>,
     live: Arc<Live>,
     epoch: Instant,
-    stop: CancellationToken,
-) -> Option<String> {
+    stop: Stop,
+    done: CancellationToken,
+) {
     let mut seconds: Vec<Second> = Vec::new();
     let mut last = Second::default();
     let mut tick = 1u64;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until((epoch + Duration::from_secs(tick)).into()) => {}
-            _ = stop.cancelled() => return None,
+            _ = done.cancelled() => return,
+            _ = stop.stopped() => return,
         }
         let now = Second {
             requests: live.requests.load(Ordering::Relaxed),
@@ -45,8 +49,8 @@ pub(super) async fn watch(
         let elapsed = Duration::from_secs(tick);
         for t in &thresholds {
             if let Some(reason) = check(t, &phases, &seconds, elapsed) {
-                stop.cancel();
-                return Some(reason);
+                stop.stop(reason);
+                return;
             }
         }
         tick += 1;

@@ -7,8 +7,10 @@
 mod abort;
 mod assemble;
 mod progress;
+mod stop;
 
 pub use progress::{Progress, ProgressSnapshot};
+pub use stop::Stop;
 
 use crate::breaker_state::Channel;
 use crate::clock::RunClock;
@@ -173,9 +175,9 @@ impl PreparedDrill {
         }
     }
 
-    /// Runs every phase (until `stop` is cancelled or an abort threshold fails) and judges
+    /// Runs every phase (until `stop` is asked for or an abort threshold fails) and judges
     /// the run.
-    pub async fn execute(self, stop: CancellationToken) -> RunResult {
+    pub async fn execute(self, stop: Stop) -> RunResult {
         let settings = &self.plan.drill.observe;
         let classifier = Classifier::new(settings);
         let markers = classifier
@@ -215,6 +217,7 @@ impl PreparedDrill {
             .filter(|t| t.abort.is_some())
             .cloned()
             .collect();
+        let load_done = CancellationToken::new();
         let abort_watch = (!abort_thresholds.is_empty()).then(|| {
             tokio::spawn(abort::watch(
                 abort_thresholds,
@@ -222,6 +225,7 @@ impl PreparedDrill {
                 self.live.clone(),
                 epoch,
                 stop.clone(),
+                load_done.clone(),
             ))
         });
 
@@ -237,22 +241,16 @@ impl PreparedDrill {
             &self.clock,
             observers,
             self.live.clone(),
-            stop.clone(),
+            stop.token(),
         )
         .await;
         let ran = self.clock.elapsed().unwrap_or_default();
-        let abort_reason = match abort_watch {
-            Some(task) => {
-                if !stop.is_cancelled() {
-                    stop.cancel();
-                }
-                task.await.ok().flatten()
-            }
-            None => None,
-        };
-        let aborted = metrics.stopped_early || abort_reason.is_some();
-        let abort_reason =
-            aborted.then(|| abort_reason.unwrap_or_else(|| "interrupted (Ctrl-C)".into()));
+        load_done.cancel();
+        if let Some(task) = abort_watch {
+            let _ = task.await;
+        }
+        let aborted = metrics.stopped_early;
+        let abort_reason = aborted.then(|| stop.reason().unwrap_or_else(|| "interrupted".into()));
         let run_end = if aborted {
             ran
         } else {

@@ -5,9 +5,12 @@
 mod console;
 mod result;
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
 pub use console::render_console;
 pub use result::{
-    FaultSummary, GroupSummary, LatencySummary, PartsSummary, PhaseSummary, RunResult,
+    FaultSummary, GroupSummary, LatencySummary, NotStarted, PartsSummary, PhaseSummary, RunResult,
 };
 
 /// Why a report could not be written.
@@ -26,11 +29,80 @@ pub enum ReportError {
     Serialize(#[from] serde_json::Error),
 }
 
-/// Writes `result` as pretty JSON to `path`.
-pub fn write_json(result: &RunResult, path: &std::path::Path) -> Result<(), ReportError> {
-    let text = serde_json::to_string_pretty(result)?;
-    std::fs::write(path, text + "\n").map_err(|source| ReportError::Write {
+/// Writes `result` as pretty JSON to `path`, atomically: a temporary file beside it,
+/// flushed to disk, then renamed over it, so a kill mid-write leaves the old file whole.
+pub fn write_json(result: &RunResult, path: &Path) -> Result<(), ReportError> {
+    let text = serde_json::to_string_pretty(result)? + "\n";
+    write_atomically(path, text.as_bytes())
+}
+
+/// Checks that a result can be written at `path` (its directory exists and is writable),
+/// so a bad `--out` is found before a long run rather than after it.
+pub fn check_writable(path: &Path) -> Result<(), ReportError> {
+    let probe = temp_beside(path);
+    let fail = |source| ReportError::Write {
         path: path.display().to_string(),
         source,
-    })
+    };
+    std::fs::File::create(&probe).map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "result".into());
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let fail = |source| ReportError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let temp = temp_beside(path);
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(fail(e));
+    }
+    // Make the rename itself durable; not every filesystem lets a directory be synced.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_whole() {
+        let dir = std::env::temp_dir().join(format!("bb-atomic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("result.json");
+        write_atomically(&path, b"old").expect("first write");
+        // A directory where the temporary file should go makes the write fail midway.
+        std::fs::create_dir(temp_beside(&path)).expect("block the temp file");
+        assert!(write_atomically(&path, b"new").is_err());
+        assert_eq!(std::fs::read(&path).expect("read"), b"old");
+        std::fs::remove_dir(temp_beside(&path)).expect("unblock");
+        write_atomically(&path, b"new").expect("second write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        assert!(check_writable(&path).is_ok());
+        assert!(check_writable(&dir.join("missing/result.json")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

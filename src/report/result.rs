@@ -54,6 +54,64 @@ pub struct RunResult {
     pub verdicts: Vec<Verdict>,
 }
 
+/// What is known of a drill that never started its load: enough for a result that says why.
+#[derive(Debug, Clone)]
+pub struct NotStarted {
+    /// Drill name.
+    pub drill: String,
+    /// Drill file.
+    pub drill_file: String,
+    /// The seed in force.
+    pub seed: u64,
+    /// Target base URL, as far as it is known.
+    pub target: String,
+    /// The planned run length.
+    pub planned_duration_s: f64,
+    /// How it ended: invalid (unreachable, unhealthy) or aborted.
+    pub outcome: Outcome,
+    /// Why, in one line.
+    pub reason: String,
+}
+
+impl RunResult {
+    /// The result of a drill that stopped before its load started, so every outcome leaves
+    /// a result behind.
+    pub fn not_started(n: NotStarted) -> RunResult {
+        let now = std::time::SystemTime::now();
+        RunResult {
+            breakerbox: env!("CARGO_PKG_VERSION").to_string(),
+            drill: n.drill,
+            drill_file: n.drill_file,
+            seed: n.seed,
+            target: n.target,
+            started_at: crate::clock::rfc3339_at(now, std::time::Duration::ZERO),
+            started_unix_ms: crate::clock::unix_ms_at(now, std::time::Duration::ZERO),
+            planned_duration_s: n.planned_duration_s,
+            duration_s: 0.0,
+            outcome: n.outcome,
+            abort_reason: Some(n.reason.clone()),
+            parts: PartsSummary::default(),
+            phases: Vec::new(),
+            total: GroupSummary::default(),
+            timeline: Timeline::new(),
+            observations: Observations::default(),
+            faults: Vec::new(),
+            tap: Vec::new(),
+            series: Vec::new(),
+            verdicts: vec![Verdict {
+                criterion: "the drill started its load".into(),
+                expected: "target reachable and healthy; not interrupted".into(),
+                measured: n.reason,
+                status: match n.outcome {
+                    Outcome::Aborted => crate::verdict::Status::Fail,
+                    _ => crate::verdict::Status::Invalid,
+                },
+                evidence: Vec::new(),
+            }],
+        }
+    }
+}
+
 /// Addresses of the built-in parts.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PartsSummary {
