@@ -4,13 +4,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Accepts connections forever, handing each (with `TCP_NODELAY` set) to `serve`.
 ///
-/// An accept error (out of file descriptors, say) is logged and retried after a short pause
-/// instead of spinning or ending the server.
+/// An accept error (out of file descriptors, say) is retried after a short pause instead of
+/// spinning or ending the server, and logged at most once a second with the count since.
 pub(crate) async fn accept_forever(
     listener: TcpListener,
     server: &'static str,
     mut serve: impl FnMut(TcpStream),
 ) {
+    let mut failed = 0u64;
+    let mut last_warning: Option<std::time::Instant> = None;
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
@@ -18,7 +20,12 @@ pub(crate) async fn accept_forever(
                 serve(stream);
             }
             Err(e) => {
-                tracing::warn!(server, error = %e, "accept failed");
+                failed += 1;
+                if last_warning.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+                    tracing::warn!(server, error = %e, failed, "accept failed");
+                    last_warning = Some(std::time::Instant::now());
+                    failed = 0;
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }

@@ -297,3 +297,40 @@ async fn without_a_breaker_there_are_no_state_gauges() {
         (&"disabled".into(), &"off".into())
     );
 }
+
+#[tokio::test]
+async fn silent_connections_are_closed_after_the_header_timeout_and_requests_still_served() {
+    use tokio::io::AsyncReadExt;
+    let rig = Rig::start(rate_settings(None)).await;
+    let addr = rig
+        .service
+        .url()
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()
+        .expect("address");
+    // A slowloris: connections that never send a byte.
+    let mut silent = Vec::new();
+    for _ in 0..50 {
+        silent.push(
+            tokio::net::TcpStream::connect(addr)
+                .await
+                .expect("connects"),
+        );
+    }
+    let health = rig
+        .client
+        .get(format!("{}/health", rig.service.url()))
+        .send()
+        .await
+        .expect("a real request is served meanwhile");
+    assert_eq!(health.status(), 200);
+    let limit = breakerbox::demo::service::HEADER_READ_TIMEOUT + Duration::from_secs(3);
+    for mut conn in silent {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(limit, conn.read(&mut buf))
+            .await
+            .expect("closed by the server within the header timeout");
+        // Closed: end of stream, or a reset; never a response to a request never sent.
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    }
+}

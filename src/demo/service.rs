@@ -116,6 +116,11 @@ impl Drop for DemoService {
     }
 }
 
+/// How long a client may take to send a request's headers, idle keep-alive connections
+/// included: silent connections are closed instead of holding descriptors (slowloris).
+/// Longer than any sensible think time, so a virtual user's kept-alive connection survives.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn accept_loop(listener: TcpListener, app: Arc<App>) {
     crate::accept::accept_forever(listener, "demo service", |stream| {
         let app = app.clone();
@@ -125,6 +130,8 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>) {
                 async move { Ok::<_, Infallible>(app.handle(req).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
