@@ -38,7 +38,9 @@ toolchain:
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 
-## Throughput of load engine + fault proxy + stub in one process (numbers in docs/benchmarks.md).
+## Throughput of load engine + fault proxy + stub in one process, and validation staying linear
+## (numbers in docs/benchmarks.md).
 bench: release
 	@command -v /usr/bin/time >/dev/null || (apt-get update -qq && apt-get install -y -qq time)
 	bench/run.sh
+	bench/validate.sh

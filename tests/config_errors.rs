@@ -203,3 +203,45 @@ fn a_missing_drill_file_is_one_clear_line() {
         "drills/nope.toml: cannot read drill file: No such file or directory (os error 2)"
     );
 }
+
+#[test]
+fn a_bad_profile_named_by_many_phases_is_reported_once() {
+    let dir = scratch("profile-once");
+    std::fs::create_dir_all(dir.join("fault-profiles")).expect("dir");
+    std::fs::write(
+        dir.join("fault-profiles/broken.toml"),
+        "[[faults]]\nkind = \"status\"\nstatus = 900\n",
+    )
+    .expect("profile");
+    let mut drill = String::from("target = \"http://127.0.0.1:1\"\n[parts]\nproxy = true\nstub = true\n[[requests]]\nname = \"r\"\npath = \"/\"\n");
+    for i in 0..200 {
+        drill += &format!(
+            "[[phases]]\nname = \"p{i}\"\nexecutor = \"constant-arrival-rate\"\nrate = 1\nduration = \"1s\"\nfaults = [\"broken\"]\n"
+        );
+    }
+    let path = dir.join("many.toml");
+    std::fs::write(&path, drill).expect("drill");
+    let run = breakerbox()
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("broken.toml:3:10: status 900"), "{stderr}");
+}
+
+#[test]
+fn a_file_that_is_not_a_drill_is_refused_by_size_not_read_to_the_end() {
+    let run = breakerbox()
+        .args(["validate", "/dev/zero"])
+        .output()
+        .expect("runs");
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "/dev/zero: cannot read drill file: larger than 4 MiB; is this the right file?"
+    );
+}

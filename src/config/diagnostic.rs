@@ -19,7 +19,18 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A problem located at a byte span of `source`.
     pub fn at(file: &str, source: &str, span: Range<usize>, message: impl Into<String>) -> Self {
-        let (line, column) = line_column(source, span.start);
+        Diagnostic::at_indexed(file, &LineIndex::new(source), span, message)
+    }
+
+    /// [`Diagnostic::at`] with the source's line starts already indexed: many problems in
+    /// one file then cost one pass over it, not one each.
+    pub fn at_indexed(
+        file: &str,
+        index: &LineIndex<'_>,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        let (line, column) = index.locate(span.start);
         Diagnostic {
             file: file.to_string(),
             line,
@@ -53,14 +64,38 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The byte offsets where each line of a source starts, for locating many offsets.
+#[derive(Debug)]
+pub struct LineIndex<'a> {
+    source: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    /// Indexes `source` in one pass.
+    pub fn new(source: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { source, starts }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`.
+    pub fn locate(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.source.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let column = self
+            .source
+            .get(start..offset)
+            .map_or(0, |text| text.chars().count());
+        (line, column + 1)
+    }
+}
+
 /// 1-based line and column of byte `offset` in `source`.
 pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = source.get(..offset).unwrap_or(source);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+    LineIndex::new(source).locate(offset)
 }
 
 /// Folds a multi-line message (toml's own carry a snippet) into its first meaningful line.
@@ -84,6 +119,15 @@ mod tests {
         assert_eq!(line_column(src, 6), (2, 1));
         assert_eq!(line_column(src, 11), (2, 6));
         assert_eq!(line_column(src, 999), (3, 1));
+        let index = LineIndex::new("é = 1\nßß = \"x\"\n");
+        assert_eq!(index.locate(0), (1, 1));
+        assert_eq!(
+            index.locate(3),
+            (1, 3),
+            "columns count characters, not bytes"
+        );
+        assert_eq!(index.locate(7), (2, 1));
+        assert_eq!(index.locate(12), (2, 4));
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod raw;
 mod template;
 mod validate;
 
-pub use diagnostic::{line_column, Diagnostic};
+pub use diagnostic::{line_column, Diagnostic, LineIndex};
 pub use duration::{parse_duration, MAX_DURATION};
 pub use expect::*;
 pub use observe::*;
@@ -69,12 +69,36 @@ fn render_all(diags: &[Diagnostic]) -> String {
 /// `profile_dir`, else `fault-profiles/` beside the drill or one level up.
 pub fn load_drill(path: &Path) -> Result<Drill, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = read_capped(path).map_err(|source| ConfigError::Read {
         path: shown.clone(),
         source,
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse_drill(&shown, &text, &ProfileDirs::beside(&base))
+}
+
+/// Largest drill or profile file read: far beyond any real one, small enough that a wrong
+/// path (`/dev/zero`, a log file) is refused instead of filling memory.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads a UTF-8 file of at most [`MAX_FILE_BYTES`].
+pub(crate) fn read_capped(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB; is this the right file?",
+                MAX_FILE_BYTES >> 20
+            ),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 /// Validates drill `text` (shown as `file` in diagnostics), resolving profiles via `profiles`.

@@ -50,7 +50,7 @@ impl ProfileSource for ProfileDirs {
         }
         for dir in &self.dirs {
             let path = dir.join(format!("{name}.toml"));
-            match std::fs::read_to_string(&path) {
+            match super::read_capped(&path) {
                 Ok(text) => return Ok((path.display().to_string(), text)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(format!("cannot read {}: {e}", path.display())),

@@ -8,6 +8,7 @@ mod phase;
 use expect::expectations;
 use phase::phases;
 
+use super::diagnostic::LineIndex;
 use super::duration::parse_duration;
 use super::raw;
 use super::*;
@@ -26,6 +27,8 @@ const MAX_VUS: i64 = 100_000;
 struct Checker<'a> {
     file: &'a str,
     text: &'a str,
+    /// Built on the first problem, so a valid file never pays for it.
+    lines: Option<LineIndex<'a>>,
     problems: Vec<Diagnostic>,
 }
 
@@ -34,13 +37,16 @@ impl<'a> Checker<'a> {
         Checker {
             file,
             text,
+            lines: None,
             problems: Vec::new(),
         }
     }
 
     fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let text = self.text;
+        let lines = self.lines.get_or_insert_with(|| LineIndex::new(text));
         self.problems
-            .push(Diagnostic::at(self.file, self.text, span, message));
+            .push(Diagnostic::at_indexed(self.file, lines, span, message));
     }
 
     /// Reports a problem with the file as a whole.

@@ -5,7 +5,7 @@ use super::{duration, opt_duration, positive_duration, Checker};
 use super::{MAX_RATE, MAX_VUS, MIN_RATE};
 use crate::config::raw;
 use crate::config::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 /// The executors a phase can use.
@@ -24,6 +24,9 @@ pub(super) fn phases(
         c.whole_file("no [[phases]]: a drill needs at least one phase");
     }
     let mut names = HashSet::new();
+    // Each profile is read and checked once, however many phases name it: a bad profile is
+    // one set of problems, not one per phase.
+    let mut loaded: HashMap<String, Option<FaultProfile>> = HashMap::new();
     raw.iter()
         .map(|p| {
             c.unique(&mut names, &p.name, "phase name");
@@ -31,18 +34,25 @@ pub(super) fn phases(
             let faults = p
                 .faults
                 .iter()
-                .filter_map(|name| match profiles.read(name.get_ref()) {
-                    Ok((shown, text)) => match profile(name.get_ref(), &shown, &text) {
-                        Ok(profile) => Some(profile),
-                        Err(mut problems) => {
-                            c.problems.append(&mut problems);
+                .filter_map(|name| {
+                    if let Some(known) = loaded.get(name.get_ref()) {
+                        return known.clone();
+                    }
+                    let found = match profiles.read(name.get_ref()) {
+                        Ok((shown, text)) => match profile(name.get_ref(), &shown, &text) {
+                            Ok(profile) => Some(profile),
+                            Err(mut problems) => {
+                                c.problems.append(&mut problems);
+                                None
+                            }
+                        },
+                        Err(why) => {
+                            c.at(name.span(), why);
                             None
                         }
-                    },
-                    Err(why) => {
-                        c.at(name.span(), why);
-                        None
-                    }
+                    };
+                    loaded.insert(name.get_ref().clone(), found.clone());
+                    found
                 })
                 .collect();
             Phase {
