@@ -1,6 +1,19 @@
 //! The accept loop the built-in servers (fault proxy, demo service) share.
 
+use std::net::SocketAddr;
 use tokio::net::{TcpListener, TcpStream};
+
+/// Warns, once per server started, when it listens beyond loopback: the fault proxy, stub
+/// and demo service are test parts, open to anyone who can reach the address.
+pub(crate) fn warn_if_exposed(server: &str, addr: SocketAddr) {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            server,
+            %addr,
+            "listening beyond loopback: other hosts can reach this {server}"
+        );
+    }
+}
 
 /// Accepts connections forever, handing each (with `TCP_NODELAY` set) to `serve`.
 ///

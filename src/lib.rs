@@ -30,6 +30,7 @@ pub mod observe;
 pub mod plan;
 pub mod report;
 pub mod rng;
+pub mod runs;
 pub mod series;
 pub mod stub;
 pub mod verdict;

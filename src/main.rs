@@ -1,6 +1,7 @@
 //! The `breakerbox` command: runs drills, validates drill files, and runs the built-in
 //! parts on their own. Library errors become one-line messages and exit codes here.
 
+use breakerbox::config::guard::Permission;
 use breakerbox::config::{
     self, DemoBreaker, DemoSettings, RateSettings, StateHeader, StubSettings,
 };
@@ -55,17 +56,24 @@ enum Command {
         /// Where the stub listens (overrides [stub] listen).
         #[arg(long)]
         stub_listen: Option<SocketAddr>,
+        #[command(flatten)]
+        guard: GuardFlags,
     },
     /// Run the embedded circuit-breaker drill on the built-in parts.
     Demo {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Stop every drill of this user that is running on this machine (the kill switch):
+    /// each stops, writes its result and exits 3.
+    Stop,
     /// Check drill files and report every problem as FILE:LINE:COL: message.
     Validate {
         /// Drill files.
         #[arg(required = true)]
         drills: Vec<PathBuf>,
+        #[command(flatten)]
+        guard: GuardFlags,
     },
     /// Run the demo service alone (the SUT with a circuit breaker, cache and fallback).
     ///
@@ -126,6 +134,27 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9091")]
         listen: SocketAddr,
     },
+}
+
+/// Permission to send load beyond loopback and private networks.
+#[derive(Args, Clone, Copy)]
+struct GuardFlags {
+    /// Allow a target outside loopback and private networks that the drill does not name
+    /// in `allow_targets`.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Allow a target whose name looks like production (prod, www., api.).
+    #[arg(long)]
+    i_know_this_is_production: bool,
+}
+
+impl From<GuardFlags> for Permission {
+    fn from(g: GuardFlags) -> Permission {
+        Permission {
+            remote: g.allow_remote,
+            production: g.i_know_this_is_production,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -239,6 +268,7 @@ async fn dispatch(command: Command) -> ExitCode {
             target,
             proxy_listen,
             stub_listen,
+            guard,
         } => {
             let drill = match config::load_drill(&drill) {
                 Ok(d) => d,
@@ -250,6 +280,7 @@ async fn dispatch(command: Command) -> ExitCode {
                 proxy_listen,
                 stub_listen,
                 demo_breaker: run.breaker.map(DemoBreaker::from),
+                permission: guard.into(),
             };
             run_drill(drill, overrides, &run).await
         }
@@ -265,16 +296,42 @@ async fn dispatch(command: Command) -> ExitCode {
             };
             run_drill(drill, overrides, &run).await
         }
-        Command::Validate { drills } => {
+        Command::Stop => match breakerbox::runs::stop_all() {
+            Ok(stopped) if stopped.is_empty() => {
+                println!("no running drill");
+                ExitCode::SUCCESS
+            }
+            Ok(stopped) => {
+                for s in stopped {
+                    println!("stopping drill {} (pid {})", s.drill, s.pid);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+        Command::Validate { drills, guard } => {
             let mut bad = false;
             for path in drills {
                 match config::load_drill(&path) {
-                    Ok(d) => println!(
-                        "{}: ok ({} phases, {} requests)",
-                        path.display(),
-                        d.phases.len(),
-                        d.requests.len()
-                    ),
+                    Ok(d) => {
+                        let guarded = d.target.as_deref().map(|url| {
+                            config::guard::check_target(url, &d.allow_targets, guard.into())
+                        });
+                        if let Some(Err(why)) = guarded {
+                            bad = true;
+                            eprintln!("{}: {why}", path.display());
+                            continue;
+                        }
+                        println!(
+                            "{}: ok ({} phases, {} requests)",
+                            path.display(),
+                            d.phases.len(),
+                            d.requests.len()
+                        )
+                    }
                     Err(e) => {
                         bad = true;
                         for d in e.diagnostics() {
@@ -402,17 +459,27 @@ async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags)
         drill: drill.name.clone(),
         drill_file: drill.source.clone(),
         seed: overrides.seed.unwrap_or(drill.seed),
-        target: overrides
-            .target
-            .clone()
-            .or_else(|| drill.target.clone())
-            .unwrap_or_default(),
+        target: config::guard::mask_credentials(
+            &overrides
+                .target
+                .clone()
+                .or_else(|| drill.target.clone())
+                .unwrap_or_default(),
+        ),
         planned_duration_s: drill.phases.iter().map(|p| p.duration.as_secs_f64()).sum(),
         outcome,
         reason,
     };
     let stop = Stop::new();
     let signals = tokio::spawn(handle_signals(stop.clone()));
+    // Registered for `breakerbox stop`; the entry goes when this function returns.
+    let _registration = match breakerbox::runs::Registration::new(&name) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(error = %e, "`breakerbox stop` will not see this run");
+            None
+        }
+    };
     let prepared = tokio::select! {
         prepared = PreparedDrill::prepare(drill.clone(), &overrides) => prepared,
         _ = stop.stopped() => {

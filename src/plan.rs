@@ -17,6 +17,14 @@ pub enum PlanError {
     /// A `--target` override is not a usable base URL.
     #[error("--target: {0}")]
     BadTarget(String),
+    /// The target is outside what the guard rails allow (see `config::guard`).
+    #[error("{drill}: {why}")]
+    Guarded {
+        /// The drill file.
+        drill: String,
+        /// What is refused and what would allow it.
+        why: String,
+    },
     /// A fault window opens after its phase has ended, so the fault could never fire.
     #[error("{drill}: fault profile \"{profile}\" in phase \"{phase}\": a {kind} fault starts at {start:?}, after the phase ends ({phase_len:?})")]
     WindowOutsidePhase {
@@ -48,6 +56,8 @@ pub struct Overrides {
     pub stub_listen: Option<SocketAddr>,
     /// Replaces the demo service's breaker kind (or turns it off).
     pub demo_breaker: Option<DemoBreaker>,
+    /// What the command line allows beyond the drill's `allow_targets`.
+    pub permission: config::guard::Permission,
 }
 
 /// Where the load goes.
@@ -145,6 +155,14 @@ impl Plan {
                 })
             }
         };
+        if let Target::Url(url) = &target {
+            config::guard::check_target(url, &drill.allow_targets, overrides.permission).map_err(
+                |why| PlanError::Guarded {
+                    drill: drill.source.clone(),
+                    why,
+                },
+            )?;
+        }
         if let (Some(listen), Some(proxy)) = (overrides.proxy_listen, drill.parts.proxy.as_mut()) {
             proxy.listen = listen;
         }

@@ -62,6 +62,7 @@ impl Stub {
                 .mount(&server)
                 .await;
         }
+        crate::accept::warn_if_exposed("stub upstream", *server.address());
         tracing::info!(addr = %server.address(), "stub upstream listening");
         Ok(Stub { server, served })
     }

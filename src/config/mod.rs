@@ -7,6 +7,7 @@
 mod diagnostic;
 mod duration;
 mod expect;
+pub mod guard;
 mod observe;
 mod profile;
 mod raw;
@@ -121,6 +122,8 @@ pub struct Drill {
     pub source: String,
     /// Base URL of the service under test; `None` means "the built-in demo service".
     pub target: Option<String>,
+    /// Hosts outside loopback and private networks the drill may send load to.
+    pub allow_targets: Vec<String>,
     /// The one seed every random choice derives from.
     pub seed: u64,
     /// Upper bound on one request, connect to last body byte; a timeout is an error.

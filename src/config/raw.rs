@@ -15,6 +15,8 @@ pub(crate) struct DrillFile {
     #[serde(default)]
     pub description: String,
     pub target: Option<Spanned<String>>,
+    #[serde(default)]
+    pub allow_targets: Vec<String>,
     pub seed: Option<u64>,
     pub request_timeout: Option<Spanned<String>>,
     pub profile_dir: Option<String>,

@@ -94,6 +94,7 @@ impl DemoService {
         })?;
         let app = Arc::new(App::new(settings.clone(), upstream)?);
         let accept_loop = tokio::spawn(accept_loop(listener, app));
+        crate::accept::warn_if_exposed("demo service", addr);
         tracing::info!(%addr, upstream, breaker = %settings.breaker, "demo service listening");
         Ok(DemoService { addr, accept_loop })
     }

@@ -135,7 +135,7 @@ impl PreparedDrill {
         let target = Target::resolve(&target_url).await?;
         load::preflight(&target, Duration::from_secs(3)).await?;
         if let Some(check) = &plan.drill.preflight {
-            health_check(&target.url, check).await?;
+            health_check(target.raw_url(), check).await?;
         }
         Ok(PreparedDrill {
             plan,
@@ -200,7 +200,7 @@ impl PreparedDrill {
         ];
         for (channel, poll, reader) in polled.into_iter().flatten() {
             let poll = PollSettings {
-                url: relative_to(&self.target.url, &poll.url),
+                url: relative_to(self.target.raw_url(), &poll.url),
                 ..poll.clone()
             };
             match Poller::start(channel, &poll, reader, self.clock.clone()) {
@@ -366,7 +366,7 @@ fn relative_to(target: &str, url: &str) -> String {
 async fn health_check(target: &str, check: &crate::config::Preflight) -> Result<(), DrillError> {
     let url = relative_to(target, &check.health);
     let fail = |why: String| DrillError::Preflight {
-        url: url.clone(),
+        url: crate::config::guard::mask_credentials(&url),
         why,
     };
     let client = reqwest::Client::builder()

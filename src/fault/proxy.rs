@@ -70,6 +70,7 @@ impl FaultProxy {
         })?;
         let service = layer.layer(forward);
         let accept_loop = tokio::spawn(accept_loop(listener, service));
+        crate::accept::warn_if_exposed("fault proxy", addr);
         tracing::info!(%addr, upstream, "fault proxy listening");
         Ok(FaultProxy {
             addr,

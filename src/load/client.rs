@@ -16,22 +16,28 @@ use super::LoadError;
 /// The service under test, resolved once before the run.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The base URL as given.
+    /// The base URL as given, any password masked: safe to print and store.
     pub url: String,
     /// The resolved socket address.
     pub addr: SocketAddr,
+    /// The URL as given, credentials included: for requests only, never printed.
+    raw: String,
     host: HeaderValue,
+    /// `Basic …` from the URL's `user:password@`, sent on every request.
+    auth: Option<HeaderValue>,
     base_path: String,
 }
 
 impl Target {
     /// Resolves `url` (`http://host:port[/base]`).
-    pub async fn resolve(url: &str) -> Result<Target, LoadError> {
+    pub async fn resolve(raw: &str) -> Result<Target, LoadError> {
+        let masked = crate::config::guard::mask_credentials(raw);
+        let url = masked.as_str();
         let bad = |why: &str| LoadError::BadTarget {
             target: url.to_string(),
             why: why.to_string(),
         };
-        let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+        let uri: http::Uri = raw.parse().map_err(|_| bad("not a URL"))?;
         if uri.scheme_str() != Some("http") {
             return Err(bad("only http:// targets are supported"));
         }
@@ -52,12 +58,35 @@ impl Target {
                 target: url.to_string(),
                 cause: format!("{host} resolves to no address"),
             })?;
+        // Credentials never go into the Host header: they become `Authorization: Basic`.
+        let (userinfo, host_port) = match authority.as_str().rsplit_once('@') {
+            Some((user, rest)) => (Some(user), rest),
+            None => (None, authority.as_str()),
+        };
+        let auth = userinfo
+            .map(|u| {
+                let token = base64(&percent_decode(u));
+                HeaderValue::from_str(&format!("Basic {token}")).map(|mut v| {
+                    v.set_sensitive(true);
+                    v
+                })
+            })
+            .transpose()
+            .map_err(|_| bad("bad credentials"))?;
         Ok(Target {
             url: url.to_string(),
             addr,
-            host: HeaderValue::from_str(authority.as_str()).map_err(|_| bad("bad host"))?,
+            raw: raw.to_string(),
+            host: HeaderValue::from_str(host_port).map_err(|_| bad("bad host"))?,
+            auth,
             base_path: uri.path().trim_end_matches('/').to_string(),
         })
+    }
+
+    /// The URL as given, credentials included, for clients that send them (health check,
+    /// relative state endpoints); never print it.
+    pub fn raw_url(&self) -> &str {
+        &self.raw
     }
 
     /// The request URI path for `path` (base path prepended).
@@ -116,13 +145,18 @@ impl Connection {
             _ => self.sender.insert(connect(target).await?),
         };
         sender.ready().await.map_err(|e| classify_hyper(&e))?;
-        let request = http::Request::builder()
+        let mut request = http::Request::builder()
             .method(method.clone())
             .uri(target.path(path))
             .header(http::header::HOST, target.host.clone())
             .header(http::header::USER_AGENT, "breakerbox")
             .body(Empty::<Bytes>::new())
             .map_err(|_| "request")?;
+        if let Some(auth) = &target.auth {
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, auth.clone());
+        }
         let response = sender
             .send_request(request)
             .await
@@ -186,5 +220,73 @@ fn classify_hyper(e: &hyper::Error) -> &'static str {
         "body"
     } else {
         "io"
+    }
+}
+
+/// Decodes `%XX` escapes (as in a URL's userinfo); anything malformed is kept as written.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 with padding (for `Authorization: Basic`).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_is_encoded_from_the_userinfo() {
+        assert_eq!(base64(b"user:secret"), "dXNlcjpzZWNyZXQ=");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+        assert_eq!(percent_decode("p%40ss%2"), b"p@ss%2".to_vec());
+    }
+
+    #[tokio::test]
+    async fn credentials_leave_the_host_header_and_the_printed_url() {
+        let t = Target::resolve("http://user:secret@127.0.0.1:9/base")
+            .await
+            .expect("resolves");
+        assert_eq!(t.url, "http://user:***@127.0.0.1:9/base");
+        assert_eq!(t.host, "127.0.0.1:9");
+        assert_eq!(
+            t.auth.as_ref().and_then(|a| a.to_str().ok()),
+            Some("Basic dXNlcjpzZWNyZXQ=")
+        );
+        assert_eq!(t.raw_url(), "http://user:secret@127.0.0.1:9/base");
     }
 }

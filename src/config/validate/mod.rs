@@ -182,6 +182,7 @@ pub(super) fn drill(
         description: raw.description.trim().to_string(),
         source: file.to_string(),
         target,
+        allow_targets: raw.allow_targets.clone(),
         seed: raw.seed.unwrap_or(1),
         request_timeout,
         parts,
@@ -195,8 +196,10 @@ pub(super) fn drill(
 
 /// Checks a base URL (`http://host:port[/base]`) and returns it without a trailing slash.
 /// https is not supported by the load engine yet.
-pub fn check_base_url(url: &str) -> Result<String, String> {
-    let parsed: http::Uri = url
+pub fn check_base_url(given: &str) -> Result<String, String> {
+    // Messages show the URL with any password masked.
+    let url = &super::guard::mask_credentials(given);
+    let parsed: http::Uri = given
         .parse()
         .map_err(|e| format!("target \"{url}\" is not a URL: {e}"))?;
     match parsed.scheme_str() {
@@ -211,7 +214,7 @@ pub fn check_base_url(url: &str) -> Result<String, String> {
     if parsed.host().is_none() {
         return Err(format!("target \"{url}\" has no host"));
     }
-    Ok(url.trim_end_matches('/').to_string())
+    Ok(given.trim_end_matches('/').to_string())
 }
 
 /// Parses a duration, reporting a bad one at its position.
