@@ -1,6 +1,23 @@
-//! The accept loop the built-in servers (fault proxy, demo service) share.
+//! What the built-in servers (fault proxy, stub, demo service) share: the accept loop, the
+//! HTTP/1 server settings with their timeouts, the warning for listening beyond loopback.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How long a client may take to send a request's headers, idle keep-alive connections
+/// included: silent connections (slowloris) are closed instead of holding descriptors.
+/// Longer than any sensible think time, so a virtual user's kept-alive connection survives.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP/1 server settings of the parts we run (stub, demo service): a header-read
+/// timeout on a tokio timer.
+pub(crate) fn http1_server() -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+}
 use tokio::net::{TcpListener, TcpStream};
 
 /// Warns, once per server started, when it listens beyond loopback: the fault proxy, stub

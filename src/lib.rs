@@ -17,7 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod accept;
+pub mod accept;
 pub mod breaker_state;
 pub mod clock;
 pub mod config;

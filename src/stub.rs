@@ -1,16 +1,26 @@
-//! The stub upstream: a wiremock server scripted from the drill, standing in for the
-//! service's real dependency when there is none to drill against.
+//! The stub upstream: scripted responses standing in for the service's real dependency
+//! when there is none to drill against.
 //!
-//! With no routes configured it serves `GET /item/{id}` with a small JSON item. Request
-//! recording is off (a long drill would grow it without bound) and no mock sets an
-//! expectation (wiremock panics on drop when one is unmet).
+//! With no routes configured it serves `GET /item/{id}` with a small JSON item. It runs on
+//! hyper with the accept loop the other parts share, not on wiremock: wiremock 0.6 keeps a
+//! copy of every request a mounted mock matched, recording on or off, so its memory grows
+//! with every call of a long drill (about 4.7 KB each), and it panics on a malformed chunked
+//! body. Here memory does not grow with the number of calls, a connection that sends no
+//! request headers for [`HEADER_READ_TIMEOUT`](crate::accept::HEADER_READ_TIMEOUT) is
+//! closed, and a bad body ends only its own connection. wiremock remains in the test suite.
 
 use crate::config::{StubRoute, StubSettings};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// Why the stub could not start.
 #[derive(Debug, thiserror::Error)]
@@ -25,10 +35,25 @@ pub enum StubError {
     },
 }
 
-/// A running stub upstream.
+/// A running stub upstream; dropping it stops accepting connections.
 #[derive(Debug)]
 pub struct Stub {
-    server: MockServer,
+    addr: SocketAddr,
+    served: Arc<AtomicU64>,
+    accept_loop: JoinHandle<()>,
+}
+
+/// A route with its path pattern compiled.
+#[derive(Debug)]
+struct Compiled {
+    route: StubRoute,
+    pattern: PathPattern,
+}
+
+/// What every connection of the stub shares.
+#[derive(Debug)]
+struct Routes {
+    routes: Vec<Compiled>,
     served: Arc<AtomicU64>,
 }
 
@@ -39,42 +64,102 @@ impl Stub {
             addr: settings.listen,
             source,
         };
-        let listener = std::net::TcpListener::bind(settings.listen).map_err(bind_err)?;
-        let server = MockServer::builder()
-            .listener(listener)
-            .disable_request_recording()
-            .start()
-            .await;
+        let listener = TcpListener::bind(settings.listen).await.map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
         let served = Arc::new(AtomicU64::new(0));
         let routes = if settings.routes.is_empty() {
             vec![default_route()]
         } else {
             settings.routes.clone()
         };
-        for route in routes {
-            Mock::given(wiremock::matchers::method(route.method.as_str()))
-                .and(PathPattern::new(&route.path))
-                .respond_with(RouteResponder {
+        let routes = Arc::new(Routes {
+            routes: routes
+                .into_iter()
+                .map(|route| Compiled {
                     pattern: PathPattern::new(&route.path),
                     route,
-                    served: served.clone(),
                 })
-                .mount(&server)
-                .await;
-        }
-        crate::accept::warn_if_exposed("stub upstream", *server.address());
-        tracing::info!(addr = %server.address(), "stub upstream listening");
-        Ok(Stub { server, served })
+                .collect(),
+            served: served.clone(),
+        });
+        let accept_loop = tokio::spawn(accept_loop(listener, routes));
+        crate::accept::warn_if_exposed("stub upstream", addr);
+        tracing::info!(%addr, "stub upstream listening");
+        Ok(Stub {
+            addr,
+            served,
+            accept_loop,
+        })
     }
 
     /// The stub's base URL.
     pub fn url(&self) -> String {
-        self.server.uri()
+        format!("http://{}", self.addr)
     }
 
     /// Requests answered by a scripted route so far (unmatched 404s are not counted).
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, routes: Arc<Routes>) {
+    crate::accept::accept_forever(listener, "stub upstream", |stream| {
+        let routes = routes.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let routes = routes.clone();
+                async move { Ok::<_, Infallible>(routes.answer(&req).await) }
+            });
+            if let Err(e) = crate::accept::http1_server()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "stub connection ended");
+            }
+        });
+    })
+    .await
+}
+
+impl Routes {
+    /// The scripted answer to `request` (its body is never read), or 404.
+    async fn answer(&self, request: &http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+        let path = request.uri().path();
+        let found = self.routes.iter().find_map(|c| {
+            (c.route.method == request.method())
+                .then(|| c.pattern.captures(path))
+                .flatten()
+                .map(|captures| (c, captures))
+        });
+        let Some((compiled, captures)) = found else {
+            let mut reply = http::Response::new(Full::new(Bytes::from_static(b"no such route")));
+            *reply.status_mut() = http::StatusCode::NOT_FOUND;
+            return reply;
+        };
+        self.served.fetch_add(1, Ordering::Relaxed);
+        let route = &compiled.route;
+        let mut body = route.body.clone();
+        for (name, value) in captures {
+            body = body.replace(&format!("{{{name}}}"), value);
+        }
+        // A zero delay would still wait for the next timer tick (~1 ms): skip it.
+        if !route.delay.is_zero() {
+            tokio::time::sleep(route.delay).await;
+        }
+        let mut reply = http::Response::new(Full::new(Bytes::from(body)));
+        *reply.status_mut() =
+            http::StatusCode::from_u16(route.status).unwrap_or(http::StatusCode::OK);
+        if let Ok(v) = http::HeaderValue::from_str(&route.content_type) {
+            reply.headers_mut().insert(http::header::CONTENT_TYPE, v);
+        }
+        reply
     }
 }
 
@@ -133,40 +218,6 @@ impl PathPattern {
             }
         }
         Some(captures)
-    }
-}
-
-impl wiremock::Match for PathPattern {
-    fn matches(&self, request: &Request) -> bool {
-        self.captures(request.url.path()).is_some()
-    }
-}
-
-struct RouteResponder {
-    route: StubRoute,
-    pattern: PathPattern,
-    served: Arc<AtomicU64>,
-}
-
-impl Respond for RouteResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.served.fetch_add(1, Ordering::Relaxed);
-        let mut body = self.route.body.clone();
-        for (name, value) in self
-            .pattern
-            .captures(request.url.path())
-            .unwrap_or_default()
-        {
-            body = body.replace(&format!("{{{name}}}"), value);
-        }
-        let template = ResponseTemplate::new(self.route.status)
-            .set_body_raw(body.into_bytes(), &self.route.content_type);
-        // A zero delay would still wait for the next timer tick (~1 ms): skip it.
-        if self.route.delay.is_zero() {
-            template
-        } else {
-            template.set_delay(self.route.delay)
-        }
     }
 }
 

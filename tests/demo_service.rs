@@ -324,7 +324,7 @@ async fn silent_connections_are_closed_after_the_header_timeout_and_requests_sti
         .await
         .expect("a real request is served meanwhile");
     assert_eq!(health.status(), 200);
-    let limit = breakerbox::demo::service::HEADER_READ_TIMEOUT + Duration::from_secs(3);
+    let limit = breakerbox::accept::HEADER_READ_TIMEOUT + Duration::from_secs(3);
     for mut conn in silent {
         let mut buf = [0u8; 64];
         let read = tokio::time::timeout(limit, conn.read(&mut buf))

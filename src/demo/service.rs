@@ -117,10 +117,11 @@ impl Drop for DemoService {
     }
 }
 
-/// How long a client may take to send a request's headers, idle keep-alive connections
-/// included: silent connections are closed instead of holding descriptors (slowloris).
-/// Longer than any sensible think time, so a virtual user's kept-alive connection survives.
-pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Most items the demo's cache holds.
+pub const CACHE_MAX_ITEMS: usize = 10_000;
+
+/// How long past its TTL an item is kept as a stale fallback before it may be evicted.
+const STALE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>) {
     crate::accept::accept_forever(listener, "demo service", |stream| {
@@ -130,9 +131,7 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>) {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(app.handle(req).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+            if let Err(e) = crate::accept::http1_server()
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
@@ -213,13 +212,7 @@ impl App {
         let state = self.state_for(admission);
         match result {
             Ok(body) => {
-                self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
-                    id.to_string(),
-                    CachedItem {
-                        body: body.clone(),
-                        fetched: Instant::now(),
-                    },
-                );
+                self.remember(id, &body);
                 self.item_reply(body, state, "MISS", false)
             }
             Err(e) if !self.settings.fallback => {
@@ -268,6 +261,31 @@ impl App {
         } else {
             now
         })
+    }
+
+    /// Caches `body` for `id`. The cache holds at most [`CACHE_MAX_ITEMS`]: when full, items
+    /// past their stale grace go first, then the oldest tenth, so memory stays bounded
+    /// however many ids a drill asks for.
+    fn remember(&self, id: &str, body: &Bytes) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_MAX_ITEMS && !cache.contains_key(id) {
+            let keep = self.settings.cache_ttl + STALE_GRACE;
+            cache.retain(|_, item| item.fetched.elapsed() < keep);
+            if cache.len() >= CACHE_MAX_ITEMS {
+                let mut ages: Vec<Instant> = cache.values().map(|i| i.fetched).collect();
+                ages.sort_unstable();
+                let cutoff = ages[ages.len() / 10];
+                cache.retain(|_, item| item.fetched > cutoff);
+            }
+        }
+        cache.insert(
+            id.to_string(),
+            CachedItem {
+                // A copy sized to the item: the response's buffer may be much larger.
+                body: Bytes::copy_from_slice(body),
+                fetched: Instant::now(),
+            },
+        );
     }
 
     /// The cached body for `id` and whether it is still fresh.
@@ -501,6 +519,19 @@ fn metrics_text(state: Option<BreakerState>, counters: Counters) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_stays_bounded_and_keeps_the_newest_items() {
+        let app = App::new(DemoSettings::default(), "http://127.0.0.1:9").expect("app");
+        for i in 0..(CACHE_MAX_ITEMS + 2_500) {
+            app.remember(&format!("id{i}"), &Bytes::from_static(b"{}"));
+        }
+        let cache = app.cache.lock().expect("cache");
+        assert!(cache.len() <= CACHE_MAX_ITEMS, "{}", cache.len());
+        assert!(cache.len() >= CACHE_MAX_ITEMS * 8 / 10, "{}", cache.len());
+        let newest = format!("id{}", CACHE_MAX_ITEMS + 2_499);
+        assert!(cache.contains_key(&newest));
+    }
 
     #[test]
     fn metrics_expose_a_one_hot_state_and_the_counters() {

@@ -60,6 +60,9 @@ pub enum CallEvent {
 /// slot counts go on after that, at their 10 ms resolution.
 const MAX_CALL_EVENTS: usize = 4 << 20;
 
+/// Calls are logged from a failure until this long after the last one.
+const LOG_AFTER_FAILURE: Duration = Duration::from_secs(30);
+
 /// Upstream attempts and their outcomes per 10 ms slot, as the service under test saw
 /// them: an injected 500 or reset is a failure, whether or not the real upstream was called.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,10 +73,10 @@ pub struct UpstreamSeries {
     pub failed: Vec<u32>,
     /// Calls that ended in any other answer, by the slot the outcome was known.
     pub succeeded: Vec<u32>,
-    /// Every attempt and outcome with its time, in time order (the first calls of the run,
-    /// see `calls_complete`): orders events closer than a slot.
+    /// Every attempt and outcome near failures (from a failure to 30 s after the last
+    /// one) with its time, in time order: orders events closer than a slot.
     pub calls: Vec<(Duration, CallEvent)>,
-    /// Whether `calls` holds every call of the run.
+    /// Whether `calls` holds every call near failures (the log's cap was not reached).
     pub calls_complete: bool,
 }
 
@@ -88,6 +91,8 @@ struct Inner {
     /// Calls as `micros << 2 | kind`, in the order they were counted.
     calls: Vec<u64>,
     calls_truncated: bool,
+    /// When the last failure was counted.
+    last_failure: Option<Duration>,
 }
 
 /// A thread-safe, growing series of tap buckets.
@@ -119,7 +124,15 @@ impl Tap {
     fn with_inner(&self, at: Duration, call: Option<CallEvent>, f: impl FnOnce(&mut TapBucket)) {
         let index = (at.as_millis() / BUCKET.as_millis()) as usize;
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(call) = call {
+        if call == Some(CallEvent::Failed) {
+            inner.last_failure = Some(at);
+        }
+        // Only calls near failures matter to the breaker (the failures that trip it, the
+        // probes after): a healthy soak logs nothing, so its memory does not grow.
+        let near_failure = inner
+            .last_failure
+            .is_some_and(|f| at.saturating_sub(f) < LOG_AFTER_FAILURE);
+        if let Some(call) = call.filter(|_| near_failure) {
             if inner.calls.len() < MAX_CALL_EVENTS {
                 let code = match call {
                     CallEvent::Attempt => 0,
@@ -272,12 +285,12 @@ mod tests {
         assert_eq!((up.attempts[0], up.succeeded[0]), (1, 1));
         assert_eq!((up.attempts[25], up.failed[26], up.failed[27]), (1, 1, 1));
         assert!(up.calls_complete);
+        // Calls before the first failure are not logged; from it on, all are.
         assert_eq!(
-            up.calls[..3],
-            [
-                (Duration::from_millis(5), CallEvent::Attempt),
-                (Duration::from_millis(6), CallEvent::Succeeded),
-                (Duration::from_millis(250), CallEvent::Attempt),
+            up.calls,
+            vec![
+                (Duration::from_millis(260), CallEvent::Failed),
+                (Duration::from_millis(270), CallEvent::Failed),
             ]
         );
     }
