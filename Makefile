@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: bench demo demo-off test lint fmt-check clippy unit build release clean toolchain
+.PHONY: soak bench demo demo-off test lint fmt-check clippy unit build release clean toolchain
 
 ## Run the embedded circuit-breaker drill on the built-in parts; exits 0 when it passes.
 demo: toolchain
@@ -44,3 +44,8 @@ bench: release
 	@command -v /usr/bin/time >/dev/null || (apt-get update -qq && apt-get install -y -qq time)
 	bench/run.sh
 	bench/validate.sh
+
+## Memory over a long run: stub + proxy + demo at 2,000 req/s over 10,000,000 ids for 10 min,
+## RSS and descriptors every 10 s; fails if RSS grows more than a few MB after warm-up.
+soak: release
+	bench/soak.sh 10m

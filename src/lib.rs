@@ -19,6 +19,7 @@
 
 pub mod accept;
 pub mod breaker_state;
+pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod demo;

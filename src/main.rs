@@ -7,7 +7,7 @@ use breakerbox::config::{
 };
 use breakerbox::demo::{self, DemoService};
 use breakerbox::drill::{PreparedDrill, Progress, Stop};
-use breakerbox::plan::Overrides;
+use breakerbox::plan::{Overrides, Plan};
 use breakerbox::report::{self, NotStarted, RunResult};
 use breakerbox::stub::Stub;
 use breakerbox::verdict::Outcome;
@@ -146,6 +146,9 @@ struct GuardFlags {
     /// Allow a target whose name looks like production (prod, www., api.).
     #[arg(long)]
     i_know_this_is_production: bool,
+    /// Memory the run may use (e.g. 8GiB); default a quarter of this machine, at most 4 GiB.
+    #[arg(long, value_parser = breakerbox::budget::parse_bytes)]
+    memory_budget: Option<u64>,
 }
 
 impl From<GuardFlags> for Permission {
@@ -281,6 +284,7 @@ async fn dispatch(command: Command) -> ExitCode {
                 stub_listen,
                 demo_breaker: run.breaker.map(DemoBreaker::from),
                 permission: guard.into(),
+                memory_budget: guard.memory_budget,
             };
             run_drill(drill, overrides, &run).await
         }
@@ -323,6 +327,26 @@ async fn dispatch(command: Command) -> ExitCode {
                         if let Some(Err(why)) = guarded {
                             bad = true;
                             eprintln!("{}: {why}", path.display());
+                            continue;
+                        }
+                        let overrides = Overrides {
+                            permission: guard.into(),
+                            memory_budget: guard.memory_budget,
+                            // The budget does not depend on the target; a drill meant for
+                            // --target still gets its budget checked.
+                            target: (d.target.is_none() && d.parts.demo.is_none())
+                                .then(|| "http://127.0.0.1:1".to_string()),
+                            ..Overrides::default()
+                        };
+                        let budget = Plan::new(d.clone(), &overrides)
+                            .map_err(|e| e.to_string())
+                            .and_then(|plan| {
+                                breakerbox::drill::check_budget(&plan, &overrides)
+                                    .map_err(|e| e.to_string())
+                            });
+                        if let Err(why) = budget {
+                            bad = true;
+                            eprintln!("{why}");
                             continue;
                         }
                         println!(

@@ -58,6 +58,8 @@ pub struct Overrides {
     pub demo_breaker: Option<DemoBreaker>,
     /// What the command line allows beyond the drill's `allow_targets`.
     pub permission: config::guard::Permission,
+    /// `--memory-budget`: bytes the run may use, instead of the machine's default.
+    pub memory_budget: Option<u64>,
 }
 
 /// Where the load goes.

@@ -261,3 +261,33 @@ duration = "30s"
         "no running drill"
     );
 }
+
+#[test]
+fn a_drill_over_the_resource_budget_is_refused_with_its_cost_named() {
+    let dir = scratch("budget");
+    let mut text = String::from(
+        "target = \"http://127.0.0.1:1\"\n[[phases]]\nname = \"crowd\"\nexecutor = \"ramping-vus\"\nstages = [{ duration = \"20s\", target = 2000 }]\n",
+    );
+    for g in 0..8 {
+        text += &format!("[[requests]]\nname = \"r{g}\"\npath = \"/{g}\"\n");
+    }
+    let path = dir.join("crowd.toml");
+    std::fs::write(&path, text).expect("write");
+    let refused = validate(&path, &[]);
+    assert_eq!(refused.code, Some(2), "{refused}");
+    assert!(
+        refused.stderr.contains("over the memory budget"),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("latency histograms: 2000 workers × 8 request groups × 2 × 136 KiB"),
+        "{refused}"
+    );
+    assert_eq!(validate(&path, &["--memory-budget", "16GiB"]).code, Some(0));
+    // run refuses it before starting anything.
+    let run = run_drill_file(&path, &dir.join("result.json"));
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("over the memory budget"), "{run}");
+}

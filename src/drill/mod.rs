@@ -47,6 +47,14 @@ pub enum DrillError {
     /// The target is unusable or unreachable.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The drill would need more memory or descriptors than the run may use.
+    #[error("{drill}: {why}")]
+    OverBudget {
+        /// The drill file.
+        drill: String,
+        /// What it needs, what is allowed, and what costs most.
+        why: crate::budget::OverBudget,
+    },
     /// The health URL did not answer as required before the load started.
     #[error("preflight: {url} {why}; check that the service is up and healthy, and that the target (or --target) points at it")]
     Preflight {
@@ -87,6 +95,7 @@ impl PreparedDrill {
         overrides: &plan::Overrides,
     ) -> Result<PreparedDrill, DrillError> {
         let plan = Plan::new(drill, overrides)?;
+        check_budget(&plan, overrides)?;
         let clock = RunClock::new();
         let parts = plan.drill.parts.clone();
 
@@ -351,6 +360,21 @@ impl PreparedDrill {
             verdicts,
         }
     }
+}
+
+/// Refuses a plan whose estimated peak needs exceed this machine's limits (or
+/// `--memory-budget`), before any part starts.
+pub fn check_budget(plan: &Plan, overrides: &plan::Overrides) -> Result<(), DrillError> {
+    let mut limits = crate::budget::Limits::of_this_machine();
+    if let Some(memory) = overrides.memory_budget {
+        limits.memory = memory;
+    }
+    crate::budget::check(&crate::budget::estimate(plan), limits).map_err(|why| {
+        DrillError::OverBudget {
+            drill: plan.drill.source.clone(),
+            why,
+        }
+    })
 }
 
 /// `url` itself, or the target's base URL joined with `url` when it is a path.
