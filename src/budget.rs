@@ -155,7 +155,7 @@ pub fn estimate(plan: &Plan) -> Estimate {
         memory: BASE_MEMORY,
         fds: BASE_FDS,
     });
-    costs.sort_by(|a, b| b.memory.cmp(&a.memory));
+    costs.sort_by_key(|c| std::cmp::Reverse(c.memory));
     Estimate { costs }
 }
 
