@@ -25,6 +25,14 @@ pub enum PlanError {
         /// What is refused and what would allow it.
         why: String,
     },
+    /// More fault windows than a run can track and report.
+    #[error("{drill}: {windows} fault windows scheduled (profiles × phases); at most {MAX_FAULT_WINDOWS} can be tracked per run")]
+    TooManyFaultWindows {
+        /// The drill file.
+        drill: String,
+        /// Windows the drill schedules.
+        windows: usize,
+    },
     /// A fault window opens after its phase has ended, so the fault could never fire.
     #[error("{drill}: fault profile \"{profile}\" in phase \"{phase}\": a {kind} fault starts at {start:?}, after the phase ends ({phase_len:?})")]
     WindowOutsidePhase {
@@ -42,6 +50,10 @@ pub enum PlanError {
         phase_len: Duration,
     },
 }
+
+/// Most fault windows one run schedules: the tap counts each per 100 ms bucket, so 20,000
+/// windows would make a result of hundreds of megabytes in a minute.
+pub const MAX_FAULT_WINDOWS: usize = 1_000;
 
 /// Command-line settings that win over the drill file.
 #[derive(Debug, Clone, Default)]
@@ -216,6 +228,12 @@ impl Plan {
                 profiles: phase.faults.iter().map(|p| p.name.clone()).collect(),
             });
             start += phase.duration;
+        }
+        if faults.len() > MAX_FAULT_WINDOWS {
+            return Err(PlanError::TooManyFaultWindows {
+                drill: drill.source.clone(),
+                windows: faults.len(),
+            });
         }
         Ok(Plan {
             seed: overrides.seed.unwrap_or(drill.seed),

@@ -110,9 +110,10 @@ impl Drop for Stub {
 }
 
 async fn accept_loop(listener: TcpListener, routes: Arc<Routes>) {
-    crate::accept::accept_forever(listener, "stub upstream", |stream| {
+    crate::accept::accept_forever(listener, "stub upstream", |stream, slot| {
         let routes = routes.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |req| {
                 let routes = routes.clone();
                 async move { Ok::<_, Infallible>(routes.answer(&req).await) }

@@ -334,3 +334,29 @@ async fn silent_connections_are_closed_after_the_header_timeout_and_requests_sti
         assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     }
 }
+
+#[tokio::test]
+async fn bad_chunked_bodies_end_only_their_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rig = Rig::start(rate_settings(None)).await;
+    let addr = rig
+        .service
+        .url()
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()
+        .expect("address");
+    for garbage in [
+        &b"POST /api/item/1 HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nnot hex\r\n"[..],
+        b"GET /api/item/1 HTTP/1.1\r\nhost: x\r\ncontent-length: -5\r\n\r\n",
+        b"\x00\x01 garbage\r\n\r\n",
+    ] {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connects");
+        conn.write_all(garbage).await.expect("writes");
+        let mut sink = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut sink)).await;
+        assert!(closed.is_ok(), "the service closes a connection it cannot parse");
+    }
+    let (_, health) = rig.get("/health").await;
+    assert_eq!(health, "ok");
+}

@@ -291,3 +291,30 @@ fn a_drill_over_the_resource_budget_is_refused_with_its_cost_named() {
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.stderr.contains("over the memory budget"), "{run}");
 }
+
+#[test]
+fn a_profile_with_thousands_of_windows_is_refused() {
+    let dir = scratch("many-windows");
+    std::fs::create_dir_all(dir.join("fault-profiles")).expect("dir");
+    let mut profile = String::new();
+    for i in 0..2000 {
+        profile += &format!(
+            "[[faults]]\nkind = \"latency\"\ndelay = \"1ms\"\nstart = \"{i}ms\"\nduration = \"1ms\"\n"
+        );
+    }
+    std::fs::write(dir.join("fault-profiles/flicker.toml"), profile).expect("profile");
+    let path = dir.join("drill.toml");
+    std::fs::write(
+        &path,
+        "target = \"http://127.0.0.1:1\"\n[parts]\nproxy = true\nstub = true\n[[requests]]\nname = \"r\"\npath = \"/\"\n[[phases]]\nname = \"p\"\nexecutor = \"constant-arrival-rate\"\nrate = 1\nduration = \"60s\"\nfaults = [\"flicker\"]\n",
+    )
+    .expect("drill");
+    let refused = validate(&path, &[]);
+    assert_eq!(refused.code, Some(2), "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("2000 fault windows scheduled (profiles × phases); at most 1000"),
+        "{refused}"
+    );
+}

@@ -124,9 +124,10 @@ pub const CACHE_MAX_ITEMS: usize = 10_000;
 const STALE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>) {
-    crate::accept::accept_forever(listener, "demo service", |stream| {
+    crate::accept::accept_forever(listener, "demo service", |stream, slot| {
         let app = app.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |req| {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(app.handle(req).await) }

@@ -97,10 +97,11 @@ impl Drop for FaultProxy {
 }
 
 async fn accept_loop(listener: TcpListener, service: FaultService<Forward>) {
-    crate::accept::accept_forever(listener, "fault proxy", |stream| {
+    crate::accept::accept_forever(listener, "fault proxy", |stream, slot| {
         let reset = Arc::new(AtomicBool::new(false));
         let service = service.for_connection(reset.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let io = TokioIo::new(ResettableStream {
                 inner: stream,
                 reset,
