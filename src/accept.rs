@@ -34,6 +34,40 @@ pub(crate) fn warn_if_exposed(server: &str, addr: SocketAddr) {
     }
 }
 
+/// Serves HTTP/1 on `listener` with [`http1_server`] settings until aborted: each request
+/// goes to `handle` with the server's shared `state`.
+pub(crate) async fn serve_http1<S, F, Fut>(
+    listener: TcpListener,
+    server: &'static str,
+    state: Arc<S>,
+    handle: F,
+) where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, http::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = http::Response<http_body_util::Full<bytes::Bytes>>>
+        + Send
+        + 'static,
+{
+    accept_forever(listener, server, |stream, slot| {
+        let state = state.clone();
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = hyper::service::service_fn(move |req| {
+                let answer = handle(state.clone(), req);
+                async move { Ok::<_, std::convert::Infallible>(answer.await) }
+            });
+            if let Err(e) = http1_server()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(server, error = %e, "connection ended");
+            }
+        });
+    })
+    .await
+}
+
 /// Open connections one server keeps at most: past it, new connections are closed at once
 /// (and said so, at most once a second), so a flood cannot take every descriptor.
 pub fn connection_cap() -> usize {

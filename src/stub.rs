@@ -13,8 +13,6 @@ use crate::config::{StubRoute, StubSettings};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -82,7 +80,12 @@ impl Stub {
                 .collect(),
             served: served.clone(),
         });
-        let accept_loop = tokio::spawn(accept_loop(listener, routes));
+        let accept_loop = tokio::spawn(crate::accept::serve_http1(
+            listener,
+            "stub upstream",
+            routes,
+            |routes, request| async move { routes.answer(&request).await },
+        ));
         crate::accept::warn_if_exposed("stub upstream", addr);
         tracing::info!(%addr, "stub upstream listening");
         Ok(Stub {
@@ -107,26 +110,6 @@ impl Drop for Stub {
     fn drop(&mut self) {
         self.accept_loop.abort();
     }
-}
-
-async fn accept_loop(listener: TcpListener, routes: Arc<Routes>) {
-    crate::accept::accept_forever(listener, "stub upstream", |stream, slot| {
-        let routes = routes.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let service = hyper::service::service_fn(move |req| {
-                let routes = routes.clone();
-                async move { Ok::<_, Infallible>(routes.answer(&req).await) }
-            });
-            if let Err(e) = crate::accept::http1_server()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "stub connection ended");
-            }
-        });
-    })
-    .await
 }
 
 impl Routes {

@@ -90,6 +90,15 @@ impl Rig {
         }
     }
 
+    /// The service's socket address, for raw TCP clients.
+    fn addr(&self) -> std::net::SocketAddr {
+        self.service
+            .url()
+            .trim_start_matches("http://")
+            .parse()
+            .expect("address")
+    }
+
     async fn get(&self, path: &str) -> (Option<String>, String) {
         let r = self
             .client
@@ -302,12 +311,7 @@ async fn without_a_breaker_there_are_no_state_gauges() {
 async fn silent_connections_are_closed_after_the_header_timeout_and_requests_still_served() {
     use tokio::io::AsyncReadExt;
     let rig = Rig::start(rate_settings(None)).await;
-    let addr = rig
-        .service
-        .url()
-        .trim_start_matches("http://")
-        .parse::<std::net::SocketAddr>()
-        .expect("address");
+    let addr = rig.addr();
     // A slowloris: connections that never send a byte.
     let mut silent = Vec::new();
     for _ in 0..50 {
@@ -339,12 +343,7 @@ async fn silent_connections_are_closed_after_the_header_timeout_and_requests_sti
 async fn bad_chunked_bodies_end_only_their_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rig = Rig::start(rate_settings(None)).await;
-    let addr = rig
-        .service
-        .url()
-        .trim_start_matches("http://")
-        .parse::<std::net::SocketAddr>()
-        .expect("address");
+    let addr = rig.addr();
     for garbage in [
         &b"POST /api/item/1 HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nnot hex\r\n"[..],
         b"GET /api/item/1 HTTP/1.1\r\nhost: x\r\ncontent-length: -5\r\n\r\n",

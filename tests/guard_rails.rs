@@ -37,17 +37,9 @@ duration = "1s"
 }
 
 fn validate(path: &std::path::Path, flags: &[&str]) -> Finished {
-    let run = breakerbox()
-        .arg("validate")
-        .arg(path)
-        .args(flags)
-        .output()
-        .expect("runs");
-    Finished {
-        code: run.status.code(),
-        stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&run.stderr).into_owned(),
-    }
+    let mut args = vec!["validate".into(), path.into()];
+    args.extend(flags.iter().map(Into::into));
+    run_args(&args)
 }
 
 #[test]

@@ -25,10 +25,8 @@ use crate::config::{DemoBreaker, DemoSettings, StateHeader};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,7 +91,12 @@ impl DemoService {
             source,
         })?;
         let app = Arc::new(App::new(settings.clone(), upstream)?);
-        let accept_loop = tokio::spawn(accept_loop(listener, app));
+        let accept_loop = tokio::spawn(crate::accept::serve_http1(
+            listener,
+            "demo service",
+            app,
+            |app, request| async move { app.handle(request).await },
+        ));
         crate::accept::warn_if_exposed("demo service", addr);
         tracing::info!(%addr, upstream, breaker = %settings.breaker, "demo service listening");
         Ok(DemoService { addr, accept_loop })
@@ -122,26 +125,6 @@ pub const CACHE_MAX_ITEMS: usize = 10_000;
 
 /// How long past its TTL an item is kept as a stale fallback before it may be evicted.
 const STALE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
-
-async fn accept_loop(listener: TcpListener, app: Arc<App>) {
-    crate::accept::accept_forever(listener, "demo service", |stream, slot| {
-        let app = app.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let service = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(app.handle(req).await) }
-            });
-            if let Err(e) = crate::accept::http1_server()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "demo connection ended");
-            }
-        });
-    })
-    .await
-}
 
 /// Why an upstream fetch did not produce an item.
 #[derive(Debug, thiserror::Error)]

@@ -78,13 +78,14 @@ pub fn run_drill_file(drill: &Path, out: &Path) -> Finished {
 }
 
 fn run_with_out(args: &[std::ffi::OsString], out: &Path) -> Finished {
-    let run = breakerbox()
-        .args(args)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("runs");
+    let mut all = args.to_vec();
+    all.extend(["--quiet".into(), "--out".into(), out.into()]);
+    run_args(&all)
+}
+
+/// Runs `breakerbox ARGS` to the end.
+pub fn run_args(args: &[std::ffi::OsString]) -> Finished {
+    let run = breakerbox().args(args).output().expect("runs");
     Finished {
         code: run.status.code(),
         stdout: String::from_utf8_lossy(&run.stdout).into_owned(),
