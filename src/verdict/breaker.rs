@@ -358,7 +358,10 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                 Some(prev) if prev.state == BreakerState::Open => prev.from + SLOT,
                 _ => p.from,
             };
-            let probes = sum(&e.upstream.attempts, start, p.until + SLOT);
+            // The attempts are the tap's, so its own half-open period bounds them when it saw
+            // one here: a coarser channel's later "closed" would count ordinary calls.
+            let until = tap_period_end(e, p).unwrap_or(p.until);
+            let probes = sum(&e.upstream.attempts, start, until + SLOT);
             worst = Some(worst.unwrap_or(0).max(probes));
             evidence.push(format!(
                 "half-open {}–{}: {probes} upstream attempts",
@@ -475,6 +478,16 @@ fn tap_time(e: &Evidence, t: &BestTransition, state: BreakerState) -> Duration {
                 .map(|o| o.at)
         })
         .unwrap_or(t.at)
+}
+
+/// Where the tap's own half-open period ends, when the tap saw a half-open within the
+/// combined resolution of the start of `p`.
+fn tap_period_end(e: &Evidence, p: &Period) -> Option<Duration> {
+    let tap = e.observations.channel(Channel::Tap)?;
+    let i = tap.transitions.iter().position(|t| {
+        t.to == BreakerState::HalfOpen && t.at.abs_diff(p.from) <= tap.resolution + p.from_res
+    })?;
+    Some(tap.transitions.get(i + 1).map_or(p.until, |next| next.at))
 }
 
 fn max_in(series: &[u32], from: Duration, until: Duration) -> u32 {
