@@ -1,0 +1,195 @@
+//! The built-in parts: stub routes, fault proxy, demo service and its breaker settings.
+
+use super::{check_base_url, method, opt_duration, positive_duration, status_code, Checker};
+use crate::config::raw;
+use crate::config::*;
+use toml::Spanned;
+
+fn listen_addr(c: &mut Checker, listen: &Option<Spanned<String>>) -> SocketAddr {
+    let default = SocketAddr::from(([127, 0, 0, 1], 0));
+    match listen {
+        None => default,
+        Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
+            c.at(
+                s.span(),
+                format!(
+                    "listen address \"{}\" is not IP:PORT (e.g. 127.0.0.1:9090)",
+                    s.get_ref()
+                ),
+            );
+            default
+        }),
+    }
+}
+
+pub(super) fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
+    let stub = raw.parts.stub.then(|| StubSettings {
+        listen: listen_addr(c, &raw.stub.listen),
+        routes: raw.stub.routes.iter().map(|r| stub_route(c, r)).collect(),
+    });
+    let proxy = raw.parts.proxy.then(|| ProxySettings {
+        listen: listen_addr(c, &raw.proxy.listen),
+        upstream: raw.proxy.upstream.as_ref().and_then(|u| {
+            check_base_url(u.get_ref())
+                .map_err(|why| c.at(u.span(), why.replace("target", "upstream")))
+                .ok()
+        }),
+    });
+    if let Some(p) = &proxy {
+        if p.upstream.is_none() && stub.is_none() && raw.proxy.upstream.is_none() {
+            c.whole_file("the proxy needs an upstream: set [proxy] upstream or start the stub ([parts] stub = true)");
+        }
+    }
+    let demo = raw.parts.demo.then(|| demo(c, &raw.demo));
+    if demo.is_some() && proxy.is_none() && stub.is_none() {
+        c.whole_file("the demo service needs an upstream: start the proxy or the stub in [parts]");
+    }
+    Parts { stub, proxy, demo }
+}
+
+fn stub_route(c: &mut Checker, r: &raw::StubRouteFile) -> StubRoute {
+    let method = method(c, &r.method);
+    if !r.path.get_ref().starts_with('/') {
+        c.at(
+            r.path.span(),
+            format!("stub path \"{}\" must start with '/'", r.path.get_ref()),
+        );
+    }
+    let status = r.status.as_ref().map(|s| status_code(c, s)).unwrap_or(200);
+    StubRoute {
+        method,
+        path: r.path.get_ref().clone(),
+        status,
+        body: r.body.clone().unwrap_or_default(),
+        content_type: r
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/json".into()),
+        delay: opt_duration(c, &r.delay).unwrap_or_default(),
+    }
+}
+
+fn demo(c: &mut Checker, d: &raw::DemoFile) -> DemoSettings {
+    let defaults = DemoSettings::default();
+    let failure_threshold = match &d.failure_threshold {
+        Some(t) if *t.get_ref() == 0 => {
+            c.at(t.span(), "failure_threshold must be at least 1");
+            1
+        }
+        Some(t) => *t.get_ref(),
+        None => defaults.failure_threshold,
+    };
+    let breaker = match &d.breaker {
+        None => defaults.breaker,
+        Some(b) => DemoBreaker::parse(b.get_ref()).unwrap_or_else(|| {
+            c.at(
+                b.span(),
+                format!(
+                    "unknown breaker \"{}\": use {}",
+                    b.get_ref(),
+                    DemoBreaker::VALID
+                ),
+            );
+            defaults.breaker
+        }),
+    };
+    let rate = rate_settings(c, d);
+    let state_header = match &d.state_header {
+        None => defaults.state_header,
+        Some(h) => StateHeader::parse(h.get_ref()).unwrap_or_else(|| {
+            c.at(
+                h.span(),
+                format!(
+                    "unknown state_header \"{}\": use {}",
+                    h.get_ref(),
+                    StateHeader::VALID
+                ),
+            );
+            defaults.state_header
+        }),
+    };
+    let transition_log = d.transition_log.as_ref().and_then(|p| {
+        if p.get_ref().trim().is_empty() {
+            c.at(p.span(), "transition_log must name a file");
+            None
+        } else {
+            Some(PathBuf::from(p.get_ref()))
+        }
+    });
+    DemoSettings {
+        listen: listen_addr(c, &d.listen),
+        breaker,
+        failure_threshold,
+        open_duration: d
+            .open_duration
+            .as_ref()
+            .map(|o| positive_duration(c, o, "open_duration"))
+            .unwrap_or(defaults.open_duration),
+        rate,
+        cache_ttl: opt_duration(c, &d.cache_ttl).unwrap_or(defaults.cache_ttl),
+        upstream_timeout: d
+            .upstream_timeout
+            .as_ref()
+            .map(|t| positive_duration(c, t, "upstream_timeout"))
+            .unwrap_or(defaults.upstream_timeout),
+        fallback: d.fallback.unwrap_or(defaults.fallback),
+        state_header,
+        label_probe: d.label_probe.unwrap_or(defaults.label_probe),
+        transition_log,
+    }
+}
+
+/// The rate breaker's keys; they are read whatever `breaker` says, so `--breaker rate`
+/// can switch a drill over.
+fn rate_settings(c: &mut Checker, d: &raw::DemoFile) -> RateSettings {
+    let defaults = RateSettings::default();
+    let failure_rate = match &d.failure_rate {
+        None => defaults.failure_rate,
+        Some(r) => {
+            let rate = *r.get_ref();
+            if rate > 0.0 && rate <= 1.0 {
+                rate
+            } else {
+                c.at(
+                    r.span(),
+                    format!("failure_rate is a fraction above 0 and at most 1, not {rate:?}"),
+                );
+                defaults.failure_rate
+            }
+        }
+    };
+    let mut count = |value: &Option<Spanned<i64>>, key: &str, max: u32, default: u32| {
+        // Both bounds fit in u32, so the count does too.
+        c.count(value, key, 1..=i64::from(max), default as usize) as u32
+    };
+    let window_max = RateSettings::MAX_WINDOW;
+    let minimum_calls = count(
+        &d.minimum_calls,
+        "minimum_calls",
+        window_max,
+        defaults.minimum_calls,
+    );
+    let window = count(&d.window, "window", window_max, defaults.window);
+    let half_open_calls = count(
+        &d.half_open_calls,
+        "half_open_calls",
+        RateSettings::MAX_HALF_OPEN_CALLS,
+        defaults.half_open_calls,
+    );
+    let settings = RateSettings {
+        failure_rate,
+        minimum_calls,
+        window,
+        half_open_calls,
+    };
+    if let Some(why) = settings.inconsistency() {
+        let span = d
+            .minimum_calls
+            .as_ref()
+            .or(d.window.as_ref())
+            .map(Spanned::span)
+            .unwrap_or(0..0);
+        c.at(span, why);
+    }
+    settings
+}
