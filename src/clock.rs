@@ -62,9 +62,20 @@ pub fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::E
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
 }
 
-/// `wall_epoch + offset` as RFC 3339 UTC with milliseconds.
+/// `wall_epoch + offset` as RFC 3339 UTC with milliseconds. A clock set before 1970 reads as
+/// the epoch; a year past 9999 (which humantime refuses) gives an empty string.
 pub fn rfc3339_at(wall_epoch: SystemTime, offset: Duration) -> String {
-    humantime::format_rfc3339_millis(wall_epoch + offset).to_string()
+    use std::fmt::Write as _;
+    let since_epoch = (wall_epoch + offset)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut time = String::new();
+    let _ = write!(
+        time,
+        "{}",
+        humantime::format_rfc3339_millis(SystemTime::UNIX_EPOCH + since_epoch)
+    );
+    time
 }
 
 /// Milliseconds since the Unix epoch of `wall_epoch + offset` (0 before 1970).
@@ -72,4 +83,20 @@ pub fn unix_ms_at(wall_epoch: SystemTime, offset: Duration) -> u64 {
     (wall_epoch + offset)
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks_before_1970_read_as_the_epoch() {
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(5);
+        let (ms, time) = (
+            unix_ms_at(before, Duration::ZERO),
+            rfc3339_at(before, Duration::ZERO),
+        );
+        assert_eq!(ms, 0);
+        assert_eq!(time, "1970-01-01T00:00:00.000Z");
+    }
 }

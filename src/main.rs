@@ -570,32 +570,15 @@ fn write_result(result: &RunResult, out: &std::path::Path, code: u8) -> ExitCode
 /// The first Ctrl-C or SIGTERM (what CI, Kubernetes and `timeout` send) stops the run and
 /// keeps what was recorded; a second one quits at once.
 async fn handle_signals(stop: Stop) {
-    let Some(first) = next_signal().await else {
+    let Some(first) = breakerbox::drill::next_signal().await else {
         return;
     };
     stop.stop(format!("interrupted ({first})"));
     eprintln!(
         "\ninterrupted ({first}): stopping and writing what was recorded (again to quit now)"
     );
-    if let Some(second) = next_signal().await {
+    if let Some(second) = breakerbox::drill::next_signal().await {
         std::process::exit(if second == "SIGTERM" { 143 } else { 130 });
-    }
-}
-
-/// Waits for Ctrl-C or SIGTERM and names it; `None` if no signal can be watched.
-async fn next_signal() -> Option<&'static str> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).ok()?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.ok().map(|_| "Ctrl-C"),
-            _ = term.recv() => Some("SIGTERM"),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.ok().map(|_| "Ctrl-C")
     }
 }
 

@@ -18,6 +18,25 @@ const GRACE: Duration = Duration::from_secs(30);
 /// allocate without bound; events after it share the last slot.
 const MAX_SLOTS: usize = 12 * 3600 * 100;
 
+/// The slot `at` falls in.
+pub fn slot_of(at: Duration) -> usize {
+    (at.as_micros() / SLOT.as_micros()) as usize
+}
+
+/// The part of a per-slot column that covers `[from, until)`.
+pub fn window(column: &[u32], from: Duration, until: Duration) -> &[u32] {
+    let hi = slot_of(until).min(column.len());
+    column.get(slot_of(from)..hi).unwrap_or(&[])
+}
+
+/// The sum of a per-slot column over `[from, until)`.
+pub fn sum(column: &[u32], from: Duration, until: Duration) -> u64 {
+    window(column, from, until)
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum()
+}
+
 /// `fields` counters per 10 ms slot, written concurrently with atomic adds and maxima.
 #[derive(Debug)]
 pub struct AtomicSeries {
@@ -37,7 +56,7 @@ impl AtomicSeries {
 
     /// The slot index of `at` (clamped to the last slot).
     pub fn slot(&self, at: Duration) -> usize {
-        ((at.as_millis() / SLOT.as_millis()) as usize).min(self.slots().saturating_sub(1))
+        slot_of(at).min(self.slots().saturating_sub(1))
     }
 
     fn cell(&self, at: Duration, field: usize) -> Option<&AtomicU32> {

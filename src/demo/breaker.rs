@@ -15,19 +15,18 @@
 //! configured, appended to a file as one JSON line — the ground truth that breakerbox's
 //! observations can be checked against.
 
+use super::transition_log::open_log_file;
+pub use super::transition_log::{Transition, TransitionLog};
 use crate::breaker_state::BreakerState;
 use crate::config::{DemoBreaker, DemoSettings, RateSettings};
 use failsafe::futures::CircuitBreaker as _;
-use serde::Serialize;
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::future::Future;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Why a breaker could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -40,154 +39,6 @@ pub enum BreakerError {
         /// The operating system's reason.
         source: std::io::Error,
     },
-}
-
-/// One breaker transition, as `GET /breaker` lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Transition {
-    /// Milliseconds since the breaker was built.
-    pub at_ms: u64,
-    /// Wall-clock time, milliseconds since the Unix epoch.
-    pub unix_ms: u64,
-    /// The state left; `None` for the initial `closed`.
-    pub from: Option<BreakerState>,
-    /// The state entered.
-    pub to: BreakerState,
-}
-
-/// One line of the transition log file.
-#[derive(Serialize)]
-struct LogLine<'a> {
-    unix_ms: u64,
-    time: &'a str,
-    from: Option<BreakerState>,
-    to: BreakerState,
-    breaker: &'static str,
-}
-
-/// The state, the transitions and the rejection count of one breaker, shared by the state
-/// machine (which records) and the service (which reads).
-#[derive(Debug)]
-pub struct TransitionLog {
-    kind: DemoBreaker,
-    started: Instant,
-    state: AtomicU8,
-    rejected: AtomicU64,
-    inner: Mutex<LogInner>,
-}
-
-#[derive(Debug)]
-struct LogInner {
-    last: Option<BreakerState>,
-    transitions: Vec<Transition>,
-    file: Option<(PathBuf, File)>,
-}
-
-impl TransitionLog {
-    /// A log for a breaker of `kind`, appending to `file` (path, open file) if given.
-    fn new(kind: DemoBreaker, file: Option<(PathBuf, File)>) -> TransitionLog {
-        TransitionLog {
-            kind,
-            started: Instant::now(),
-            state: AtomicU8::new(BreakerState::Closed.to_code()),
-            rejected: AtomicU64::new(0),
-            inner: Mutex::new(LogInner {
-                last: None,
-                transitions: Vec::new(),
-                file,
-            }),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, LogInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records a transition to `to`, timestamped now. Callers hold their own state lock (or
-    /// are failsafe's hook), so lines appear in transition order.
-    fn record(&self, to: BreakerState) {
-        let mut inner = self.lock();
-        let now = SystemTime::now();
-        let at_ms = millis(self.started.elapsed());
-        let (unix_ms, time) = wall_clock(now);
-        let from = inner.last.replace(to);
-        self.state.store(to.to_code(), Ordering::Release);
-        let transition = Transition {
-            at_ms,
-            unix_ms,
-            from,
-            to,
-        };
-        if let Some((path, file)) = &mut inner.file {
-            let line = LogLine {
-                unix_ms,
-                time: &time,
-                from,
-                to,
-                breaker: self.kind.as_str(),
-            };
-            let written = serde_json::to_vec(&line)
-                .map_err(std::io::Error::other)
-                .and_then(|mut bytes| {
-                    bytes.push(b'\n');
-                    file.write_all(&bytes)?;
-                    file.flush()
-                });
-            if let Err(e) = written {
-                tracing::warn!(path = %path.display(), error = %e, "cannot append to the transition log");
-            }
-        }
-        inner.transitions.push(transition);
-    }
-
-    fn reject(&self) {
-        self.rejected.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The state now.
-    pub fn state(&self) -> BreakerState {
-        BreakerState::from_code(self.state.load(Ordering::Acquire)).unwrap_or(BreakerState::Closed)
-    }
-
-    /// Every transition so far, oldest first (the first is the initial `closed`).
-    pub fn transitions(&self) -> Vec<Transition> {
-        self.lock().transitions.clone()
-    }
-
-    /// Calls rejected so far (open, or half-open with every trial slot taken).
-    pub fn rejected(&self) -> u64 {
-        self.rejected.load(Ordering::Relaxed)
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Milliseconds since the Unix epoch and RFC 3339 with milliseconds (UTC) of `now`; a clock
-/// set before 1970 reads as the epoch.
-fn wall_clock(now: SystemTime) -> (u64, String) {
-    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut time = String::new();
-    // humantime refuses years past 9999 with fmt::Error; then the field stays empty.
-    let _ = write!(
-        time,
-        "{}",
-        humantime::format_rfc3339_millis(UNIX_EPOCH + since_epoch)
-    );
-    (millis(since_epoch), time)
-}
-
-/// Opens `path` for appending (creating it), for the transition log.
-fn open_log_file(path: &Path) -> Result<File, BreakerError> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|source| BreakerError::TransitionLog {
-            path: path.to_path_buf(),
-            source,
-        })
 }
 
 /// How a call was admitted.
@@ -579,6 +430,8 @@ impl RateBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::transition_log::millis;
+    use std::time::UNIX_EPOCH;
     use BreakerState::{Closed, HalfOpen, Open};
 
     fn rate_breaker(
@@ -801,13 +654,6 @@ mod tests {
         );
         assert!(time.ends_with('Z') && time.len() == "2026-11-30T16:00:00.123Z".len());
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn clocks_before_1970_read_as_the_epoch() {
-        let (ms, time) = wall_clock(UNIX_EPOCH - Duration::from_secs(5));
-        assert_eq!(ms, 0);
-        assert_eq!(time, "1970-01-01T00:00:00.000Z");
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 
 pub mod breaker;
 pub mod service;
+pub mod transition_log;
 
 pub use breaker::{Breaker, BreakerError};
 pub use service::{DemoError, DemoService};

@@ -10,7 +10,7 @@ mod progress;
 mod stop;
 
 pub use progress::{Progress, ProgressSnapshot};
-pub use stop::Stop;
+pub use stop::{next_signal, Stop};
 
 use crate::breaker_state::Channel;
 use crate::clock::RunClock;

@@ -43,6 +43,23 @@ impl Stop {
     }
 }
 
+/// Waits for Ctrl-C or SIGTERM and names it; `None` if no signal can be watched.
+pub async fn next_signal() -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).ok()?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.ok().map(|_| "Ctrl-C"),
+            _ = term.recv() => Some("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok().map(|_| "Ctrl-C")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

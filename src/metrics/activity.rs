@@ -95,7 +95,7 @@ impl ClientSeries {
     /// rejected, so the breaker was open by then.
     pub fn first_shed_after(&self, at: Duration) -> Option<Duration> {
         let slot = crate::series::SLOT;
-        let first = (at.as_micros() / slot.as_micros()) as usize;
+        let first = crate::series::slot_of(at);
         self.shed_earliest
             .iter()
             .enumerate()

@@ -19,7 +19,7 @@ use super::{ChannelTimeline, Transition};
 use crate::breaker_state::{BreakerState, Channel};
 use crate::fault::UpstreamSeries;
 use crate::metrics::ClientSeries;
-use crate::series::SLOT;
+use crate::series::sum;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -268,15 +268,6 @@ fn compatible(a: &ChannelTimeline, x: BreakerState, b: &ChannelTimeline, y: Brea
     x == y
         || (!a.sees_half_open && x == Closed && y == HalfOpen)
         || (!b.sees_half_open && y == Closed && x == HalfOpen)
-}
-
-/// The sum of a 10 ms series over `[from, until)`.
-pub fn sum(series: &[u32], from: Duration, until: Duration) -> u64 {
-    let slot = |d: Duration| (d.as_millis() / SLOT.as_millis()) as usize;
-    let (lo, hi) = (slot(from), slot(until).min(series.len()));
-    series
-        .get(lo..hi)
-        .map_or(0, |s| s.iter().map(|&n| u64::from(n)).sum())
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use super::trip::trip_count;
 use super::{ms, secs, Evidence, Status, Verdict};
 use crate::breaker_state::{BreakerState, Channel};
 use crate::config::BreakerExpectations;
-use crate::observe::merge::sum;
 use crate::observe::BestTransition;
+use crate::series::sum;
 use crate::series::SLOT;
 use std::time::Duration;
 
@@ -490,12 +490,11 @@ fn tap_period_end(e: &Evidence, p: &Period) -> Option<Duration> {
     Some(tap.transitions.get(i + 1).map_or(p.until, |next| next.at))
 }
 
-fn max_in(series: &[u32], from: Duration, until: Duration) -> u32 {
-    let slot = |d: Duration| (d.as_millis() / SLOT.as_millis()) as usize;
-    let (lo, hi) = (slot(from), slot(until).min(series.len()));
-    series
-        .get(lo..hi)
-        .and_then(|s| s.iter().max().copied())
+fn max_in(column: &[u32], from: Duration, until: Duration) -> u32 {
+    crate::series::window(column, from, until)
+        .iter()
+        .max()
+        .copied()
         .unwrap_or(0)
 }
 
@@ -596,9 +595,9 @@ mod tests {
         judge(b, &e)
     }
 
-    #[test]
-    fn a_healthy_cycle_passes_everything_with_the_tap_alone() {
-        let tap = timeline(
+    /// The tap's view of the world's healthy cycle.
+    fn healthy_tap() -> ChannelTimeline {
+        timeline(
             Channel::Tap,
             &[
                 (5, Closed),
@@ -606,7 +605,12 @@ mod tests {
                 (18_005, HalfOpen),
                 (18_005, Closed),
             ],
-        );
+        )
+    }
+
+    #[test]
+    fn a_healthy_cycle_passes_everything_with_the_tap_alone() {
+        let tap = healthy_tap();
         let v = judge_with(vec![tap], &expectations());
         assert!(v.iter().all(|v| v.status == Status::Pass), "{v:#?}");
         assert_eq!(v[1].measured, "opened after 5 upstream failures");
@@ -619,15 +623,7 @@ mod tests {
 
     #[test]
     fn a_lying_header_fails_only_on_channel_agreement() {
-        let tap = timeline(
-            Channel::Tap,
-            &[
-                (5, Closed),
-                (10_285, Open),
-                (18_005, HalfOpen),
-                (18_005, Closed),
-            ],
-        );
+        let tap = healthy_tap();
         let header = timeline(Channel::Header, &[(2, Closed)]);
         let v = judge_with(vec![header, tap], &expectations());
         let failed: Vec<&str> = v

@@ -136,8 +136,7 @@ fn response_bounds(e: &Evidence, open: Duration) -> (Option<Duration>, Option<Du
 
 /// The same count from the 10 ms slots, when the call log does not reach the open.
 fn slot_trip_count(e: &Evidence, at: Duration) -> TripCount {
-    let end = ((at.as_millis() / SLOT.as_millis()) as usize)
-        .min(e.upstream.failed.len().saturating_sub(1));
+    let end = crate::series::slot_of(at).min(e.upstream.failed.len().saturating_sub(1));
     let mut count = 0u64;
     let mut start = 0;
     for i in (0..=end).rev() {
