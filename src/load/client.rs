@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use std::error::Error as _;
@@ -95,6 +95,20 @@ impl Target {
     }
 }
 
+/// One request as a worker sends it: everything but the target's own parts (host, base
+/// path, credentials), which the connection adds.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    /// The method.
+    pub method: Method,
+    /// Path and query, relative to the target's base path.
+    pub path: String,
+    /// Extra headers (the request's own); `Host`, `User-Agent` and credentials are added.
+    pub headers: HeaderMap,
+    /// The body; empty for none.
+    pub body: Bytes,
+}
+
 /// A response head, with the body drained so the connection can be reused.
 #[derive(Debug)]
 pub struct ResponseHead {
@@ -109,7 +123,7 @@ pub struct ResponseHead {
 /// A worker's connection, opened lazily and dropped on any failure.
 #[derive(Debug, Default)]
 pub struct Connection {
-    sender: Option<SendRequest<Empty<Bytes>>>,
+    sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Connection {
@@ -117,11 +131,10 @@ impl Connection {
     pub async fn exchange(
         &mut self,
         target: &Target,
-        method: &Method,
-        path: &str,
+        outgoing: &Outgoing,
         keep_body: usize,
     ) -> Result<ResponseHead, &'static str> {
-        let result = self.try_exchange(target, method, path, keep_body).await;
+        let result = self.try_exchange(target, outgoing, keep_body).await;
         if result.is_err() {
             self.sender = None;
         }
@@ -136,8 +149,7 @@ impl Connection {
     async fn try_exchange(
         &mut self,
         target: &Target,
-        method: &Method,
-        path: &str,
+        outgoing: &Outgoing,
         keep_body: usize,
     ) -> Result<ResponseHead, &'static str> {
         let sender = match &mut self.sender {
@@ -146,16 +158,23 @@ impl Connection {
         };
         sender.ready().await.map_err(|e| classify_hyper(&e))?;
         let mut request = http::Request::builder()
-            .method(method.clone())
-            .uri(target.path(path))
-            .header(http::header::HOST, target.host.clone())
-            .header(http::header::USER_AGENT, "breakerbox")
-            .body(Empty::<Bytes>::new())
+            .method(outgoing.method.clone())
+            .uri(target.path(&outgoing.path))
+            .body(Full::new(outgoing.body.clone()))
             .map_err(|_| "request")?;
+        let headers = request.headers_mut();
+        headers.clone_from(&outgoing.headers);
+        headers.insert(http::header::HOST, target.host.clone());
+        if !headers.contains_key(http::header::USER_AGENT) {
+            headers.insert(
+                http::header::USER_AGENT,
+                HeaderValue::from_static("breakerbox"),
+            );
+        }
         if let Some(auth) = &target.auth {
-            request
-                .headers_mut()
-                .insert(http::header::AUTHORIZATION, auth.clone());
+            if !headers.contains_key(http::header::AUTHORIZATION) {
+                headers.insert(http::header::AUTHORIZATION, auth.clone());
+            }
         }
         let response = sender
             .send_request(request)
@@ -180,7 +199,7 @@ impl Connection {
     }
 }
 
-async fn connect(target: &Target) -> Result<SendRequest<Empty<Bytes>>, &'static str> {
+async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, &'static str> {
     let stream = TcpStream::connect(target.addr)
         .await
         .map_err(|e| match e.kind() {

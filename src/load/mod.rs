@@ -1,18 +1,13 @@
 //! The load engine: runs a plan's phases back to back against the target.
 //!
-//! Two executors so far:
-//! - `constant-arrival-rate` (open model): a scheduler releases requests on a fixed
-//!   timetable; latency counts from each request's *intended* start, so a slow target
-//!   cannot hide its slowness by slowing the load (no coordinated omission). A request due
-//!   while every worker is busy and the queue is full is counted as dropped.
-//! - `ramping-vus` (closed model): virtual users loop request → think time, their number
-//!   following linear stages.
-//!
-//! Each worker owns one connection and one [`Recorder`]; responses are classified by the
+//! Each phase runs under its executor (`executor/`, one file per load shape). Each worker
+//! (`worker.rs`) owns one connection and records into its phase's shared
+//! [`PhaseSink`](crate::metrics::PhaseSink); responses are classified by the
 //! [`observe`](crate::observe) stage as they arrive.
 
 mod client;
 mod executor;
+mod worker;
 
 pub use client::Target;
 

@@ -1,13 +1,15 @@
 //! Metrics: latency histograms and counts per (phase, request group), a per-second series,
 //! and the run's timeline.
 //!
-//! Each load worker owns a [`Recorder`] for its phase, so the hot path takes no lock;
-//! recorders are merged when their phase's workers finish.
+//! A phase's workers record into one [`PhaseSink`] (a few lock-sharded [`Recorder`]s), so
+//! memory does not grow with the number of workers; the shards are merged when the phase ends.
 
 pub mod activity;
+pub mod sink;
 pub mod timeline;
 
 pub use activity::{ClientActivity, ClientSeries, Served};
+pub use sink::PhaseSink;
 pub use timeline::{Event, EventKind, Timeline};
 
 use crate::breaker_state::BreakerState;
@@ -201,7 +203,7 @@ pub struct Second {
     pub cache_hits: u64,
 }
 
-/// What one load worker recorded during one phase.
+/// What one phase (or one shard of it) recorded.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     /// Stats per request group, indexed like the drill's requests.

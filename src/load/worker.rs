@@ -1,0 +1,132 @@
+//! A load worker: one connection, one random stream, one request at a time.
+
+use super::client::{Connection, Outgoing};
+use super::Shared;
+use crate::breaker_state::BreakerState;
+use crate::metrics::{Outcome, PhaseSink, Sample, Served};
+use crate::rng::Rng;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A worker's request loop state: its connection, random stream and where it records.
+pub(super) struct Worker {
+    shared: Arc<Shared>,
+    connection: Connection,
+    rng: Rng,
+    /// The request being sent, reused so its buffers are allocated once.
+    outgoing: Outgoing,
+    sink: Arc<PhaseSink>,
+    index: usize,
+}
+
+impl Worker {
+    /// Worker `index` of phase `phase`, recording into `sink`.
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        phase: usize,
+        index: usize,
+        sink: Arc<PhaseSink>,
+    ) -> Self {
+        let rng = Rng::new(shared.seed, ((phase as u64) << 32) | index as u64);
+        Worker {
+            shared,
+            connection: Connection::default(),
+            rng,
+            outgoing: Outgoing::default(),
+            sink,
+            index,
+        }
+    }
+
+    /// Sends one request; latency counts from `started` (the intended start in open model).
+    /// Returns false if the run was stopped mid-request (nothing is recorded then).
+    pub(super) async fn one_request(&mut self, started: Instant) -> bool {
+        // Split borrows: the shared state is read while the worker's own parts change.
+        let Worker {
+            shared,
+            connection,
+            rng,
+            outgoing,
+            sink,
+            index,
+        } = self;
+        let group = shared.pick(rng.next_u64());
+        let spec = &shared.requests[group];
+        spec.path.render(rng, &mut outgoing.path);
+        outgoing.method.clone_from(&spec.method);
+        let exchange = tokio::time::timeout(
+            shared.timeout,
+            connection.exchange(&shared.target, outgoing, shared.keep_body),
+        );
+        let sent = Instant::now();
+        let result = tokio::select! {
+            r = exchange => r,
+            _ = shared.stop.cancelled() => return false,
+        };
+        let finished = Instant::now();
+        let at = finished.saturating_duration_since(shared.epoch);
+        let (outcome, markers) = match result {
+            Ok(Ok(head)) => {
+                let status = head.status.as_u16();
+                let markers = shared
+                    .classifier
+                    .classify(status, &head.headers, &head.body);
+                if let Some(state) = markers.breaker {
+                    shared.header.observe(at, state);
+                } else if markers.state_unreadable {
+                    if let Some(raw) = shared.classifier.raw_state(&head.headers) {
+                        shared.header.unknown(raw);
+                    }
+                }
+                if let Some(tracker) = &shared.markers {
+                    // A rejection says open; a fresh answer (neither fallback nor cache)
+                    // says the call went through; a fallback or cache hit says nothing.
+                    // Both are decided when the service admits the request, so they are
+                    // dated at the send: a slow call let in before an open must not read
+                    // as "closed" after it.
+                    let admitted = sent.saturating_duration_since(shared.epoch);
+                    if markers.rejected {
+                        tracker.observe(admitted, BreakerState::Open);
+                    } else if !markers.degraded() {
+                        tracker.observe(admitted, BreakerState::Closed);
+                    }
+                }
+                (Outcome::Status(status), markers)
+            }
+            Ok(Err(kind)) => (Outcome::Failed(kind), Default::default()),
+            Err(_) => {
+                connection.discard();
+                (Outcome::Failed("timeout"), Default::default())
+            }
+        };
+        let sample = Sample {
+            at,
+            latency: finished.saturating_duration_since(started),
+            service: finished.saturating_duration_since(sent),
+            outcome,
+            markers,
+        };
+        sink.record(*index, group, &sample);
+        shared.activity.finished(
+            sent.saturating_duration_since(shared.epoch),
+            sample.latency,
+            Served {
+                degraded: markers.degraded(),
+                rejected: markers.rejected,
+                shed: markers.rejected || (markers.fallback && !markers.cache_hit),
+            },
+        );
+        shared.live.requests.fetch_add(1, Ordering::Relaxed);
+        if outcome.is_error() {
+            shared.live.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if markers.fallback {
+            shared.live.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        if markers.cache_hit {
+            shared.live.cache_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+}
