@@ -7,7 +7,7 @@ use crate::metrics::{Outcome, PhaseSink, Sample, Served};
 use crate::rng::Rng;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A worker's request loop state: its connection, random stream and where it records.
 pub(super) struct Worker {
@@ -18,6 +18,8 @@ pub(super) struct Worker {
     outgoing: Outgoing,
     sink: Arc<PhaseSink>,
     index: usize,
+    /// Pause after each iteration (closed-model executors; zero in the open model).
+    think_time: Duration,
 }
 
 impl Worker {
@@ -27,6 +29,7 @@ impl Worker {
         phase: usize,
         index: usize,
         sink: Arc<PhaseSink>,
+        think_time: Duration,
     ) -> Self {
         let rng = Rng::new(shared.seed, ((phase as u64) << 32) | index as u64);
         Worker {
@@ -36,12 +39,31 @@ impl Worker {
             outgoing: Outgoing::default(),
             sink,
             index,
+            think_time,
+        }
+    }
+
+    /// Runs one iteration of this virtual user's work: today one request of the weighted
+    /// mix. Latency counts from `started` (the intended start in the open model). Returns
+    /// false if the run was stopped mid-iteration.
+    pub(super) async fn iterate(&mut self, started: Instant) -> bool {
+        self.one_request(started).await
+    }
+
+    /// Pauses after an iteration as the think time says; false if the run stopped first.
+    pub(super) async fn think(&mut self) -> bool {
+        if self.think_time.is_zero() {
+            return !self.shared.stop.is_cancelled();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(self.think_time) => true,
+            _ = self.shared.stop.cancelled() => false,
         }
     }
 
     /// Sends one request; latency counts from `started` (the intended start in open model).
     /// Returns false if the run was stopped mid-request (nothing is recorded then).
-    pub(super) async fn one_request(&mut self, started: Instant) -> bool {
+    async fn one_request(&mut self, started: Instant) -> bool {
         // Split borrows: the shared state is read while the worker's own parts change.
         let Worker {
             shared,
@@ -50,6 +72,7 @@ impl Worker {
             outgoing,
             sink,
             index,
+            ..
         } = self;
         let group = shared.pick(rng.next_u64());
         let spec = &shared.requests[group];

@@ -50,7 +50,13 @@ pub(super) async fn run(
         let mut workers = JoinSet::new();
         let mut started = 0usize;
         let mut spawn_worker = |workers: &mut JoinSet<()>| {
-            let worker = Worker::new(shared.clone(), phase.index, started, sink.clone());
+            let worker = Worker::new(
+                shared.clone(),
+                phase.index,
+                started,
+                sink.clone(),
+                Duration::ZERO,
+            );
             started += 1;
             pool.alive.fetch_add(1, Ordering::AcqRel);
             workers.spawn_on(pool.clone().serve(worker, rx.clone()), &runtime);
@@ -129,7 +135,7 @@ impl Pool {
             self.idle.fetch_sub(1, Ordering::AcqRel);
             match next {
                 Ok(Ok(intended)) => {
-                    if !worker.one_request(intended).await {
+                    if !worker.iterate(intended).await {
                         break;
                     }
                 }

@@ -37,7 +37,13 @@ pub(super) async fn run(
         );
         desired.store(want, Ordering::Relaxed);
         while spawned < want {
-            let mut worker = Worker::new(shared.clone(), phase.index, spawned, sink.clone());
+            let mut worker = Worker::new(
+                shared.clone(),
+                phase.index,
+                spawned,
+                sink.clone(),
+                think_time,
+            );
             let index = spawned;
             let desired = desired.clone();
             let stop = shared.stop.clone();
@@ -48,14 +54,8 @@ pub(super) async fn run(
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
-                    if !worker.one_request(Instant::now()).await {
+                    if !worker.iterate(Instant::now()).await || !worker.think().await {
                         break;
-                    }
-                    if !think_time.is_zero() {
-                        tokio::select! {
-                            _ = tokio::time::sleep(think_time) => {}
-                            _ = stop.cancelled() => break,
-                        }
                     }
                 }
             });
