@@ -29,6 +29,7 @@ pub mod load;
 pub mod metrics;
 pub mod observe;
 pub mod plan;
+pub mod quick;
 pub mod report;
 pub mod rng;
 pub mod runs;

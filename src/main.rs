@@ -18,6 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod cli;
+
 /// Exit code for bad usage or a bad drill file.
 const EXIT_USAGE: u8 = 2;
 /// Exit code for a run stopped by Ctrl-C.
@@ -56,9 +58,15 @@ enum Command {
         /// Where the stub listens (overrides [stub] listen).
         #[arg(long)]
         stub_listen: Option<SocketAddr>,
+        /// Accept any certificate an https:// target presents (self-signed staging ones).
+        #[arg(long)]
+        insecure: bool,
         #[command(flatten)]
         guard: GuardFlags,
     },
+    /// Send load at one URL with no drill file (quick mode): closed model with -c, open
+    /// model with --rate, virtual users with think time with --vus and --think.
+    Load(cli::load::LoadArgs),
     /// Run the embedded circuit-breaker drill on the built-in parts.
     Demo {
         #[command(flatten)]
@@ -234,7 +242,20 @@ fn parse_failure_rate(text: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One line: what is wrong. `--help` has the rest.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("error: bad usage");
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -271,6 +292,7 @@ async fn dispatch(command: Command) -> ExitCode {
             target,
             proxy_listen,
             stub_listen,
+            insecure,
             guard,
         } => {
             let drill = match config::load_drill(&drill) {
@@ -285,9 +307,11 @@ async fn dispatch(command: Command) -> ExitCode {
                 demo_breaker: run.breaker.map(DemoBreaker::from),
                 permission: guard.into(),
                 memory_budget: guard.memory_budget,
+                insecure,
             };
             run_drill(drill, overrides, &run).await
         }
+        Command::Load(args) => cli::load::run(args).await,
         Command::Demo { run } => {
             let drill = match demo::embedded_drill() {
                 Ok(d) => d,
@@ -569,7 +593,7 @@ fn write_result(result: &RunResult, out: &std::path::Path, code: u8) -> ExitCode
 
 /// The first Ctrl-C or SIGTERM (what CI, Kubernetes and `timeout` send) stops the run and
 /// keeps what was recorded; a second one quits at once.
-async fn handle_signals(stop: Stop) {
+pub(crate) async fn handle_signals(stop: Stop) {
     let Some(first) = breakerbox::drill::next_signal().await else {
         return;
     };

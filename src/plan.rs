@@ -72,6 +72,8 @@ pub struct Overrides {
     pub permission: config::guard::Permission,
     /// `--memory-budget`: bytes the run may use, instead of the machine's default.
     pub memory_budget: Option<u64>,
+    /// `--insecure`: accept any certificate an `https://` target presents.
+    pub insecure: bool,
 }
 
 /// Where the load goes.
@@ -159,7 +161,7 @@ impl Plan {
     pub fn new(mut drill: Drill, overrides: &Overrides) -> Result<Plan, PlanError> {
         let target = match (&overrides.target, &drill.target, &drill.parts.demo) {
             (Some(url), _, _) => {
-                Target::Url(config::check_base_url(url).map_err(PlanError::BadTarget)?)
+                Target::Url(config::check_target_url(url).map_err(PlanError::BadTarget)?)
             }
             (None, Some(url), _) => Target::Url(url.clone()),
             (None, None, Some(_)) => Target::Demo,
@@ -183,6 +185,7 @@ impl Plan {
         if let (Some(listen), Some(stub)) = (overrides.stub_listen, drill.parts.stub.as_mut()) {
             stub.listen = listen;
         }
+        drill.insecure |= overrides.insecure;
         if let (Some(kind), Some(demo)) = (overrides.demo_breaker, drill.parts.demo.as_mut()) {
             demo.breaker = kind;
         }

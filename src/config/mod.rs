@@ -20,7 +20,7 @@ pub use expect::*;
 pub use observe::*;
 pub use profile::{EmbeddedProfiles, ProfileDirs, ProfileSource};
 pub use template::PathTemplate;
-pub use validate::check_base_url;
+pub use validate::{check_base_url, check_target_url};
 
 use crate::breaker_state::BreakerState;
 pub use crate::breaker_state::Channel;
@@ -128,6 +128,8 @@ pub struct Drill {
     pub seed: u64,
     /// Upper bound on one request, connect to last body byte; a timeout is an error.
     pub request_timeout: Duration,
+    /// Accept any certificate an `https://` target presents (self-signed staging ones).
+    pub insecure: bool,
     /// The built-in parts to start, each with its settings.
     pub parts: Parts,
     /// The request mix virtual users draw from.
@@ -369,6 +371,10 @@ pub struct RequestSpec {
     pub path: PathTemplate,
     /// Relative weight in the mix.
     pub weight: u32,
+    /// Headers sent with every request of this entry.
+    pub headers: http::HeaderMap,
+    /// The body sent with every request of this entry; empty for none.
+    pub body: bytes::Bytes,
 }
 
 /// A named time window with a load shape and the faults active in it.
@@ -402,8 +408,41 @@ pub enum LoadShape {
         /// Linear ramps, one after another.
         stages: Vec<Stage>,
         /// Pause after each response.
-        think_time: Duration,
+        think_time: ThinkTime,
     },
+}
+
+/// Pause after each iteration of a virtual user: uniform between `min` and `max` (equal for
+/// a constant pause).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ThinkTime {
+    /// Shortest pause.
+    pub min: Duration,
+    /// Longest pause.
+    pub max: Duration,
+}
+
+impl ThinkTime {
+    /// No pause at all.
+    pub const ZERO: ThinkTime = ThinkTime::constant(Duration::ZERO);
+
+    /// The same pause every time.
+    pub const fn constant(pause: Duration) -> ThinkTime {
+        ThinkTime {
+            min: pause,
+            max: pause,
+        }
+    }
+
+    /// One pause, drawn uniformly between `min` and `max` from `draw` (a uniform `u64`).
+    pub fn pick(&self, draw: u64) -> Duration {
+        let low = self.min.as_nanos() as u64;
+        let span = (self.max.as_nanos() as u64).saturating_sub(low);
+        if span == 0 {
+            return self.min;
+        }
+        Duration::from_nanos(low + draw % (span + 1))
+    }
 }
 
 /// One linear ramp of a ramping-vus phase.

@@ -19,6 +19,7 @@ pub(crate) struct DrillFile {
     pub allow_targets: Vec<String>,
     pub seed: Option<u64>,
     pub request_timeout: Option<Spanned<String>>,
+    pub insecure: Option<bool>,
     pub profile_dir: Option<String>,
     #[serde(default)]
     pub parts: PartsFile,

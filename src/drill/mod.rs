@@ -141,10 +141,10 @@ impl PreparedDrill {
                 .into())
             }
         };
-        let target = Target::resolve(&target_url).await?;
+        let target = Target::resolve(&target_url, plan.drill.insecure).await?;
         load::preflight(&target, Duration::from_secs(3)).await?;
         if let Some(check) = &plan.drill.preflight {
-            health_check(target.raw_url(), check).await?;
+            health_check(&target, check).await?;
         }
         Ok(PreparedDrill {
             plan,
@@ -387,8 +387,11 @@ fn relative_to(target: &str, url: &str) -> String {
 }
 
 /// Asks the health URL until it answers as required or the check's time runs out.
-async fn health_check(target: &str, check: &crate::config::Preflight) -> Result<(), DrillError> {
-    let url = relative_to(target, &check.health);
+async fn health_check(target: &Target, check: &crate::config::Preflight) -> Result<(), DrillError> {
+    let url = relative_to(target.raw_url(), &check.health);
+    // The control-plane client speaks http only; an https target's own path is asked with
+    // the load engine's client.
+    let own_client = target.is_https() && check.health.starts_with('/');
     let fail = |why: String| DrillError::Preflight {
         url: crate::config::guard::mask_credentials(&url),
         why,
@@ -402,21 +405,40 @@ async fn health_check(target: &str, check: &crate::config::Preflight) -> Result<
     let deadline = tokio::time::Instant::now() + check.timeout;
     let mut last: String;
     loop {
-        match client.get(&url).send().await {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let ok = match check.status {
-                    Some(want) => status == want,
-                    None => r.status().is_success(),
-                };
-                if ok {
-                    return Ok(());
+        if own_client {
+            let asked =
+                tokio::time::timeout(Duration::from_secs(2), load::probe(target, &check.health));
+            match asked.await {
+                Ok(Ok(status)) => {
+                    let ok = match check.status {
+                        Some(want) => status == want,
+                        None => (200..300).contains(&status),
+                    };
+                    if ok {
+                        return Ok(());
+                    }
+                    last = format!("answered {status}");
                 }
-                last = format!("answered {status}");
+                Ok(Err(kind)) => last = format!("failed ({kind})"),
+                Err(_) => last = "timed out".into(),
             }
-            Err(e) if e.is_timeout() => last = "timed out".into(),
-            Err(e) if e.is_connect() => last = "refused the connection".into(),
-            Err(e) => last = format!("failed ({e})"),
+        } else {
+            match client.get(&url).send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let ok = match check.status {
+                        Some(want) => status == want,
+                        None => r.status().is_success(),
+                    };
+                    if ok {
+                        return Ok(());
+                    }
+                    last = format!("answered {status}");
+                }
+                Err(e) if e.is_timeout() => last = "timed out".into(),
+                Err(e) if e.is_connect() => last = "refused the connection".into(),
+                Err(e) => last = format!("failed ({e})"),
+            }
         }
         if tokio::time::Instant::now() >= deadline {
             let wanted = check

@@ -1,16 +1,29 @@
-//! One HTTP/1.1 connection per worker, on raw hyper (as oha does): no pool, no hidden
-//! retries, a reconnect after any failure.
+//! One connection per worker, on raw hyper (as oha does): no pool, no hidden retries, a
+//! reconnect after any failure.
+//!
+//! `http://` targets get HTTP/1.1 over TCP. `https://` targets get TLS (rustls with the ring
+//! provider) and then HTTP/2 when the server offers `h2` through ALPN, HTTP/1.1 otherwise.
+//! An HTTP/1.1 connection is driven inside the worker's own task rather than spawned: a
+//! request then costs no cross-task (often cross-thread) wake-up, which is most of what
+//! separates a load generator's per-request CPU from the server's.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use hyper::body::Body as _;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::error::Error as _;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 use tokio::net::TcpStream;
 
+use super::tls::TlsTarget;
 use super::LoadError;
 
 /// The service under test, resolved once before the run.
@@ -23,14 +36,19 @@ pub struct Target {
     /// The URL as given, credentials included: for requests only, never printed.
     raw: String,
     host: HeaderValue,
+    /// `host[:port]` without credentials, for HTTP/2's `:authority`.
+    authority: Authority,
     /// `Basic …` from the URL's `user:password@`, sent on every request.
     auth: Option<HeaderValue>,
     base_path: String,
+    /// TLS settings for `https://` targets.
+    tls: Option<Arc<TlsTarget>>,
 }
 
 impl Target {
-    /// Resolves `url` (`http://host:port[/base]`).
-    pub async fn resolve(raw: &str) -> Result<Target, LoadError> {
+    /// Resolves `url` (`http[s]://host:port[/base]`). `insecure` accepts any certificate
+    /// an `https://` target presents (self-signed staging certificates).
+    pub async fn resolve(raw: &str, insecure: bool) -> Result<Target, LoadError> {
         let masked = crate::config::guard::mask_credentials(raw);
         let url = masked.as_str();
         let bad = |why: &str| LoadError::BadTarget {
@@ -38,11 +56,13 @@ impl Target {
             why: why.to_string(),
         };
         let uri: http::Uri = raw.parse().map_err(|_| bad("not a URL"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(bad("only http:// targets are supported"));
-        }
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(bad("only http:// and https:// targets are supported")),
+        };
         let authority = uri.authority().ok_or_else(|| bad("no host"))?;
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -73,13 +93,21 @@ impl Target {
             })
             .transpose()
             .map_err(|_| bad("bad credentials"))?;
+        let tls = if https {
+            let tls = TlsTarget::new(host, insecure).map_err(|why| bad(&why))?;
+            Some(Arc::new(tls))
+        } else {
+            None
+        };
         Ok(Target {
             url: url.to_string(),
             addr,
             raw: raw.to_string(),
             host: HeaderValue::from_str(host_port).map_err(|_| bad("bad host"))?,
+            authority: host_port.parse().map_err(|_| bad("bad host"))?,
             auth,
             base_path: uri.path().trim_end_matches('/').to_string(),
+            tls,
         })
     }
 
@@ -89,9 +117,48 @@ impl Target {
         &self.raw
     }
 
-    /// The request URI path for `path` (base path prepended).
-    fn path(&self, path: &str) -> String {
-        format!("{}{}", self.base_path, path)
+    /// Whether requests go over TLS.
+    pub fn is_https(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Opens a TCP connection and, for `https://`, completes the TLS handshake: the
+    /// preflight's check that the target answers (and that its certificate is accepted).
+    pub(super) async fn handshake(&self) -> Result<(), String> {
+        let tcp = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(tls) = &self.tls {
+            tls.connect(tcp).await.map_err(|e| {
+                let hint = if tls.insecure {
+                    ""
+                } else {
+                    " (for a self-signed certificate pass --insecure, or set insecure = true)"
+                };
+                format!("TLS handshake failed: {e}{hint}")
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The request URI for `path`: origin-form for HTTP/1.1, absolute for HTTP/2.
+    fn uri(&self, path: &str, absolute: bool) -> Result<Uri, http::Error> {
+        let mut full = String::with_capacity(self.base_path.len() + path.len());
+        full.push_str(&self.base_path);
+        full.push_str(path);
+        if !absolute {
+            return Ok(Uri::try_from(full)?);
+        }
+        let path_and_query = PathAndQuery::try_from(full)?;
+        Ok(Uri::builder()
+            .scheme(if self.tls.is_some() {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            })
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()?)
     }
 }
 
@@ -120,10 +187,60 @@ pub struct ResponseHead {
     pub body: Vec<u8>,
 }
 
+/// The future that moves an HTTP/1.1 connection's bytes, polled by the worker itself.
+type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
+/// An open connection and the protocol it speaks.
+enum Link {
+    /// HTTP/1.1; `driver` is `None` once the connection has ended.
+    H1 {
+        sender: http1::SendRequest<Full<Bytes>>,
+        driver: Option<Driver>,
+    },
+    /// HTTP/2; the connection runs on its own task (pings, flow control, settings).
+    H2 {
+        sender: http2::SendRequest<Full<Bytes>>,
+    },
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Link::H1 { .. } => "Link::H1",
+            Link::H2 { .. } => "Link::H2",
+        })
+    }
+}
+
+impl Link {
+    /// Whether the link can take another request: for HTTP/1.1 the driver is polled once,
+    /// so a close the server sent while the worker was thinking is noticed here, before a
+    /// request is lost on it.
+    async fn usable(&mut self) -> bool {
+        match self {
+            Link::H2 { sender } => !sender.is_closed(),
+            Link::H1 { sender, driver } => {
+                if let Some(d) = driver {
+                    let ended =
+                        std::future::poll_fn(|cx| Poll::Ready(d.as_mut().poll(cx).is_ready()))
+                            .await;
+                    if ended {
+                        *driver = None;
+                    }
+                }
+                driver.is_some() && !sender.is_closed()
+            }
+        }
+    }
+}
+
 /// A worker's connection, opened lazily and dropped on any failure.
 #[derive(Debug, Default)]
 pub struct Connection {
-    sender: Option<SendRequest<Full<Bytes>>>,
+    link: Option<Link>,
+    /// The last request URI and the path it was built from: a worker that sends the same
+    /// path again (the common case) reuses it instead of building and parsing it again.
+    last_uri: Option<(String, bool, Uri)>,
 }
 
 impl Connection {
@@ -136,14 +253,14 @@ impl Connection {
     ) -> Result<ResponseHead, &'static str> {
         let result = self.try_exchange(target, outgoing, keep_body).await;
         if result.is_err() {
-            self.sender = None;
+            self.link = None;
         }
         result
     }
 
     /// Forgets the connection (after a timeout cut an exchange short).
     pub fn discard(&mut self) {
-        self.sender = None;
+        self.link = None;
     }
 
     async fn try_exchange(
@@ -152,19 +269,31 @@ impl Connection {
         outgoing: &Outgoing,
         keep_body: usize,
     ) -> Result<ResponseHead, &'static str> {
-        let sender = match &mut self.sender {
-            Some(s) if !s.is_closed() => s,
-            _ => self.sender.insert(connect(target).await?),
+        let usable = match &mut self.link {
+            Some(link) => link.usable().await,
+            None => false,
         };
-        sender.ready().await.map_err(|e| classify_hyper(&e))?;
-        let mut request = http::Request::builder()
-            .method(outgoing.method.clone())
-            .uri(target.path(&outgoing.path))
-            .body(Full::new(outgoing.body.clone()))
-            .map_err(|_| "request")?;
+        let link = match &mut self.link {
+            Some(link) if usable => link,
+            _ => self.link.insert(connect(target).await?),
+        };
+        let h2 = matches!(link, Link::H2 { .. });
+        let uri = match &self.last_uri {
+            Some((path, absolute, uri)) if *absolute == h2 && *path == outgoing.path => uri.clone(),
+            _ => {
+                let uri = target.uri(&outgoing.path, h2).map_err(|_| "request")?;
+                self.last_uri = Some((outgoing.path.clone(), h2, uri.clone()));
+                uri
+            }
+        };
+        let mut request = http::Request::new(Full::new(outgoing.body.clone()));
+        *request.method_mut() = outgoing.method.clone();
+        *request.uri_mut() = uri;
         let headers = request.headers_mut();
         headers.clone_from(&outgoing.headers);
-        headers.insert(http::header::HOST, target.host.clone());
+        if !h2 {
+            headers.insert(http::header::HOST, target.host.clone());
+        }
         if !headers.contains_key(http::header::USER_AGENT) {
             headers.insert(
                 http::header::USER_AGENT,
@@ -176,30 +305,84 @@ impl Connection {
                 headers.insert(http::header::AUTHORIZATION, auth.clone());
             }
         }
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| classify_hyper(&e))?;
-        let (parts, mut body) = response.into_parts();
-        let mut kept = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| classify_hyper(&e))?;
-            if kept.len() < keep_body {
-                if let Some(data) = frame.data_ref() {
-                    let room = keep_body - kept.len();
-                    kept.extend_from_slice(&data[..data.len().min(room)]);
-                }
+        match link {
+            Link::H2 { sender } => {
+                sender.ready().await.map_err(|e| classify_hyper(&e))?;
+                receive(sender.send_request(request), keep_body).await
+            }
+            Link::H1 { sender, driver } => {
+                let exchange = async {
+                    sender.ready().await.map_err(|e| classify_hyper(&e))?;
+                    receive(sender.send_request(request), keep_body).await
+                };
+                drive(exchange, driver).await
             }
         }
-        Ok(ResponseHead {
-            status: parts.status,
-            headers: parts.headers,
-            body: kept,
-        })
     }
 }
 
-async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, &'static str> {
+/// Runs `exchange` while polling the HTTP/1.1 connection that carries it, in this task.
+async fn drive<T>(
+    exchange: impl Future<Output = Result<T, &'static str>>,
+    driver: &mut Option<Driver>,
+) -> Result<T, &'static str> {
+    let mut exchange = std::pin::pin!(exchange);
+    std::future::poll_fn(|cx| {
+        // The exchange first: a response the connection already handed over is taken even
+        // if the connection ended right after it.
+        if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
+            return Poll::Ready(r);
+        }
+        if let Some(d) = driver {
+            match d.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(result) => {
+                    *driver = None;
+                    // The connection ended: whatever it delivered is ready now.
+                    if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
+                        return Poll::Ready(r);
+                    }
+                    return Poll::Ready(Err(match result {
+                        Err(e) => classify_hyper(&e),
+                        Ok(()) => "closed",
+                    }));
+                }
+            }
+        }
+        Poll::Ready(Err("closed"))
+    })
+    .await
+}
+
+/// Awaits the response head and drains its body, keeping its first `keep_body` bytes.
+async fn receive(
+    response: impl Future<Output = hyper::Result<http::Response<hyper::body::Incoming>>>,
+    keep_body: usize,
+) -> Result<ResponseHead, &'static str> {
+    let response = response.await.map_err(|e| classify_hyper(&e))?;
+    let (parts, mut body) = response.into_parts();
+    let mut kept = Vec::new();
+    while !body.is_end_stream() {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        let frame = frame.map_err(|e| classify_hyper(&e))?;
+        if kept.len() < keep_body {
+            if let Some(data) = frame.data_ref() {
+                let room = keep_body - kept.len();
+                kept.extend_from_slice(&data[..data.len().min(room)]);
+            }
+        }
+    }
+    Ok(ResponseHead {
+        status: parts.status,
+        headers: parts.headers,
+        body: kept,
+    })
+}
+
+/// Opens a connection: TCP, then TLS for `https://`, then HTTP/2 if ALPN chose `h2`.
+async fn connect(target: &Target) -> Result<Link, &'static str> {
     let stream = TcpStream::connect(target.addr)
         .await
         .map_err(|e| match e.kind() {
@@ -207,22 +390,68 @@ async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, &'static s
             _ => "connect",
         })?;
     let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| classify_hyper(&e))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::trace!(error = %e, "load connection ended");
-        }
-    });
-    Ok(sender)
+    let Some(tls) = &target.tls else {
+        return http1_link(TokioIo::new(stream)).await;
+    };
+    let stream = tls.connect(stream).await.map_err(|e| classify_tls(&e))?;
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| classify_hyper(&e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::trace!(error = %e, "load connection ended");
+            }
+        });
+        Ok(Link::H2 { sender })
+    } else {
+        http1_link(TokioIo::new(stream)).await
+    }
 }
 
-/// Names a hyper failure: `reset`, `closed`, `protocol`, `body` or `io`.
+/// Size of an HTTP/1.1 connection's read buffer: enough for a response head and a small
+/// body in one read, small enough that 10,000 idle connections stay cheap.
+const READ_BUFFER: usize = 4096;
+
+async fn http1_link<T>(io: T) -> Result<Link, &'static str>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::Builder::new()
+        .read_buf_exact_size(Some(READ_BUFFER))
+        .handshake(io)
+        .await
+        .map_err(|e| classify_hyper(&e))?;
+    Ok(Link::H1 {
+        sender,
+        driver: Some(Box::pin(connection)),
+    })
+}
+
+/// Names a TLS handshake failure: `tls` unless the connection itself broke.
+fn classify_tls(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => "reset",
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => "closed",
+        _ => "tls",
+    }
+}
+
+/// Names a hyper failure: `reset`, `closed`, `protocol`, `body`, `tls` or `io`.
 fn classify_hyper(e: &hyper::Error) -> &'static str {
     let mut source = e.source();
     while let Some(s) = source {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return "tls";
+        }
         if let Some(io) = s.downcast_ref::<io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return "tls";
+            }
             return match io.kind() {
                 io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => "reset",
                 io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => "closed",
@@ -297,7 +526,7 @@ mod credential_tests {
 
     #[tokio::test]
     async fn credentials_leave_the_host_header_and_the_printed_url() {
-        let t = Target::resolve("http://user:secret@127.0.0.1:9/base")
+        let t = Target::resolve("http://user:secret@127.0.0.1:9/base", false)
             .await
             .expect("resolves");
         assert_eq!(t.url, "http://user:***@127.0.0.1:9/base");
@@ -307,5 +536,18 @@ mod credential_tests {
             Some("Basic dXNlcjpzZWNyZXQ=")
         );
         assert_eq!(t.raw_url(), "http://user:secret@127.0.0.1:9/base");
+    }
+
+    #[tokio::test]
+    async fn uris_are_origin_form_for_http1_and_absolute_for_http2() {
+        let t = Target::resolve("https://user:pw@127.0.0.1:9/base/", true)
+            .await
+            .expect("resolves");
+        assert!(t.is_https());
+        assert_eq!(t.uri("/a?b=1", false).expect("uri"), "/base/a?b=1");
+        assert_eq!(
+            t.uri("/a?b=1", true).expect("uri").to_string(),
+            "https://127.0.0.1:9/base/a?b=1"
+        );
     }
 }

@@ -7,6 +7,7 @@
 
 mod client;
 mod executor;
+mod tls;
 mod worker;
 
 pub use client::Target;
@@ -57,20 +58,34 @@ pub struct Live {
     pub phase: AtomicUsize,
 }
 
-/// Checks the target accepts TCP connections, so a wrong address fails in seconds, not
-/// after a whole drill of errors.
+/// Checks the target accepts connections (and, for `https://`, its certificate), so a wrong
+/// address fails in seconds, not after a whole drill of errors.
 pub async fn preflight(target: &Target, within: Duration) -> Result<(), LoadError> {
-    match tokio::time::timeout(within, tokio::net::TcpStream::connect(target.addr)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(LoadError::Unreachable {
+    match tokio::time::timeout(within, target.handshake()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(cause)) => Err(LoadError::Unreachable {
             target: target.url.clone(),
-            cause: e.to_string(),
+            cause,
         }),
         Err(_) => Err(LoadError::Unreachable {
             target: target.url.clone(),
             cause: format!("no connection within {within:?}"),
         }),
     }
+}
+
+/// Asks `path` (relative to the target's base) once with the load engine's own client: the
+/// health check of an `https://` target, which the control-plane client does not speak.
+/// Returns the status, or the failure kind.
+pub async fn probe(target: &Target, path: &str) -> Result<u16, &'static str> {
+    let outgoing = client::Outgoing {
+        path: path.to_string(),
+        ..Default::default()
+    };
+    client::Connection::default()
+        .exchange(target, &outgoing, 0)
+        .await
+        .map(|head| head.status.as_u16())
 }
 
 /// What every worker of a run shares.

@@ -3,11 +3,12 @@
 use super::client::{Connection, Outgoing};
 use super::Shared;
 use crate::breaker_state::BreakerState;
+use crate::config::ThinkTime;
 use crate::metrics::{Outcome, PhaseSink, Sample, Served};
 use crate::rng::Rng;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A worker's request loop state: its connection, random stream and where it records.
 pub(super) struct Worker {
@@ -16,10 +17,12 @@ pub(super) struct Worker {
     rng: Rng,
     /// The request being sent, reused so its buffers are allocated once.
     outgoing: Outgoing,
+    /// The request entry `outgoing`'s method, headers and body were copied from.
+    prepared: Option<usize>,
     sink: Arc<PhaseSink>,
     index: usize,
     /// Pause after each iteration (closed-model executors; zero in the open model).
-    think_time: Duration,
+    think_time: ThinkTime,
 }
 
 impl Worker {
@@ -29,7 +32,7 @@ impl Worker {
         phase: usize,
         index: usize,
         sink: Arc<PhaseSink>,
-        think_time: Duration,
+        think_time: ThinkTime,
     ) -> Self {
         let rng = Rng::new(shared.seed, ((phase as u64) << 32) | index as u64);
         Worker {
@@ -37,6 +40,7 @@ impl Worker {
             connection: Connection::default(),
             rng,
             outgoing: Outgoing::default(),
+            prepared: None,
             sink,
             index,
             think_time,
@@ -52,11 +56,12 @@ impl Worker {
 
     /// Pauses after an iteration as the think time says; false if the run stopped first.
     pub(super) async fn think(&mut self) -> bool {
-        if self.think_time.is_zero() {
+        if self.think_time.max.is_zero() {
             return !self.shared.stop.is_cancelled();
         }
+        let pause = self.think_time.pick(self.rng.next_u64());
         tokio::select! {
-            _ = tokio::time::sleep(self.think_time) => true,
+            _ = tokio::time::sleep(pause) => true,
             _ = self.shared.stop.cancelled() => false,
         }
     }
@@ -72,12 +77,19 @@ impl Worker {
             outgoing,
             sink,
             index,
+            prepared,
             ..
         } = self;
         let group = shared.pick(rng.next_u64());
         let spec = &shared.requests[group];
         spec.path.render(rng, &mut outgoing.path);
-        outgoing.method.clone_from(&spec.method);
+        if *prepared != Some(group) {
+            // Method, headers and body only change with the request entry.
+            outgoing.method.clone_from(&spec.method);
+            outgoing.headers.clone_from(&spec.headers);
+            outgoing.body = spec.body.clone();
+            *prepared = Some(group);
+        }
         let exchange = tokio::time::timeout(
             shared.timeout,
             connection.exchange(&shared.target, outgoing, shared.keep_body),

@@ -130,7 +130,7 @@ pub(super) fn drill(
             .unwrap_or_else(|| "drill".into())
     });
     let target = raw.target.as_ref().and_then(|t| {
-        check_base_url(t.get_ref())
+        check_target_url(t.get_ref())
             .map_err(|why| c.at(t.span(), why))
             .ok()
     });
@@ -186,6 +186,7 @@ pub(super) fn drill(
         allow_targets: raw.allow_targets.clone(),
         seed: raw.seed.unwrap_or(1),
         request_timeout,
+        insecure: raw.insecure.unwrap_or(false),
         parts,
         requests,
         phases,
@@ -195,9 +196,19 @@ pub(super) fn drill(
     })
 }
 
+/// Checks a load target's base URL (`http[s]://host:port[/base]`) and returns it without a
+/// trailing slash.
+pub fn check_target_url(given: &str) -> Result<String, String> {
+    check_url(given, true)
+}
+
 /// Checks a base URL (`http://host:port[/base]`) and returns it without a trailing slash.
-/// https is not supported by the load engine yet.
+/// Only the load engine speaks https; upstreams, health checks and state endpoints are http.
 pub fn check_base_url(given: &str) -> Result<String, String> {
+    check_url(given, false)
+}
+
+fn check_url(given: &str, https: bool) -> Result<String, String> {
     // Messages show the URL with any password masked.
     let url = &super::guard::mask_credentials(given);
     let parsed: http::Uri = given
@@ -205,9 +216,15 @@ pub fn check_base_url(given: &str) -> Result<String, String> {
         .map_err(|e| format!("target \"{url}\" is not a URL: {e}"))?;
     match parsed.scheme_str() {
         Some("http") => {}
+        Some("https") if https => {}
         Some("https") => {
             return Err(format!(
-                "target \"{url}\": https is not supported yet; use http"
+                "target \"{url}\": https is only supported for the load target; use http"
+            ))
+        }
+        _ if https => {
+            return Err(format!(
+                "target \"{url}\" must start with http:// or https://"
             ))
         }
         _ => return Err(format!("target \"{url}\" must start with http://")),
@@ -292,6 +309,8 @@ fn requests(c: &mut Checker, raw: &[raw::RequestFile]) -> Vec<RequestSpec> {
                 method: method(c, &r.method),
                 path,
                 weight,
+                headers: http::HeaderMap::new(),
+                body: bytes::Bytes::new(),
             }
         })
         .collect()

@@ -186,7 +186,8 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             if total > super::MAX_DURATION {
                 c.at(executor_span, "the stages add up to more than a year");
             }
-            let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
+            let think_time =
+                ThinkTime::constant(opt_duration(c, &p.think_time).unwrap_or_default());
             (
                 LoadShape::RampingVus {
                     start_vus,

@@ -5,6 +5,7 @@
 
 use super::super::worker::Worker;
 use super::super::Shared;
+use crate::config::ThinkTime;
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,7 +56,7 @@ pub(super) async fn run(
                 phase.index,
                 started,
                 sink.clone(),
-                Duration::ZERO,
+                ThinkTime::ZERO,
             );
             started += 1;
             pool.alive.fetch_add(1, Ordering::AcqRel);

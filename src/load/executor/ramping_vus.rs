@@ -3,7 +3,7 @@
 
 use super::super::worker::Worker;
 use super::super::Shared;
-use crate::config::Stage;
+use crate::config::{Stage, ThinkTime};
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +18,7 @@ pub(super) async fn run(
     sink: Arc<PhaseSink>,
     start_vus: usize,
     stages: Vec<Stage>,
-    think_time: Duration,
+    think_time: ThinkTime,
 ) {
     let phase_start = shared.epoch + phase.start;
     let phase_end = shared.epoch + phase.end();

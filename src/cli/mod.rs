@@ -1,0 +1,4 @@
+//! Command-line pieces that would crowd `main.rs`: one file per subcommand that needs more
+//! than a few lines of wiring.
+
+pub mod load;
