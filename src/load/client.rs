@@ -1,28 +1,26 @@
-//! One connection per worker, on raw hyper (as oha does): no pool, no hidden retries, a
-//! reconnect after any failure.
+//! One connection per worker (as oha and wrk do): no pool, no hidden retries, a reconnect
+//! after any failure.
 //!
 //! `http://` targets get HTTP/1.1 over TCP. `https://` targets get TLS (rustls with the ring
 //! provider) and then HTTP/2 when the server offers `h2` through ALPN, HTTP/1.1 otherwise.
-//! An HTTP/1.1 connection is driven inside the worker's own task rather than spawned: a
-//! request then costs no cross-task (often cross-thread) wake-up, which is most of what
-//! separates a load generator's per-request CPU from the server's.
+//! HTTP/1.1 runs on breakerbox's own small client (`h1.rs`, why there), inside the
+//! worker's own task: a request costs no cross-task (often cross-thread) wake-up.
 
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::error::Error as _;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use tokio::net::TcpStream;
 
+use super::h1::{RequestHead, Stream, H1};
 use super::tls::TlsTarget;
 use super::LoadError;
 
@@ -187,49 +185,40 @@ pub struct ResponseHead {
     pub body: Vec<u8>,
 }
 
-/// The future that moves an HTTP/1.1 connection's bytes, polled by the worker itself.
-type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+/// What an exchange keeps of the response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    /// Whether the response headers are kept (an HTTP/1.1 response's are not even parsed
+    /// into a map otherwise).
+    pub headers: bool,
+    /// How many of the body's first bytes are kept.
+    pub body: usize,
+}
 
 /// An open connection and the protocol it speaks.
 enum Link {
-    /// HTTP/1.1; `driver` is `None` once the connection has ended.
-    H1 {
-        sender: http1::SendRequest<Full<Bytes>>,
-        driver: Option<Driver>,
-    },
-    /// HTTP/2; the connection runs on its own task (pings, flow control, settings).
-    H2 {
-        sender: http2::SendRequest<Full<Bytes>>,
-    },
+    /// HTTP/1.1, on breakerbox's own small client (`h1.rs`), driven in the worker's task.
+    H1(H1),
+    /// HTTP/2 on hyper; the connection runs on its own task (pings, flow control).
+    H2(http2::SendRequest<Full<Bytes>>),
 }
 
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Link::H1 { .. } => "Link::H1",
-            Link::H2 { .. } => "Link::H2",
+            Link::H1(_) => "Link::H1",
+            Link::H2(_) => "Link::H2",
         })
     }
 }
 
 impl Link {
-    /// Whether the link can take another request: for HTTP/1.1 the driver is polled once,
-    /// so a close the server sent while the worker was thinking is noticed here, before a
-    /// request is lost on it.
+    /// Whether the link can take another request; a close the server sent while the worker
+    /// was thinking is noticed here, before a request is lost on it.
     async fn usable(&mut self) -> bool {
         match self {
-            Link::H2 { sender } => !sender.is_closed(),
-            Link::H1 { sender, driver } => {
-                if let Some(d) = driver {
-                    let ended =
-                        std::future::poll_fn(|cx| Poll::Ready(d.as_mut().poll(cx).is_ready()))
-                            .await;
-                    if ended {
-                        *driver = None;
-                    }
-                }
-                driver.is_some() && !sender.is_closed()
-            }
+            Link::H2(sender) => !sender.is_closed(),
+            Link::H1(h1) => h1.usable().await,
         }
     }
 }
@@ -238,9 +227,9 @@ impl Link {
 #[derive(Debug, Default)]
 pub struct Connection {
     link: Option<Link>,
-    /// The last request URI and the path it was built from: a worker that sends the same
-    /// path again (the common case) reuses it instead of building and parsing it again.
-    last_uri: Option<(String, bool, Uri)>,
+    /// The last HTTP/2 request URI and the path it was built from: a worker that sends the
+    /// same path again (the common case) reuses it instead of building and parsing it again.
+    last_uri: Option<(String, Uri)>,
 }
 
 impl Connection {
@@ -249,9 +238,9 @@ impl Connection {
         &mut self,
         target: &Target,
         outgoing: &Outgoing,
-        keep_body: usize,
+        keep: Keep,
     ) -> Result<ResponseHead, &'static str> {
-        let result = self.try_exchange(target, outgoing, keep_body).await;
+        let result = self.try_exchange(target, outgoing, keep).await;
         if result.is_err() {
             self.link = None;
         }
@@ -267,7 +256,7 @@ impl Connection {
         &mut self,
         target: &Target,
         outgoing: &Outgoing,
-        keep_body: usize,
+        keep: Keep,
     ) -> Result<ResponseHead, &'static str> {
         let usable = match &mut self.link {
             Some(link) => link.usable().await,
@@ -277,87 +266,62 @@ impl Connection {
             Some(link) if usable => link,
             _ => self.link.insert(connect(target).await?),
         };
-        let h2 = matches!(link, Link::H2 { .. });
-        let uri = match &self.last_uri {
-            Some((path, absolute, uri)) if *absolute == h2 && *path == outgoing.path => uri.clone(),
-            _ => {
-                let uri = target.uri(&outgoing.path, h2).map_err(|_| "request")?;
-                self.last_uri = Some((outgoing.path.clone(), h2, uri.clone()));
-                uri
-            }
-        };
-        let mut request = http::Request::new(Full::new(outgoing.body.clone()));
-        *request.method_mut() = outgoing.method.clone();
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.clone_from(&outgoing.headers);
-        if !h2 {
-            headers.insert(http::header::HOST, target.host.clone());
-        }
-        if !headers.contains_key(http::header::USER_AGENT) {
-            headers.insert(
-                http::header::USER_AGENT,
-                HeaderValue::from_static("breakerbox"),
-            );
-        }
-        if let Some(auth) = &target.auth {
-            if !headers.contains_key(http::header::AUTHORIZATION) {
-                headers.insert(http::header::AUTHORIZATION, auth.clone());
-            }
-        }
         match link {
-            Link::H2 { sender } => {
-                sender.ready().await.map_err(|e| classify_hyper(&e))?;
-                receive(sender.send_request(request), keep_body).await
-            }
-            Link::H1 { sender, driver } => {
-                let exchange = async {
-                    sender.ready().await.map_err(|e| classify_hyper(&e))?;
-                    receive(sender.send_request(request), keep_body).await
+            Link::H1(h1) => {
+                let head = RequestHead {
+                    method: &outgoing.method,
+                    base: &target.base_path,
+                    path: &outgoing.path,
+                    host: &target.host,
+                    auth: target.auth.as_ref(),
+                    headers: &outgoing.headers,
+                    body: &outgoing.body,
                 };
-                drive(exchange, driver).await
+                let response = h1.exchange(&head, keep.headers, keep.body).await?;
+                Ok(ResponseHead {
+                    status: response.status,
+                    headers: response.headers,
+                    body: response.body,
+                })
+            }
+            Link::H2(sender) => {
+                let uri = match &self.last_uri {
+                    Some((path, uri)) if *path == outgoing.path => uri.clone(),
+                    _ => {
+                        let uri = target.uri(&outgoing.path, true).map_err(|_| "request")?;
+                        self.last_uri = Some((outgoing.path.clone(), uri.clone()));
+                        uri
+                    }
+                };
+                let mut request = http::Request::new(Full::new(outgoing.body.clone()));
+                *request.method_mut() = outgoing.method.clone();
+                *request.uri_mut() = uri;
+                *request.version_mut() = http::Version::HTTP_2;
+                let headers = request.headers_mut();
+                headers.clone_from(&outgoing.headers);
+                headers.remove(http::header::HOST);
+                if !headers.contains_key(http::header::USER_AGENT) {
+                    headers.insert(
+                        http::header::USER_AGENT,
+                        HeaderValue::from_static("breakerbox"),
+                    );
+                }
+                if let Some(auth) = &target.auth {
+                    if !headers.contains_key(http::header::AUTHORIZATION) {
+                        headers.insert(http::header::AUTHORIZATION, auth.clone());
+                    }
+                }
+                sender.ready().await.map_err(|e| classify_hyper(&e))?;
+                receive(sender.send_request(request), keep).await
             }
         }
     }
 }
 
-/// Runs `exchange` while polling the HTTP/1.1 connection that carries it, in this task.
-async fn drive<T>(
-    exchange: impl Future<Output = Result<T, &'static str>>,
-    driver: &mut Option<Driver>,
-) -> Result<T, &'static str> {
-    let mut exchange = std::pin::pin!(exchange);
-    std::future::poll_fn(|cx| {
-        // The exchange first: a response the connection already handed over is taken even
-        // if the connection ended right after it.
-        if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
-            return Poll::Ready(r);
-        }
-        if let Some(d) = driver {
-            match d.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(result) => {
-                    *driver = None;
-                    // The connection ended: whatever it delivered is ready now.
-                    if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
-                        return Poll::Ready(r);
-                    }
-                    return Poll::Ready(Err(match result {
-                        Err(e) => classify_hyper(&e),
-                        Ok(()) => "closed",
-                    }));
-                }
-            }
-        }
-        Poll::Ready(Err("closed"))
-    })
-    .await
-}
-
-/// Awaits the response head and drains its body, keeping its first `keep_body` bytes.
+/// Awaits an HTTP/2 response head and drains its body, keeping what `keep` asks for.
 async fn receive(
     response: impl Future<Output = hyper::Result<http::Response<hyper::body::Incoming>>>,
-    keep_body: usize,
+    keep: Keep,
 ) -> Result<ResponseHead, &'static str> {
     let response = response.await.map_err(|e| classify_hyper(&e))?;
     let (parts, mut body) = response.into_parts();
@@ -367,16 +331,20 @@ async fn receive(
             break;
         };
         let frame = frame.map_err(|e| classify_hyper(&e))?;
-        if kept.len() < keep_body {
+        if kept.len() < keep.body {
             if let Some(data) = frame.data_ref() {
-                let room = keep_body - kept.len();
+                let room = keep.body - kept.len();
                 kept.extend_from_slice(&data[..data.len().min(room)]);
             }
         }
     }
     Ok(ResponseHead {
         status: parts.status,
-        headers: parts.headers,
+        headers: if keep.headers {
+            parts.headers
+        } else {
+            HeaderMap::new()
+        },
         body: kept,
     })
 }
@@ -391,42 +359,22 @@ async fn connect(target: &Target) -> Result<Link, &'static str> {
         })?;
     let _ = stream.set_nodelay(true);
     let Some(tls) = &target.tls else {
-        return http1_link(TokioIo::new(stream)).await;
+        return Ok(Link::H1(H1::new(Stream::Tcp(stream))));
     };
     let stream = tls.connect(stream).await.map_err(|e| classify_tls(&e))?;
-    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| classify_hyper(&e))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::trace!(error = %e, "load connection ended");
-            }
-        });
-        Ok(Link::H2 { sender })
-    } else {
-        http1_link(TokioIo::new(stream)).await
+    if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+        return Ok(Link::H1(H1::new(Stream::Tls(Box::new(stream)))));
     }
-}
-
-/// Size of an HTTP/1.1 connection's read buffer: enough for a response head and a small
-/// body in one read, small enough that 10,000 idle connections stay cheap.
-const READ_BUFFER: usize = 4096;
-
-async fn http1_link<T>(io: T) -> Result<Link, &'static str>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, connection) = http1::Builder::new()
-        .read_buf_exact_size(Some(READ_BUFFER))
-        .handshake(io)
+    let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| classify_hyper(&e))?;
-    Ok(Link::H1 {
-        sender,
-        driver: Some(Box::pin(connection)),
-    })
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::trace!(error = %e, "load connection ended");
+        }
+    });
+    Ok(Link::H2(sender))
 }
 
 /// Names a TLS handshake failure: `tls` unless the connection itself broke.

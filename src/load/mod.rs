@@ -7,6 +7,7 @@
 
 mod client;
 mod executor;
+mod h1;
 mod tls;
 mod worker;
 
@@ -83,7 +84,7 @@ pub async fn probe(target: &Target, path: &str) -> Result<u16, &'static str> {
         ..Default::default()
     };
     client::Connection::default()
-        .exchange(target, &outgoing, 0)
+        .exchange(target, &outgoing, client::Keep::default())
         .await
         .map(|head| head.status.as_u16())
 }
@@ -97,7 +98,7 @@ struct Shared {
     seed: u64,
     epoch: Instant,
     classifier: Classifier,
-    keep_body: usize,
+    keep: client::Keep,
     header: Arc<BreakerTracker>,
     markers: Option<Arc<BreakerTracker>>,
     activity: Arc<ClientActivity>,
@@ -159,10 +160,13 @@ pub async fn run(
         timeout: plan.drill.request_timeout,
         seed: plan.seed,
         epoch,
-        keep_body: if observers.classifier.needs_body() {
-            crate::observe::header::MAX_MATCHED_BODY
-        } else {
-            0
+        keep: client::Keep {
+            headers: observers.classifier.reads_headers(),
+            body: if observers.classifier.needs_body() {
+                crate::observe::header::MAX_MATCHED_BODY
+            } else {
+                0
+            },
         },
         classifier: observers.classifier,
         header: observers.header,

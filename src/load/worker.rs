@@ -6,9 +6,11 @@ use crate::breaker_state::BreakerState;
 use crate::config::ThinkTime;
 use crate::metrics::{Outcome, PhaseSink, Sample, Served};
 use crate::rng::Rng;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// A worker's request loop state: its connection, random stream and where it records.
 pub(super) struct Worker {
@@ -21,6 +23,9 @@ pub(super) struct Worker {
     prepared: Option<usize>,
     sink: Arc<PhaseSink>,
     index: usize,
+    /// Resolves when the run stops; made once, so waiting on it costs no registration per
+    /// request.
+    stopped: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Pause after each iteration (closed-model executors; zero in the open model).
     think_time: ThinkTime,
 }
@@ -35,12 +40,14 @@ impl Worker {
         think_time: ThinkTime,
     ) -> Self {
         let rng = Rng::new(shared.seed, ((phase as u64) << 32) | index as u64);
+        let stopped = Box::pin(shared.stop.clone().cancelled_owned());
         Worker {
             shared,
             connection: Connection::default(),
             rng,
             outgoing: Outgoing::default(),
             prepared: None,
+            stopped,
             sink,
             index,
             think_time,
@@ -61,8 +68,9 @@ impl Worker {
         }
         let pause = self.think_time.pick(self.rng.next_u64());
         tokio::select! {
+            biased;
+            _ = &mut self.stopped => false,
             _ = tokio::time::sleep(pause) => true,
-            _ = self.shared.stop.cancelled() => false,
         }
     }
 
@@ -78,6 +86,7 @@ impl Worker {
             sink,
             index,
             prepared,
+            stopped,
             ..
         } = self;
         let group = shared.pick(rng.next_u64());
@@ -92,12 +101,13 @@ impl Worker {
         }
         let exchange = tokio::time::timeout(
             shared.timeout,
-            connection.exchange(&shared.target, outgoing, shared.keep_body),
+            connection.exchange(&shared.target, outgoing, shared.keep),
         );
         let sent = Instant::now();
         let result = tokio::select! {
+            biased;
             r = exchange => r,
-            _ = shared.stop.cancelled() => return false,
+            _ = stopped => return false,
         };
         let finished = Instant::now();
         let at = finished.saturating_duration_since(shared.epoch);

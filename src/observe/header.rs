@@ -130,6 +130,16 @@ impl Classifier {
         self.fallback_rule.body.is_some() || self.rejection.body.is_some()
     }
 
+    /// Whether anything reads response headers (so the load engine keeps them).
+    pub fn reads_headers(&self) -> bool {
+        self.state.is_some()
+            || self.cache.is_some()
+            || self.fallback.is_some()
+            || [&self.fallback_rule, &self.rejection]
+                .iter()
+                .any(|r| r.retry_after || !r.headers.is_empty())
+    }
+
     /// Whether rejection markers are configured (the `markers` channel).
     pub fn reads_rejections(&self) -> bool {
         !self.rejection.is_empty()

@@ -1,0 +1,84 @@
+# Shared by the bench scripts: tools, a loopback nginx, medians. Source it, do not run it.
+
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+tools="$bench_root/bench/.tools"
+bin="${BREAKERBOX_BIN:-$bench_root/target/release/breakerbox}"
+[[ -x "$bin" ]] || bin="${CARGO_TARGET_DIR:-$bench_root/target}/release/breakerbox"
+
+# Installs what the benchmarks need: wrk and nginx from Debian's packages, oha with
+# `cargo install --locked` into bench/.tools (gitignored), GNU time for peak RSS.
+ensure_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+  [[ -x /usr/bin/time ]] || missing+=(time)
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "installing ${missing[*]} (apt-get)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [[ ! -x "$tools/bin/oha" ]]; then
+    echo "installing oha into bench/.tools (cargo install --locked oha; a few minutes)" >&2
+    cargo install --locked --quiet oha --root "$tools" >&2
+  fi
+  oha="$tools/bin/oha"
+  nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+}
+
+# A free loopback port.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts nginx with one worker answering `return 200` on 127.0.0.1:$1, in scratch dir $2.
+# Sets nginx_pid. keepalive_requests is raised so no client reconnects every 1,000 requests.
+start_nginx() {
+  local port=$1 dir=$2
+  mkdir -p "$dir/logs"
+  cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+worker_rlimit_nofile 65536;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log crit;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    location / { return 200; }
+  }
+}
+CONF
+  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" &
+  nginx_pid=$!
+  for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nginx did not start" >&2
+  return 1
+}
+
+stop_nginx() {
+  [[ -n "${nginx_pid:-}" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+  nginx_pid=
+}
+
+# The median of the numbers given as arguments.
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
+}
+
+# One line describing this machine, for the docs.
+machine() {
+  local cpu
+  cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+  echo "$(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+}
