@@ -30,7 +30,7 @@ run_against_stalls() {
   server_pid=
 }
 
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 run_against_stalls open --rate "$rate" --max-in-flight 5000 --timeout 5s
 run_against_stalls closed -c 10 --timeout 5s
 
@@ -58,7 +58,8 @@ lines = ["| quantile | ground truth ms | open model (--rate) ms | error | closed
          "|---|--:|--:|--:|--:|"]
 for label, key, p in rows:
     t, m = q(p), open_[key]
-    lines.append(f"| {label} | {t:.1f} | {m:.1f} | {m - t:+.1f} ms ({(m - t) / t * 100:+.1f} %) | {closed[key]:.1f} |")
+    pct = f" ({(m - t) / t * 100:+.1f} %)" if t >= 100 else ""
+    lines.append(f"| {label} | {t:.1f} | {m:.1f} | {m - t:+.1f} ms{pct} | {closed[key]:.1f} |")
 lines.append(f"| max | {truth[-1]:.1f} | {open_['max_ms']:.1f} | {open_['max_ms'] - truth[-1]:+.1f} ms | {closed['max_ms']:.1f} |")
 print("\n".join(lines))
 print()
@@ -66,6 +67,9 @@ print(f"Open model: {open_['requests']} requests at {rate:g}/s, {open_['errors']
       f"{open_.get('dropped', 0)} dropped, service time p50 {open_['service_p50_ms']} ms, "
       f"p99 {open_['service_p99_ms']} ms. Closed model: {closed['requests']} requests, "
       f"{closed['rps']} req/s.")
+print("\nThe p90 sits on the edge of the stalled tenth of the requests: the ground truth puts "
+      "it outside the stall, while the real server also needs a few tens of milliseconds to "
+      "answer the thousand requests it held, so the measured p90 falls in that drain.")
 p99_err = abs(open_["p99_ms"] - q(0.99)) / q(0.99) * 100
 print(f"\n**p99 error against the ground truth: {p99_err:.1f} %.**")
 PY

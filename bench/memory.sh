@@ -12,7 +12,7 @@ out=${1:-}
 ensure_tools
 scratch=$(mktemp -d)
 trap 'stop_nginx; rm -rf "$scratch"' EXIT
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 port=$(free_port)
 start_nginx "$port" "$scratch/nginx"
 url="http://127.0.0.1:$port/"
