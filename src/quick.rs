@@ -119,6 +119,25 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     Ok(rate)
 }
 
+/// Load threads by default on a machine of `cores` cores: for a loopback target (the
+/// server shares this machine) half of them, at least one; for any other target all of them.
+pub fn default_threads(url: &str, cores: usize) -> usize {
+    let host = url.parse::<http::Uri>().ok().and_then(|u| {
+        u.host()
+            .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+    });
+    let loopback = host.is_some_and(|h| {
+        h == "localhost"
+            || h.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    if loopback {
+        (cores / 2).max(1)
+    } else {
+        cores.max(1)
+    }
+}
+
 /// The default cap on requests in flight at `rate`: one second's worth (a 1 s stall does
 /// not drop requests), between 100 and 10,000.
 pub fn default_max_in_flight(rate: f64) -> usize {
@@ -488,6 +507,14 @@ mod tests {
     }
 
     #[test]
+    fn loopback_targets_leave_half_the_cores_to_the_server() {
+        assert_eq!(default_threads("http://127.0.0.1:8080/", 2), 1);
+        assert_eq!(default_threads("http://localhost/", 8), 4);
+        assert_eq!(default_threads("http://[::1]:80/", 1), 1);
+        assert_eq!(default_threads("https://staging.example.test/", 8), 8);
+    }
+
+    #[test]
     fn the_url_splits_into_target_and_request_path() {
         let d = options("http://127.0.0.1:8080/api/x?q=1", Model::Connections(4))
             .drill()
@@ -521,8 +548,9 @@ mod tests {
             panic!("closed model expected");
         };
         assert_eq!(*start_vus, 0);
-        assert_eq!(stages[0].duration, Duration::from_secs(5));
-        assert_eq!(stages[1].duration, Duration::from_secs(5));
+        // The longest pause (5 s), but at most a quarter of the 10 s run.
+        assert_eq!(stages[0].duration, Duration::from_millis(2500));
+        assert_eq!(stages[1].duration, Duration::from_millis(7500));
         assert_eq!(*think_time, think);
         let open = options(
             "http://127.0.0.1:1/",

@@ -50,6 +50,10 @@ pub struct LoadArgs {
     /// Accept any certificate an https:// target presents (self-signed staging ones).
     #[arg(long)]
     insecure: bool,
+    /// Threads sending load. Default: for a loopback target half of this machine's cores
+    /// (the server needs the rest), for any other all of them.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
@@ -59,6 +63,23 @@ pub struct LoadArgs {
     /// Allow a target whose name looks like production (prod, www., api.).
     #[arg(long)]
     i_know_this_is_production: bool,
+}
+
+/// The async runtime quick mode runs on: `--threads` worker threads, or the default for the
+/// target (see [`quick::default_threads`]). One thread runs on the calling thread itself.
+pub fn runtime(args: &LoadArgs) -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args
+        .threads
+        .map_or_else(|| quick::default_threads(&args.url, cores), usize::from);
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    builder.enable_all().build()
 }
 
 fn parse_method(text: &str) -> Result<Method, String> {
