@@ -148,7 +148,7 @@ impl Target {
             return Ok(Uri::try_from(full)?);
         }
         let path_and_query = PathAndQuery::try_from(full)?;
-        Ok(Uri::builder()
+        Uri::builder()
             .scheme(if self.tls.is_some() {
                 Scheme::HTTPS
             } else {
@@ -156,7 +156,7 @@ impl Target {
             })
             .authority(self.authority.clone())
             .path_and_query(path_and_query)
-            .build()?)
+            .build()
     }
 }
 

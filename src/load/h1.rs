@@ -139,12 +139,9 @@ impl H1 {
         std::future::poll_fn(|cx| {
             let mut probe = [0u8; 1];
             let mut into = ReadBuf::new(&mut probe);
-            Poll::Ready(match self.stream.poll_read_some(cx, &mut into) {
-                // Nothing to read: idle and open, as it should be.
-                Poll::Pending => true,
-                // A close, an error, or bytes nobody asked for.
-                Poll::Ready(_) => false,
-            })
+            // Pending: nothing to read, idle and open as it should be. Anything else is a
+            // close, an error, or bytes nobody asked for.
+            Poll::Ready(self.stream.poll_read_some(cx, &mut into).is_pending())
         })
         .await
     }
