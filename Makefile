@@ -38,12 +38,11 @@ toolchain:
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 
-## Throughput of load engine + fault proxy + stub in one process, and validation staying linear
-## (numbers in docs/benchmarks.md).
+## Quick mode against wrk and oha (installed on demand: apt-get, cargo install into
+## bench/.tools), memory at 10,000 VUs, open-model accuracy against a stalling server, the
+## in-process proxy path, validation staying linear; results go into docs/benchmarks.md.
 bench: release
-	@command -v /usr/bin/time >/dev/null || (apt-get update -qq && apt-get install -y -qq time)
-	bench/run.sh
-	bench/validate.sh
+	bench/all.sh
 
 ## Memory over a long run: stub + proxy + demo at 2,000 req/s over 10,000,000 ids for 10 min,
 ## RSS and descriptors every 10 s; fails if RSS grows more than a few MB after warm-up.

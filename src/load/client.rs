@@ -247,6 +247,14 @@ impl Connection {
         result
     }
 
+    /// Gives back the connection's buffers before a long pause (a virtual user thinking);
+    /// the next exchange allocates them again.
+    pub fn idle(&mut self) {
+        if let Some(Link::H1(h1)) = &mut self.link {
+            h1.idle();
+        }
+    }
+
     /// Forgets the connection (after a timeout cut an exchange short).
     pub fn discard(&mut self) {
         self.link = None;
@@ -264,7 +272,9 @@ impl Connection {
         };
         let link = match &mut self.link {
             Some(link) if usable => link,
-            _ => self.link.insert(connect(target).await?),
+            // Boxed: the TLS and HTTP/2 handshakes are large futures, and every virtual
+            // user's task would otherwise carry their space between requests too.
+            _ => self.link.insert(Box::pin(connect(target)).await?),
         };
         match link {
             Link::H1(h1) => {
@@ -284,38 +294,57 @@ impl Connection {
                     body: response.body,
                 })
             }
+            // Boxed for the same reason as the connect.
             Link::H2(sender) => {
-                let uri = match &self.last_uri {
-                    Some((path, uri)) if *path == outgoing.path => uri.clone(),
-                    _ => {
-                        let uri = target.uri(&outgoing.path, true).map_err(|_| "request")?;
-                        self.last_uri = Some((outgoing.path.clone(), uri.clone()));
-                        uri
-                    }
-                };
-                let mut request = http::Request::new(Full::new(outgoing.body.clone()));
-                *request.method_mut() = outgoing.method.clone();
-                *request.uri_mut() = uri;
-                *request.version_mut() = http::Version::HTTP_2;
-                let headers = request.headers_mut();
-                headers.clone_from(&outgoing.headers);
-                headers.remove(http::header::HOST);
-                if !headers.contains_key(http::header::USER_AGENT) {
-                    headers.insert(
-                        http::header::USER_AGENT,
-                        HeaderValue::from_static("breakerbox"),
-                    );
-                }
-                if let Some(auth) = &target.auth {
-                    if !headers.contains_key(http::header::AUTHORIZATION) {
-                        headers.insert(http::header::AUTHORIZATION, auth.clone());
-                    }
-                }
-                sender.ready().await.map_err(|e| classify_hyper(&e))?;
-                receive(sender.send_request(request), keep).await
+                Box::pin(h2_exchange(
+                    sender,
+                    &mut self.last_uri,
+                    target,
+                    outgoing,
+                    keep,
+                ))
+                .await
             }
         }
     }
+}
+
+/// Sends one request on an HTTP/2 connection and drains the response.
+async fn h2_exchange(
+    sender: &mut http2::SendRequest<Full<Bytes>>,
+    last_uri: &mut Option<(String, Uri)>,
+    target: &Target,
+    outgoing: &Outgoing,
+    keep: Keep,
+) -> Result<ResponseHead, &'static str> {
+    let uri = match last_uri {
+        Some((path, uri)) if *path == outgoing.path => uri.clone(),
+        _ => {
+            let uri = target.uri(&outgoing.path, true).map_err(|_| "request")?;
+            *last_uri = Some((outgoing.path.clone(), uri.clone()));
+            uri
+        }
+    };
+    let mut request = http::Request::new(Full::new(outgoing.body.clone()));
+    *request.method_mut() = outgoing.method.clone();
+    *request.uri_mut() = uri;
+    *request.version_mut() = http::Version::HTTP_2;
+    let headers = request.headers_mut();
+    headers.clone_from(&outgoing.headers);
+    headers.remove(http::header::HOST);
+    if !headers.contains_key(http::header::USER_AGENT) {
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static("breakerbox"),
+        );
+    }
+    if let Some(auth) = &target.auth {
+        if !headers.contains_key(http::header::AUTHORIZATION) {
+            headers.insert(http::header::AUTHORIZATION, auth.clone());
+        }
+    }
+    sender.ready().await.map_err(|e| classify_hyper(&e))?;
+    receive(sender.send_request(request), keep).await
 }
 
 /// Awaits an HTTP/2 response head and drains its body, keeping what `keep` asks for.

@@ -9,7 +9,7 @@ use crate::rng::Rng;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// A worker's request loop state: its connection, random stream and where it records.
@@ -67,6 +67,9 @@ impl Worker {
             return !self.shared.stop.is_cancelled();
         }
         let pause = self.think_time.pick(self.rng.next_u64());
+        if pause >= Duration::from_millis(100) {
+            self.connection.idle();
+        }
         tokio::select! {
             biased;
             _ = &mut self.stopped => false,
