@@ -93,6 +93,9 @@ pub(super) struct H1 {
     /// Set while an exchange runs: an exchange cut short (timeout, stop) leaves the
     /// connection mid-response, and it must not be reused.
     busy: bool,
+    /// Whether the last read filled all the room it had: a large body is coming, and a
+    /// larger buffer takes it in fewer reads.
+    filled_up: bool,
 }
 
 /// How the response body is delimited.
@@ -127,6 +130,7 @@ impl H1 {
             out: Vec::with_capacity(256),
             reusable: true,
             busy: false,
+            filled_up: false,
         }
     }
 
@@ -183,7 +187,7 @@ impl H1 {
             if (100..200).contains(&status) && status != 101 {
                 continue;
             }
-            let framing = if head_request || status == 204 || status == 304 {
+            let framing = if head_request || status == 101 || status == 204 || status == 304 {
                 Framing::None
             } else {
                 framing
@@ -226,6 +230,10 @@ impl H1 {
             self.start = 0;
             self.end = 0;
         }
+        if self.filled_up && self.start == 0 && self.buf.len() < MAX_BUFFER {
+            let grown = (self.buf.len() * 2).clamp(MIN_BUFFER, MAX_BUFFER);
+            self.buf.resize(grown, 0);
+        }
         if self.buf.len() == self.end {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -250,6 +258,7 @@ impl H1 {
         })
         .await
         .map_err(|e| io_kind(&e))?;
+        self.filled_up = end + read == self.buf.len();
         self.end += read;
         Ok(read)
     }
@@ -273,20 +282,26 @@ impl H1 {
                         let mut headers = HeaderMap::new();
                         for h in response.headers.iter() {
                             let name = h.name.as_bytes();
-                            if name.eq_ignore_ascii_case(b"content-length") {
-                                if !matches!(framing, Framing::Chunked) {
-                                    framing = Framing::Length(parse_length(h.value)?);
+                            // By length first: most headers are none of the three.
+                            match name.len() {
+                                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                                    if !matches!(framing, Framing::Chunked) {
+                                        framing = Framing::Length(parse_length(h.value)?);
+                                    }
                                 }
-                            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                                if contains_token(h.value, b"chunked") {
-                                    framing = Framing::Chunked;
+                                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                                    if contains_token(h.value, b"chunked") {
+                                        framing = Framing::Chunked;
+                                    }
                                 }
-                            } else if name.eq_ignore_ascii_case(b"connection") {
-                                if contains_token(h.value, b"close") {
-                                    close = true;
-                                } else if contains_token(h.value, b"keep-alive") {
-                                    close = false;
+                                10 if name.eq_ignore_ascii_case(b"connection") => {
+                                    if contains_token(h.value, b"close") {
+                                        close = true;
+                                    } else if contains_token(h.value, b"keep-alive") {
+                                        close = false;
+                                    }
                                 }
+                                _ => {}
                             }
                             if keep_headers {
                                 if let (Ok(n), Ok(v)) = (
@@ -607,6 +622,37 @@ mod tests {
             second.starts_with("POST ") && second.contains("content-length: 2\r\n"),
             "{second}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_large_body_is_read_whole_with_a_growing_buffer() {
+        static BIG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let big = BIG.get_or_init(|| {
+            let mut r = b"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n".to_vec();
+            r.extend(std::iter::repeat_n(b'x', 300_000));
+            r.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+            r
+        });
+        let (first, second) = big.split_at(big.len() - 27);
+        let (addr, _task) = server(vec![first, second]).await;
+        let mut c = H1::new(Stream::Tcp(
+            TcpStream::connect(addr).await.expect("connect"),
+        ));
+        let host = HeaderValue::from_static("h");
+        let (headers, none) = (HeaderMap::new(), Bytes::new());
+        let r = c
+            .exchange(&get(&host, &headers, &none, &Method::GET), false, 10)
+            .await
+            .expect("big");
+        assert_eq!((r.status.as_u16(), r.body.len()), (200, 10));
+        assert!(c.buf.len() > MIN_BUFFER, "the buffer grew: {}", c.buf.len());
+        c.idle();
+        assert!(c.buf.is_empty());
+        let r = c
+            .exchange(&get(&host, &headers, &none, &Method::GET), false, 10)
+            .await
+            .expect("after");
+        assert_eq!(r.status.as_u16(), 204);
     }
 
     #[tokio::test]
