@@ -284,15 +284,15 @@ impl H1 {
                             let name = h.name.as_bytes();
                             // By length first: most headers are none of the three.
                             match name.len() {
-                                14 if name.eq_ignore_ascii_case(b"content-length") => {
-                                    if !matches!(framing, Framing::Chunked) {
-                                        framing = Framing::Length(parse_length(h.value)?);
-                                    }
+                                14 if name.eq_ignore_ascii_case(b"content-length")
+                                    && !matches!(framing, Framing::Chunked) =>
+                                {
+                                    framing = Framing::Length(parse_length(h.value)?);
                                 }
-                                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                                    if contains_token(h.value, b"chunked") {
-                                        framing = Framing::Chunked;
-                                    }
+                                17 if name.eq_ignore_ascii_case(b"transfer-encoding")
+                                    && contains_token(h.value, b"chunked") =>
+                                {
+                                    framing = Framing::Chunked;
                                 }
                                 10 if name.eq_ignore_ascii_case(b"connection") => {
                                     if contains_token(h.value, b"close") {
