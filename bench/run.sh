@@ -3,7 +3,7 @@
 # Usage: bench/run.sh [RATE...]   (default: 1000 3000 6000 10000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release/breakerbox
+source "$(dirname "$0")/lib.sh"
 rates=("$@")
 [[ ${#rates[@]} -gt 0 ]] || rates=(1000 3000 6000 10000)
 scratch=$(mktemp -d)

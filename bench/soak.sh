@@ -8,7 +8,7 @@
 # Usage: bench/soak.sh [DURATION]   (default 10m; e.g. 2m for a quick look)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release/breakerbox
+source "$(dirname "$0")/lib.sh"
 duration=${1:-10m}
 max_growth_mb=${SOAK_MAX_GROWTH_MB:-8}
 scratch=$(mktemp -d)

@@ -4,7 +4,8 @@
 # Usage: bench/validate.sh [BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:-target/release/breakerbox}
+source "$(dirname "$0")/lib.sh"
+bin=${1:-$bin}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 python3 - "$scratch/many.toml" <<'PY'
