@@ -78,10 +78,15 @@ async fn tls_server(alpn: &[&[u8]]) -> (SocketAddr, Arc<Seen>) {
 }
 
 fn drill(addr: SocketAddr) -> config::Drill {
+    drill_with(addr, "", "")
+}
+
+fn drill_with(addr: SocketAddr, extra: &str, tail: &str) -> config::Drill {
     let text = format!(
         r#"
 name = "https"
 target = "https://{addr}"
+{extra}
 request_timeout = "2s"
 
 [[requests]]
@@ -94,6 +99,7 @@ executor = "ramping-vus"
 start_vus = 2
 stages = [{{ duration = "1s", target = 2 }}]
 think_time = "10ms"
+{tail}
 "#
     );
     config::parse_drill("https.toml", &text, &EmbeddedProfiles(&[])).expect("valid drill")
@@ -154,6 +160,25 @@ async fn a_self_signed_certificate_is_refused_without_insecure() {
         seen.http1.load(Ordering::Relaxed) + seen.http2.load(Ordering::Relaxed),
         0
     );
+}
+
+#[tokio::test]
+async fn the_drill_key_insecure_accepts_the_certificate_too() {
+    let (addr, _seen) = tls_server(&[b"http/1.1"]).await;
+    // The preflight's relative health path is asked with the load engine's own client
+    // (the control-plane client speaks http only).
+    let drill = drill_with(addr, "insecure = true", "[preflight]\nhealth = \"/health\"");
+    let prepared = PreparedDrill::prepare(drill, &Overrides::default())
+        .await
+        .expect("insecure = true accepts the certificate, and the health check passes");
+    assert!(prepared.target_url().starts_with("https://"));
+    let bad = config::parse_drill(
+        "bad.toml",
+        "target = \"https://127.0.0.1:1\"\ninsecure = \"yes\"\n",
+        &EmbeddedProfiles(&[]),
+    );
+    let message = bad.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.starts_with("bad.toml:2:"), "{message}");
 }
 
 #[tokio::test]
