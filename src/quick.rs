@@ -122,7 +122,7 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
 /// Load threads by default on a machine of `cores` cores: for a loopback target (the
 /// server shares this machine) half of them, at least one; for any other target all of them.
 pub fn default_threads(url: &str, cores: usize) -> usize {
-    let host = url.parse::<http::Uri>().ok().and_then(|u| {
+    let host = split_url(url).0.parse::<http::Uri>().ok().and_then(|u| {
         u.host()
             .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
     });
@@ -147,12 +147,11 @@ pub fn default_max_in_flight(rate: f64) -> usize {
 impl QuickOptions {
     /// The one-phase drill these options describe; the error is a one-line usage message.
     pub fn drill(&self) -> Result<Drill, String> {
-        let base =
-            config::check_target_url(&self.url).map_err(|why| why.replace("target", "URL"))?;
-        let uri: http::Uri = base
-            .parse()
-            .map_err(|_| format!("\"{}\" is not a URL", self.url))?;
-        let (origin, path) = split_url(&base, &uri);
+        // The path may hold placeholders (`{{random_int 1 9}}`), which are not URL
+        // characters: the origin is checked as a URL, the rest as a path template.
+        let (origin, path) = split_url(&self.url);
+        let origin = config::check_target_url(origin)
+            .map_err(|why| why.replace("target", "URL").replace(origin, &self.url))?;
         let path = PathTemplate::parse(&path)?;
         if self.duration.is_zero() {
             return Err("the duration must be longer than zero".into());
@@ -249,23 +248,19 @@ impl QuickOptions {
     }
 }
 
-/// `scheme://authority` and `path?query` of a checked URL.
-fn split_url(base: &str, uri: &http::Uri) -> (String, String) {
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .filter(|p| !p.is_empty())
-        .unwrap_or("/");
-    let path = if path.starts_with('/') {
-        path.to_string()
+/// `scheme://authority` and `/path?query` of a URL as written (`/` when it has no path).
+fn split_url(url: &str) -> (&str, String) {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    let origin_end = url[after_scheme..]
+        .find(['/', '?'])
+        .map_or(url.len(), |at| after_scheme + at);
+    let (origin, rest) = url.split_at(origin_end);
+    let path = if rest.starts_with('/') {
+        rest.to_string()
     } else {
-        format!("/{path}")
+        format!("/{rest}")
     };
-    let origin_len = base.len()
-        - base.split_once("://").map_or(0, |(_, rest)| {
-            rest.find(['/', '?']).map_or(0, |at| rest.len() - at)
-        });
-    (base[..origin_len].to_string(), path)
+    (origin, path)
 }
 
 fn check_count(n: usize, what: &str) -> Result<(), String> {
@@ -512,6 +507,10 @@ mod tests {
         assert_eq!(default_threads("http://localhost/", 8), 4);
         assert_eq!(default_threads("http://[::1]:80/", 1), 1);
         assert_eq!(default_threads("https://staging.example.test/", 8), 8);
+        assert_eq!(
+            default_threads("http://127.0.0.1:1/{{random_int 1 2}}", 4),
+            2
+        );
     }
 
     #[test]
@@ -530,6 +529,22 @@ mod tests {
             .expect("valid");
         assert_eq!(d.target.as_deref(), Some("https://example.test"));
         assert!(options("ftp://x", Model::Connections(1)).drill().is_err());
+        let d = options(
+            "http://127.0.0.1:1/item/{{random_int 5 5}}?q=1",
+            Model::Connections(1),
+        )
+        .drill()
+        .expect("placeholders in the path");
+        d.requests[0]
+            .path
+            .render(&mut crate::rng::Rng::new(1, 1), &mut path);
+        assert_eq!(path, "/item/5?q=1");
+        let d = options("http://127.0.0.1:1?q=1", Model::Connections(1))
+            .drill()
+            .expect("query only");
+        assert_eq!(d.target.as_deref(), Some("http://127.0.0.1:1"));
+        let bad = options("http://127.0.0.1:1/{{nope}}", Model::Connections(1)).drill();
+        assert!(bad.is_err());
         assert!(options("http://x/", Model::Connections(0)).drill().is_err());
     }
 

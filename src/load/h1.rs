@@ -414,6 +414,8 @@ impl H1 {
 /// Writes the request line, headers and body into `out`.
 fn encode(out: &mut Vec<u8>, r: &RequestHead<'_>) {
     out.clear();
+    // Room for a typical request at once (the buffer is given back while a user thinks).
+    out.reserve(256);
     out.extend_from_slice(r.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(r.base.as_bytes());
