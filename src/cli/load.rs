@@ -148,7 +148,7 @@ pub async fn run(args: LoadArgs) -> ExitCode {
         Err(why) => return usage(&why),
     };
     let stop = Stop::new();
-    let signals = tokio::spawn(crate::handle_signals(stop.clone()));
+    let signals = tokio::spawn(super::run::handle_signals(stop.clone()));
     let report = quick::run(&options, drill, stop).await;
     signals.abort();
     match report {

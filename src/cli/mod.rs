@@ -2,3 +2,4 @@
 //! than a few lines of wiring.
 
 pub mod load;
+pub mod run;
