@@ -242,10 +242,16 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            // One line: what is wrong. `--help` has the rest.
+            // One line: what is wrong (clap's lines up to its usage, joined). `--help` has
+            // the rest.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("error: bad usage");
-            eprintln!("{first} (see --help)");
+            let what: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect();
+            eprintln!("{} (see --help)", what.join(" "));
             return ExitCode::from(EXIT_USAGE);
         }
         Err(e) => {
