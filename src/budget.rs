@@ -5,7 +5,7 @@
 //! line, naming the part that costs most, a drill that would otherwise exhaust the machine
 //! halfway through (thousands of descriptors, gigabytes of histograms).
 
-use crate::config::{LoadShape, Parts};
+use crate::config::Parts;
 use crate::plan::Plan;
 use std::fmt;
 
@@ -94,17 +94,7 @@ impl Limits {
 fn peak_workers(plan: &Plan) -> u64 {
     plan.phases
         .iter()
-        .map(|p| match &p.load {
-            LoadShape::ConstantArrivalRate { max_vus, .. } => *max_vus as u64,
-            LoadShape::RampingVus {
-                start_vus, stages, ..
-            } => stages
-                .iter()
-                .map(|s| s.target)
-                .chain(std::iter::once(*start_vus))
-                .max()
-                .unwrap_or(0) as u64,
-        })
+        .map(|p| p.load.peak_workers() as u64)
         .max()
         .unwrap_or(0)
 }

@@ -395,6 +395,23 @@ pub enum LoadShape {
         /// are busy waits in a queue of the same size, and is dropped when that is full.
         max_vus: usize,
     },
+    /// Open model whose arrival rate follows linear stages (a load ramp the target cannot
+    /// slow down, unlike a ramp of virtual users).
+    RampingArrivalRate {
+        /// Requests started per second at the start of the phase.
+        start_rate: f64,
+        /// Linear ramps of the arrival rate, one after another.
+        stages: Vec<RateStage>,
+        /// Most requests in flight at once, as in `ConstantArrivalRate`.
+        max_vus: usize,
+    },
+    /// Closed model: a fixed number of virtual users loop request → think.
+    ConstantVus {
+        /// Virtual users for the whole phase.
+        vus: usize,
+        /// Pause after each response.
+        think_time: Duration,
+    },
     /// Closed model: virtual users loop request → think, their number ramping by stages.
     RampingVus {
         /// Virtual users at the start of the phase.
@@ -406,6 +423,31 @@ pub enum LoadShape {
     },
 }
 
+impl LoadShape {
+    /// The executor's name as a drill file spells it (reports show it per phase).
+    pub fn executor(&self) -> &'static str {
+        match self {
+            LoadShape::ConstantArrivalRate { .. } => "constant-arrival-rate",
+            LoadShape::RampingArrivalRate { .. } => "ramping-arrival-rate",
+            LoadShape::ConstantVus { .. } => "constant-vus",
+            LoadShape::RampingVus { .. } => "ramping-vus",
+        }
+    }
+
+    /// Most workers (one connection each) the phase can run at once: what the resource
+    /// budget must provide for.
+    pub fn peak_workers(&self) -> usize {
+        match self {
+            LoadShape::ConstantArrivalRate { max_vus, .. }
+            | LoadShape::RampingArrivalRate { max_vus, .. } => *max_vus,
+            LoadShape::ConstantVus { vus, .. } => *vus,
+            LoadShape::RampingVus {
+                start_vus, stages, ..
+            } => stages.iter().map(|s| s.target).fold(*start_vus, usize::max),
+        }
+    }
+}
+
 /// One linear ramp of a ramping-vus phase.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stage {
@@ -413,6 +455,15 @@ pub struct Stage {
     pub duration: Duration,
     /// Virtual users at the end of the ramp.
     pub target: usize,
+}
+
+/// One linear ramp of a ramping-arrival-rate phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateStage {
+    /// How long the ramp takes.
+    pub duration: Duration,
+    /// Requests started per second at the end of the ramp.
+    pub target: f64,
 }
 
 /// A named, reusable set of faults.

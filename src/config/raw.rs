@@ -119,6 +119,8 @@ pub(crate) struct PhaseFile {
     pub executor: Spanned<String>,
     pub duration: Option<Spanned<String>>,
     pub rate: Option<Spanned<f64>>,
+    pub start_rate: Option<Spanned<f64>>,
+    pub vus: Option<Spanned<i64>>,
     pub max_vus: Option<Spanned<i64>>,
     pub start_vus: Option<Spanned<i64>>,
     pub stages: Option<Spanned<Vec<StageFile>>>,
@@ -131,7 +133,9 @@ pub(crate) struct PhaseFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct StageFile {
     pub duration: Spanned<String>,
-    pub target: Spanned<i64>,
+    /// Virtual users (ramping-vus, a whole number) or requests per second
+    /// (ramping-arrival-rate).
+    pub target: Spanned<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,7 +2,7 @@
 //! and witnesses, the timeline, and the per-phase summaries.
 
 use crate::breaker_state::Channel;
-use crate::config::{FaultAction, LoadShape, TapSettings};
+use crate::config::{FaultAction, TapSettings};
 use crate::fault::{TapBucket, UpstreamSeries};
 use crate::metrics::{ClientSeries, EventKind, RunMetrics, Timeline};
 use crate::observe::tap::{infer, QuietRule};
@@ -255,10 +255,7 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
             let secs = record.duration.as_secs_f64();
             PhaseSummary {
                 name: record.name.clone(),
-                executor: match planned.load {
-                    LoadShape::ConstantArrivalRate { .. } => "constant-arrival-rate".into(),
-                    LoadShape::RampingVus { .. } => "ramping-vus".into(),
-                },
+                executor: planned.load.executor().into(),
                 start_s: record.start.as_secs_f64(),
                 duration_s: secs,
                 fault_profiles: planned.profiles.clone(),

@@ -7,6 +7,7 @@
 
 mod client;
 mod executor;
+mod timetable;
 mod worker;
 
 pub use client::Target;

@@ -7,12 +7,43 @@ use crate::config::raw;
 use crate::config::*;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use toml::Spanned;
 
-/// The executors a phase can use.
+/// The executors a phase can use: the one list a new executor joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ExecutorName {
     ConstantArrivalRate,
+    RampingArrivalRate,
+    ConstantVus,
     RampingVus,
+}
+
+impl ExecutorName {
+    const ALL: [ExecutorName; 4] = [
+        ExecutorName::ConstantArrivalRate,
+        ExecutorName::RampingArrivalRate,
+        ExecutorName::ConstantVus,
+        ExecutorName::RampingVus,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            ExecutorName::ConstantArrivalRate => "constant-arrival-rate",
+            ExecutorName::RampingArrivalRate => "ramping-arrival-rate",
+            ExecutorName::ConstantVus => "constant-vus",
+            ExecutorName::RampingVus => "ramping-vus",
+        }
+    }
+
+    /// The load keys this executor reads (`name`, `executor` and `faults` apply to all).
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            ExecutorName::ConstantArrivalRate => &["duration", "rate", "max_vus"],
+            ExecutorName::RampingArrivalRate => &["duration", "start_rate", "stages", "max_vus"],
+            ExecutorName::ConstantVus => &["duration", "vus", "think_time"],
+            ExecutorName::RampingVus => &["duration", "start_vus", "stages", "think_time"],
+        }
+    }
 }
 
 pub(super) fn phases(
@@ -66,135 +97,231 @@ pub(super) fn phases(
 }
 
 fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
-    let executor_span = p.executor.span();
-    let not_for = |c: &mut Checker, span: Range<usize>, key: &str, executor: &str| {
+    let given = p.executor.get_ref().as_str();
+    let Some(executor) = ExecutorName::ALL.into_iter().find(|e| e.name() == given) else {
+        let known: Vec<&str> = ExecutorName::ALL.iter().map(|e| e.name()).collect();
         c.at(
-            span,
-            format!("`{key}` does not apply to the {executor} executor"),
+            p.executor.span(),
+            format!("unknown executor \"{given}\" (known: {})", known.join(", ")),
         );
+        let duration = opt_duration(c, &p.duration).unwrap_or(Duration::from_secs(1));
+        let placeholder = LoadShape::ConstantArrivalRate {
+            rate: 1.0,
+            max_vus: 1,
+        };
+        return (placeholder, duration);
     };
-    let executor = match p.executor.get_ref().as_str() {
-        "constant-arrival-rate" => ExecutorName::ConstantArrivalRate,
-        "ramping-vus" => ExecutorName::RampingVus,
-        other => {
+    let name = executor.name();
+    for (key, span) in load_keys_set(p) {
+        if !executor.keys().contains(&key) {
             c.at(
-                executor_span,
-                format!("unknown executor \"{other}\" (known: constant-arrival-rate, ramping-vus)"),
-            );
-            let duration = opt_duration(c, &p.duration).unwrap_or(Duration::from_secs(1));
-            return (
-                LoadShape::ConstantArrivalRate {
-                    rate: 1.0,
-                    max_vus: 1,
-                },
-                duration,
+                span,
+                format!("`{key}` does not apply to the {name} executor"),
             );
         }
-    };
+    }
+    let default_max_vus = 100;
     match executor {
         ExecutorName::ConstantArrivalRate => {
-            let name = "constant-arrival-rate";
-            if let Some(s) = &p.stages {
-                not_for(c, s.span(), "stages", name);
-            }
-            if let Some(s) = &p.start_vus {
-                not_for(c, s.span(), "start_vus", name);
-            }
             let rate = match &p.rate {
                 None => {
                     c.at(
-                        executor_span.clone(),
+                        p.executor.span(),
                         "constant-arrival-rate needs `rate` (requests per second)",
                     );
                     1.0
                 }
-                Some(r) => {
-                    let v = *r.get_ref();
-                    if !(MIN_RATE..=MAX_RATE).contains(&v) {
-                        c.at(
-                            r.span(),
-                            format!(
-                                "rate must be between {MIN_RATE} and {MAX_RATE} requests per second, not {v:?}"
-                            ),
-                        );
-                    }
-                    v
-                }
+                Some(r) => rate(c, r, "rate", MIN_RATE),
             };
-            let duration = match &p.duration {
-                None => {
-                    c.at(executor_span, "constant-arrival-rate needs `duration`");
-                    Duration::from_secs(1)
-                }
-                Some(d) => positive_duration(c, d, "duration"),
-            };
-            let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, 100);
+            let duration = required_duration(c, p, name);
+            let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, default_max_vus);
             (LoadShape::ConstantArrivalRate { rate, max_vus }, duration)
         }
-        ExecutorName::RampingVus => {
-            let name = "ramping-vus";
-            if let Some(r) = &p.rate {
-                not_for(c, r.span(), "rate", name);
+        ExecutorName::RampingArrivalRate => {
+            let start_rate = p
+                .start_rate
+                .as_ref()
+                .map_or(0.0, |r| rate(c, r, "start_rate", 0.0));
+            let example = "[{ duration = \"10s\", target = 50 }] (requests per second)";
+            let stages: Vec<RateStage> = stages(c, p, name, example)
+                .into_iter()
+                .map(|(duration, target)| RateStage {
+                    duration,
+                    target: rate(c, target, "a stage target", 0.0),
+                })
+                .collect();
+            let total = stages_duration(c, p, stages.iter().map(|s| s.duration));
+            let all_zero = start_rate == 0.0 && stages.iter().all(|s| s.target == 0.0);
+            if all_zero && !stages.is_empty() {
+                c.at(
+                    p.executor.span(),
+                    "every rate of this ramping-arrival-rate phase is 0: it would send nothing",
+                );
             }
-            if let Some(m) = &p.max_vus {
-                not_for(c, m.span(), "max_vus", name);
-            }
-            let start_vus = c.count(&p.start_vus, "start_vus", 0..=MAX_VUS, 0);
-            let stages: Vec<Stage> = match &p.stages {
+            let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, default_max_vus);
+            let load = LoadShape::RampingArrivalRate {
+                start_rate,
+                stages,
+                max_vus,
+            };
+            (load, total)
+        }
+        ExecutorName::ConstantVus => {
+            let vus = match &p.vus {
                 None => {
                     c.at(
-                        executor_span.clone(),
-                        "ramping-vus needs `stages`, e.g. [{ duration = \"10s\", target = 20 }]",
+                        p.executor.span(),
+                        "constant-vus needs `vus` (virtual users)",
                     );
-                    Vec::new()
+                    1
                 }
-                Some(s) if s.get_ref().is_empty() => {
-                    c.at(s.span(), "stages must not be empty");
-                    Vec::new()
-                }
-                Some(s) => s
-                    .get_ref()
-                    .iter()
-                    .map(|st| {
-                        let target = *st.target.get_ref();
-                        if !(0..=MAX_VUS).contains(&target) {
-                            c.at(
-                                st.target.span(),
-                                format!("a stage target must be between 0 and {MAX_VUS}"),
-                            );
-                        }
-                        Stage {
-                            duration: positive_duration(c, &st.duration, "a stage duration"),
-                            target: target.clamp(0, MAX_VUS) as usize,
-                        }
-                    })
-                    .collect(),
+                Some(_) => c.count(&p.vus, "vus", 1..=MAX_VUS, 1),
             };
-            let total: Duration = stages.iter().map(|s| s.duration).sum();
-            if let Some(d) = &p.duration {
-                if let Some(stated) = duration(c, d).filter(|stated| *stated != total) {
-                    c.at(
-                        d.span(),
-                        format!(
-                            "duration {} differs from the sum of the stages ({}); leave it out",
-                            humantime::format_duration(stated),
-                            humantime::format_duration(total)
-                        ),
-                    );
-                }
-            }
-            if total > super::MAX_DURATION {
-                c.at(executor_span, "the stages add up to more than a year");
-            }
+            let duration = required_duration(c, p, name);
             let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
-            (
-                LoadShape::RampingVus {
-                    start_vus,
-                    stages,
-                    think_time,
-                },
-                total,
-            )
+            (LoadShape::ConstantVus { vus, think_time }, duration)
+        }
+        ExecutorName::RampingVus => {
+            let start_vus = c.count(&p.start_vus, "start_vus", 0..=MAX_VUS, 0);
+            let example = "[{ duration = \"10s\", target = 20 }]";
+            let stages: Vec<Stage> = stages(c, p, name, example)
+                .into_iter()
+                .map(|(duration, target)| Stage {
+                    duration,
+                    target: vus_target(c, target),
+                })
+                .collect();
+            let total = stages_duration(c, p, stages.iter().map(|s| s.duration));
+            let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
+            let load = LoadShape::RampingVus {
+                start_vus,
+                stages,
+                think_time,
+            };
+            (load, total)
         }
     }
+}
+
+/// The load keys a phase sets, with where each is.
+fn load_keys_set(p: &raw::PhaseFile) -> Vec<(&'static str, Range<usize>)> {
+    let span = |key, s: Option<Range<usize>>| s.map(|s| (key, s));
+    [
+        span("duration", p.duration.as_ref().map(Spanned::span)),
+        span("rate", p.rate.as_ref().map(Spanned::span)),
+        span("start_rate", p.start_rate.as_ref().map(Spanned::span)),
+        span("vus", p.vus.as_ref().map(Spanned::span)),
+        span("max_vus", p.max_vus.as_ref().map(Spanned::span)),
+        span("start_vus", p.start_vus.as_ref().map(Spanned::span)),
+        span("stages", p.stages.as_ref().map(Spanned::span)),
+        span("think_time", p.think_time.as_ref().map(Spanned::span)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A rate in requests per second between `low` and [`MAX_RATE`]; out of range is
+/// reported and read as clamped.
+fn rate(c: &mut Checker, r: &Spanned<f64>, what: &str, low: f64) -> f64 {
+    let v = *r.get_ref();
+    if !(low..=MAX_RATE).contains(&v) {
+        c.at(
+            r.span(),
+            format!("{what} must be between {low} and {MAX_RATE} requests per second, not {v:?}"),
+        );
+        return if v.is_nan() {
+            1.0
+        } else {
+            v.clamp(low.max(MIN_RATE), MAX_RATE)
+        };
+    }
+    v
+}
+
+/// A ramping-vus stage target: a whole number of virtual users up to [`MAX_VUS`].
+fn vus_target(c: &mut Checker, target: &Spanned<f64>) -> usize {
+    let v = *target.get_ref();
+    if !(0.0..=MAX_VUS as f64).contains(&v) || v.fract() != 0.0 {
+        c.at(
+            target.span(),
+            format!(
+                "a stage target must be a whole number of virtual users between 0 and {MAX_VUS}"
+            ),
+        );
+        return if v.is_nan() {
+            0
+        } else {
+            v.clamp(0.0, MAX_VUS as f64) as usize
+        };
+    }
+    v as usize
+}
+
+/// `duration`, required by the executors that do not take it from stages.
+fn required_duration(c: &mut Checker, p: &raw::PhaseFile, executor: &str) -> Duration {
+    match &p.duration {
+        None => {
+            c.at(p.executor.span(), format!("{executor} needs `duration`"));
+            Duration::from_secs(1)
+        }
+        Some(d) => positive_duration(c, d, "duration"),
+    }
+}
+
+/// The stages of a ramping executor, each with its duration checked, and their targets
+/// left to the executor to read.
+fn stages<'p>(
+    c: &mut Checker,
+    p: &'p raw::PhaseFile,
+    executor: &str,
+    example: &str,
+) -> Vec<(Duration, &'p Spanned<f64>)> {
+    match &p.stages {
+        None => {
+            c.at(
+                p.executor.span(),
+                format!("{executor} needs `stages`, e.g. {example}"),
+            );
+            Vec::new()
+        }
+        Some(s) if s.get_ref().is_empty() => {
+            c.at(s.span(), "stages must not be empty");
+            Vec::new()
+        }
+        Some(s) => s
+            .get_ref()
+            .iter()
+            .map(|st| {
+                let duration = positive_duration(c, &st.duration, "a stage duration");
+                (duration, &st.target)
+            })
+            .collect(),
+    }
+}
+
+/// The phase length of a ramping executor: the sum of its stages. A stated `duration`
+/// must agree with it.
+fn stages_duration(
+    c: &mut Checker,
+    p: &raw::PhaseFile,
+    stages: impl Iterator<Item = Duration>,
+) -> Duration {
+    let total: Duration = stages.sum();
+    if let Some(d) = &p.duration {
+        if let Some(stated) = duration(c, d).filter(|stated| *stated != total) {
+            c.at(
+                d.span(),
+                format!(
+                    "duration {} differs from the sum of the stages ({}); leave it out",
+                    humantime::format_duration(stated),
+                    humantime::format_duration(total)
+                ),
+            );
+        }
+    }
+    if total > super::MAX_DURATION {
+        c.at(p.executor.span(), "the stages add up to more than a year");
+    }
+    total
 }

@@ -1,9 +1,15 @@
 //! The executors: how a phase turns its load shape into requests, one file per shape.
 //!
 //! Every executor records into the phase's [`PhaseSink`]; [`run_phase`] picks the executor
-//! for the phase's shape and returns what the phase recorded.
+//! for the phase's shape and returns what the phase recorded. The open-model executors
+//! share `open` (a timetable feeding a worker pool), the closed-model ones `closed` (a
+//! loop per virtual user); each executor's own file only says what its schedule is.
 
+mod closed;
 mod constant_arrival_rate;
+mod constant_vus;
+mod open;
+mod ramping_arrival_rate;
 mod ramping_vus;
 
 use super::Shared;
@@ -18,15 +24,27 @@ use tokio_util::sync::CancellationToken;
 /// Runs one phase to its end (or the run's stop) and returns what its workers recorded.
 pub(super) async fn run_phase(shared: Arc<Shared>, phase: PlannedPhase) -> Recorder {
     let sink = Arc::new(PhaseSink::new(shared.requests.len()));
+    let sink_handle = sink.clone();
     match phase.load.clone() {
         LoadShape::ConstantArrivalRate { rate, max_vus } => {
-            constant_arrival_rate::run(shared, phase, sink.clone(), rate, max_vus).await
+            constant_arrival_rate::run(shared, phase, sink_handle, rate, max_vus).await
+        }
+        LoadShape::RampingArrivalRate {
+            start_rate,
+            stages,
+            max_vus,
+        } => {
+            ramping_arrival_rate::run(shared, phase, sink_handle, start_rate, &stages, max_vus)
+                .await
+        }
+        LoadShape::ConstantVus { vus, think_time } => {
+            constant_vus::run(shared, phase, sink_handle, vus, think_time).await
         }
         LoadShape::RampingVus {
             start_vus,
             stages,
             think_time,
-        } => ramping_vus::run(shared, phase, sink.clone(), start_vus, stages, think_time).await,
+        } => ramping_vus::run(shared, phase, sink_handle, start_vus, &stages, think_time).await,
     }
     sink.merged()
 }

@@ -1,72 +1,24 @@
-//! `ramping-vus` (closed model): virtual users loop request → think time, their number
-//! following linear stages.
+//! `ramping-vus` (closed model): virtual users loop request → think time (see
+//! [`closed`](super::closed)), their number following linear stages.
 
-use super::super::worker::Worker;
 use super::super::Shared;
 use crate::config::Stage;
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
+use std::time::Duration;
 
-/// Runs the phase's virtual users until it ends or the run stops.
+/// Runs the phase's virtual users, ramping by `stages`, until it ends or the run stops.
 pub(super) async fn run(
     shared: Arc<Shared>,
     phase: PlannedPhase,
     sink: Arc<PhaseSink>,
     start_vus: usize,
-    stages: Vec<Stage>,
+    stages: &[Stage],
     think_time: Duration,
 ) {
-    let phase_start = shared.epoch + phase.start;
-    let phase_end = shared.epoch + phase.end();
-    let desired = Arc::new(AtomicUsize::new(start_vus));
-    let mut workers = JoinSet::new();
-    let mut spawned = 0usize;
-    loop {
-        let now = Instant::now();
-        if now >= phase_end || shared.stop.is_cancelled() {
-            break;
-        }
-        let want = vus_at(
-            start_vus,
-            &stages,
-            now.saturating_duration_since(phase_start),
-        );
-        desired.store(want, Ordering::Relaxed);
-        while spawned < want {
-            let mut worker = Worker::new(
-                shared.clone(),
-                phase.index,
-                spawned,
-                sink.clone(),
-                think_time,
-            );
-            let index = spawned;
-            let desired = desired.clone();
-            let stop = shared.stop.clone();
-            workers.spawn(async move {
-                while Instant::now() < phase_end && !stop.is_cancelled() {
-                    if index >= desired.load(Ordering::Relaxed) {
-                        // Ramped down: idle until ramped up again or the phase ends.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                    if !worker.iterate(Instant::now()).await || !worker.think().await {
-                        break;
-                    }
-                }
-            });
-            spawned += 1;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            _ = shared.stop.cancelled() => break,
-        }
-    }
-    super::join_all(workers, &sink).await;
+    let wanted = |elapsed| vus_at(start_vus, stages, elapsed);
+    super::closed::run(shared, phase, sink, think_time, wanted).await;
 }
 
 /// Virtual users wanted `elapsed` into a phase ramping from `start_vus` through `stages`.

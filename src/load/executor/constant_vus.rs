@@ -1,0 +1,19 @@
+//! `constant-vus` (closed model): a fixed number of virtual users loop request → think
+//! time for the whole phase (see [`closed`](super::closed)).
+
+use super::super::Shared;
+use crate::metrics::PhaseSink;
+use crate::plan::PlannedPhase;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs `vus` virtual users until the phase ends or the run stops.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    phase: PlannedPhase,
+    sink: Arc<PhaseSink>,
+    vus: usize,
+    think_time: Duration,
+) {
+    super::closed::run(shared, phase, sink, think_time, |_| vus).await;
+}
