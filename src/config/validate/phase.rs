@@ -203,10 +203,10 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
     }
 }
 
-/// The load keys a phase sets, with where each is.
+/// The load keys a phase sets, with where each is, in file order.
 fn load_keys_set(p: &raw::PhaseFile) -> Vec<(&'static str, Range<usize>)> {
     let span = |key, s: Option<Range<usize>>| s.map(|s| (key, s));
-    [
+    let mut set = [
         span("duration", p.duration.as_ref().map(Spanned::span)),
         span("rate", p.rate.as_ref().map(Spanned::span)),
         span("start_rate", p.start_rate.as_ref().map(Spanned::span)),
@@ -218,7 +218,9 @@ fn load_keys_set(p: &raw::PhaseFile) -> Vec<(&'static str, Range<usize>)> {
     ]
     .into_iter()
     .flatten()
-    .collect()
+    .collect::<Vec<_>>();
+    set.sort_by_key(|(_, span)| span.start);
+    set
 }
 
 /// A rate in requests per second between `low` and [`MAX_RATE`]; out of range is
@@ -324,4 +326,154 @@ fn stages_duration(
         c.at(p.executor.span(), "the stages add up to more than a year");
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse_drill, EmbeddedProfiles, LoadShape, RateStage, Stage};
+    use std::time::Duration;
+
+    /// Parses a drill whose one phase is `phase` (its first line is line 5).
+    fn parse(phase: &str) -> Result<crate::config::Drill, Vec<String>> {
+        let text = format!("[[requests]]\nname = \"r\"\npath = \"/\"\n[[phases]]\n{phase}\n");
+        parse_drill("d.toml", &text, &EmbeddedProfiles(&[])).map_err(|e| {
+            e.diagnostics()
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+                .collect()
+        })
+    }
+
+    fn shape(phase: &str) -> (LoadShape, Duration) {
+        let drill = parse(phase).unwrap_or_else(|e| panic!("valid: {e:#?}"));
+        let p = &drill.phases[0];
+        (p.load.clone(), p.duration)
+    }
+
+    fn problems(phase: &str) -> Vec<String> {
+        parse(phase).err().unwrap_or_default()
+    }
+
+    #[test]
+    fn constant_vus_reads_vus_duration_and_think_time() {
+        let (load, duration) = shape(
+            "name = \"p\"\nexecutor = \"constant-vus\"\nvus = 8\nduration = \"30s\"\nthink_time = \"250ms\"",
+        );
+        assert_eq!(
+            load,
+            LoadShape::ConstantVus {
+                vus: 8,
+                think_time: Duration::from_millis(250)
+            }
+        );
+        assert_eq!(duration, Duration::from_secs(30));
+        assert_eq!(load.executor(), "constant-vus");
+        assert_eq!(load.peak_workers(), 8);
+    }
+
+    #[test]
+    fn ramping_arrival_rate_takes_fractional_rates_and_its_length_from_the_stages() {
+        let (load, duration) = shape(
+            "name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nstart_rate = 0.5\nmax_vus = 40\nstages = [{ duration = \"10s\", target = 50 }, { duration = \"5s\", target = 2.5 }]",
+        );
+        let stage = |secs, target| RateStage {
+            duration: Duration::from_secs(secs),
+            target,
+        };
+        assert_eq!(
+            load,
+            LoadShape::RampingArrivalRate {
+                start_rate: 0.5,
+                stages: vec![stage(10, 50.0), stage(5, 2.5)],
+                max_vus: 40
+            }
+        );
+        assert_eq!(duration, Duration::from_secs(15));
+        assert_eq!(load.peak_workers(), 40);
+        // start_rate defaults to 0 and max_vus to 100.
+        let (load, _) = shape(
+            "name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nstages = [{ duration = \"1s\", target = 5 }]",
+        );
+        assert!(matches!(
+            load,
+            LoadShape::RampingArrivalRate { start_rate, max_vus: 100, .. } if start_rate == 0.0
+        ));
+    }
+
+    #[test]
+    fn ramping_vus_still_counts_whole_users() {
+        let (load, _) = shape(
+            "name = \"p\"\nexecutor = \"ramping-vus\"\nstart_vus = 2\nstages = [{ duration = \"2s\", target = 6 }]",
+        );
+        let stages = vec![Stage {
+            duration: Duration::from_secs(2),
+            target: 6,
+        }];
+        assert_eq!(load.peak_workers(), 6);
+        assert!(matches!(load, LoadShape::RampingVus { stages: s, .. } if s == stages));
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-vus\"\nstages = [{ duration = \"2s\", target = 2.5 }]"),
+            vec!["7:39: a stage target must be a whole number of virtual users between 0 and 100000"]
+        );
+    }
+
+    #[test]
+    fn keys_of_another_executor_are_refused_where_they_stand() {
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-arrival-rate\"\nrate = 5\nduration = \"1s\"\nthink_time = \"1s\"\nvus = 3"),
+            vec![
+                "9:14: `think_time` does not apply to the constant-arrival-rate executor",
+                "10:7: `vus` does not apply to the constant-arrival-rate executor",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-vus\"\nvus = 3\nduration = \"1s\"\nrate = 5\nstages = []"),
+            vec![
+                "9:8: `rate` does not apply to the constant-vus executor",
+                "10:10: `stages` does not apply to the constant-vus executor",
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_and_out_of_range_values_point_at_the_phase() {
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-vus\""),
+            vec![
+                "6:12: constant-vus needs `vus` (virtual users)",
+                "6:12: constant-vus needs `duration`",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-vus\"\nvus = 0\nduration = \"1s\""),
+            vec!["7:7: vus must be between 1 and 100000"]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-arrival-rate\""),
+            vec!["6:12: ramping-arrival-rate needs `stages`, e.g. [{ duration = \"10s\", target = 50 }] (requests per second)"]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nstart_rate = -1\nstages = [{ duration = \"1s\", target = 2e6 }]"),
+            vec![
+                "7:14: start_rate must be between 0 and 1000000 requests per second, not -1.0",
+                "8:39: a stage target must be between 0 and 1000000 requests per second, not 2000000.0",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nstages = [{ duration = \"1s\", target = 0 }]"),
+            vec!["6:12: every rate of this ramping-arrival-rate phase is 0: it would send nothing"]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nduration = \"3s\"\nstages = [{ duration = \"1s\", target = 5 }]"),
+            vec!["7:12: duration 3s differs from the sum of the stages (1s); leave it out"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_executor_lists_all_four() {
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-users\"\nduration = \"1s\""),
+            vec!["6:12: unknown executor \"constant-users\" (known: constant-arrival-rate, ramping-arrival-rate, constant-vus, ramping-vus)"]
+        );
+    }
 }
