@@ -65,8 +65,8 @@ async fn run(target: SocketAddr, phase: &str) -> RunResult {
     let text = format!(
         "name = \"executors\"\ntarget = \"http://{target}\"\nrequest_timeout = \"2s\"\n\n[[requests]]\nname = \"any\"\npath = \"/\"\n\n[[phases]]\nname = \"p\"\n{phase}\n"
     );
-    let drill = config::parse_drill("executors.toml", &text, &EmbeddedProfiles(&[]))
-        .expect("valid drill");
+    let drill =
+        config::parse_drill("executors.toml", &text, &EmbeddedProfiles(&[])).expect("valid drill");
     let prepared = PreparedDrill::prepare(drill, &Overrides::default())
         .await
         .expect("target accepts connections");
@@ -133,5 +133,8 @@ async fn a_ramping_arrival_rate_sends_its_timetable() {
     };
     let (early, late) = (third(0, 500), third(1_000, 60_000));
     assert!(early < 25, "{early} in the first third");
-    assert!(late > 2 * early, "{late} in the last third, {early} in the first");
+    assert!(
+        late > 2 * early,
+        "{late} in the last third, {early} in the first"
+    );
 }
