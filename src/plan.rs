@@ -92,10 +92,12 @@ pub struct PlannedPhase {
     pub name: String,
     /// Offset of the phase start from the run epoch.
     pub start: Duration,
-    /// Phase length.
+    /// Phase length: its slot on the clock (an iteration executor may finish sooner).
     pub duration: Duration,
     /// How load is made.
     pub load: LoadShape,
+    /// How long iterations running at the phase end may finish before they are cut.
+    pub graceful_stop: Duration,
     /// Names of the fault profiles active in the phase.
     pub profiles: Vec<String>,
 }
@@ -104,6 +106,12 @@ impl PlannedPhase {
     /// Offset of the phase end from the run epoch.
     pub fn end(&self) -> Duration {
         self.start + self.duration
+    }
+
+    /// Offset from the run epoch at which iterations still running are cut: the end plus
+    /// the graceful stop.
+    pub fn cut(&self) -> Duration {
+        self.end() + self.graceful_stop
     }
 }
 
@@ -225,6 +233,7 @@ impl Plan {
                 start,
                 duration: phase.duration,
                 load: phase.load.clone(),
+                graceful_stop: phase.graceful_stop,
                 profiles: phase.faults.iter().map(|p| p.name.clone()).collect(),
             });
             start += phase.duration;

@@ -376,10 +376,14 @@ pub struct RequestSpec {
 pub struct Phase {
     /// Name used in reports, thresholds and the timeline.
     pub name: String,
-    /// Length of the phase.
+    /// Length of the phase: its slot on the run clock (`max_duration` for the iteration
+    /// executors, which may finish earlier).
     pub duration: Duration,
     /// How load is made during the phase.
     pub load: LoadShape,
+    /// How long iterations still running at the phase end may take to finish before they
+    /// are cut (and counted as interrupted); they overlap the next phase meanwhile.
+    pub graceful_stop: Duration,
     /// Fault profiles applied during the phase.
     pub faults: Vec<FaultProfile>,
 }
@@ -391,9 +395,8 @@ pub enum LoadShape {
     ConstantArrivalRate {
         /// Requests started per second.
         rate: f64,
-        /// Most requests in flight at once (one connection each); a request due when all
-        /// are busy waits in a queue of the same size, and is dropped when that is full.
-        max_vus: usize,
+        /// Workers started with the phase (and never retired), as in [`OpenPool`].
+        pool: OpenPool,
     },
     /// Open model whose arrival rate follows linear stages (a load ramp the target cannot
     /// slow down, unlike a ramp of virtual users).
@@ -402,8 +405,8 @@ pub enum LoadShape {
         start_rate: f64,
         /// Linear ramps of the arrival rate, one after another.
         stages: Vec<RateStage>,
-        /// Most requests in flight at once, as in `ConstantArrivalRate`.
-        max_vus: usize,
+        /// The workers that send the requests.
+        pool: OpenPool,
     },
     /// Closed model: a fixed number of virtual users loop request → think.
     ConstantVus {
@@ -420,7 +423,38 @@ pub enum LoadShape {
         stages: Vec<Stage>,
         /// Pause after each response.
         think_time: Duration,
+        /// How long a user above a falling target may take to finish its iteration before
+        /// it is cut (and counted as interrupted).
+        graceful_ramp_down: Duration,
     },
+    /// Closed model: each of `vus` virtual users runs exactly `iterations` iterations.
+    PerVuIterations {
+        /// Virtual users.
+        vus: usize,
+        /// Iterations each user runs.
+        iterations: u64,
+        /// Pause after each iteration but the last.
+        think_time: Duration,
+    },
+    /// Closed model: `vus` virtual users share `iterations` iterations, each taking the
+    /// next as soon as it is free.
+    SharedIterations {
+        /// Virtual users.
+        vus: usize,
+        /// Iterations in all.
+        iterations: u64,
+        /// Pause after each iteration but the last.
+        think_time: Duration,
+    },
+}
+
+/// The workers of an open-model phase: one connection each, one request at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenPool {
+    /// Workers started with the phase and kept however quiet it gets.
+    pub pre_allocated_vus: usize,
+    /// Most workers at once; a request no worker can take on time is dropped.
+    pub max_vus: usize,
 }
 
 impl LoadShape {
@@ -431,6 +465,8 @@ impl LoadShape {
             LoadShape::RampingArrivalRate { .. } => "ramping-arrival-rate",
             LoadShape::ConstantVus { .. } => "constant-vus",
             LoadShape::RampingVus { .. } => "ramping-vus",
+            LoadShape::PerVuIterations { .. } => "per-vu-iterations",
+            LoadShape::SharedIterations { .. } => "shared-iterations",
         }
     }
 
@@ -438,12 +474,26 @@ impl LoadShape {
     /// budget must provide for.
     pub fn peak_workers(&self) -> usize {
         match self {
-            LoadShape::ConstantArrivalRate { max_vus, .. }
-            | LoadShape::RampingArrivalRate { max_vus, .. } => *max_vus,
-            LoadShape::ConstantVus { vus, .. } => *vus,
+            LoadShape::ConstantArrivalRate { pool, .. }
+            | LoadShape::RampingArrivalRate { pool, .. } => pool.max_vus,
+            LoadShape::ConstantVus { vus, .. } | LoadShape::PerVuIterations { vus, .. } => *vus,
+            LoadShape::SharedIterations {
+                vus, iterations, ..
+            } => (*vus).min(usize::try_from(*iterations).unwrap_or(usize::MAX)),
             LoadShape::RampingVus {
                 start_vus, stages, ..
             } => stages.iter().map(|s| s.target).fold(*start_vus, usize::max),
+        }
+    }
+
+    /// The iterations the phase is to run, for the executors that count them.
+    pub fn planned_iterations(&self) -> Option<u64> {
+        match self {
+            LoadShape::PerVuIterations {
+                vus, iterations, ..
+            } => Some((*vus as u64).saturating_mul(*iterations)),
+            LoadShape::SharedIterations { iterations, .. } => Some(*iterations),
+            _ => None,
         }
     }
 }

@@ -121,10 +121,15 @@ pub(crate) struct PhaseFile {
     pub rate: Option<Spanned<f64>>,
     pub start_rate: Option<Spanned<f64>>,
     pub vus: Option<Spanned<i64>>,
+    pub pre_allocated_vus: Option<Spanned<i64>>,
     pub max_vus: Option<Spanned<i64>>,
     pub start_vus: Option<Spanned<i64>>,
     pub stages: Option<Spanned<Vec<StageFile>>>,
+    pub iterations: Option<Spanned<i64>>,
+    pub max_duration: Option<Spanned<String>>,
     pub think_time: Option<Spanned<String>>,
+    pub graceful_stop: Option<Spanned<String>>,
+    pub graceful_ramp_down: Option<Spanned<String>>,
     #[serde(default)]
     pub faults: Vec<Spanned<String>>,
 }

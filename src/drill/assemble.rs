@@ -252,7 +252,11 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
         .zip(&plan.phases)
         .map(|(record, planned)| {
             let all = record.recorder.total();
-            let secs = record.duration.as_secs_f64();
+            let done = record.recorder.finished.map(|d| d.as_secs_f64());
+            // A phase done early sent its requests in less than its slot.
+            let secs = done
+                .unwrap_or(f64::INFINITY)
+                .min(record.duration.as_secs_f64());
             PhaseSummary {
                 name: record.name.clone(),
                 executor: planned.load.executor().into(),
@@ -265,6 +269,10 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
                     0.0
                 },
                 dropped: record.recorder.dropped,
+                interrupted: record.recorder.interrupted,
+                iterations: record.recorder.iterations,
+                planned_iterations: planned.load.planned_iterations(),
+                done_s: done.map(|d| (d * 1e3).round() / 1e3),
                 all: GroupSummary::from_stats("*", &all),
                 groups: metrics
                     .groups

@@ -90,17 +90,6 @@ impl Timetable {
         Timetable { segments }
     }
 
-    /// Requests per second `offset` into the phase (0 after its end).
-    pub(super) fn rate_at(&self, offset: Duration) -> f64 {
-        let t = offset.as_secs_f64();
-        self.segments
-            .iter()
-            .find(|s| t < s.start + s.length)
-            .map_or(0.0, |s| {
-                s.from + (s.to - s.from) * ((t - s.start) / s.length).max(0.0)
-            })
-    }
-
     /// Every request's due time, as an offset from the phase start, in order.
     pub(super) fn arrivals(&self) -> Arrivals<'_> {
         Arrivals {
@@ -217,16 +206,6 @@ mod tests {
         assert!(close(due[10], 3.0), "{}", due[10]);
         assert!(due.windows(2).all(|w| w[0] <= w[1]));
         assert!(due.iter().all(|t| *t < 4.0));
-    }
-
-    #[test]
-    fn the_rate_is_read_off_the_ramp() {
-        let table = Timetable::ramping(0.0, &[stage(10.0, 100.0), stage(5.0, 100.0)]);
-        let at = |ms| table.rate_at(Duration::from_millis(ms));
-        assert_eq!(at(0), 0.0);
-        assert!(close(at(2_500), 25.0));
-        assert!(close(at(12_000), 100.0));
-        assert_eq!(at(15_000), 0.0);
     }
 
     #[test]

@@ -210,8 +210,16 @@ pub struct Recorder {
     pub groups: Vec<GroupStats>,
     /// Counts per second of the run, indexed by whole seconds from the epoch.
     pub seconds: Vec<Second>,
-    /// Requests that were due but could not start (open model, every worker busy).
+    /// Requests that were due but could not start on time (open model: no worker free).
     pub dropped: u64,
+    /// Iterations cut short: still running when the graceful stop (or ramp-down) ran out,
+    /// or when the run was stopped. Not errors; their requests in flight are not recorded.
+    pub interrupted: u64,
+    /// Iterations that ran to their end (a request each in the open model).
+    pub iterations: u64,
+    /// When an iteration executor had run every iteration, from the phase start; `None`
+    /// when it did not (or for the executors that run to the phase end).
+    pub finished: Option<Duration>,
     /// Workers that ended in a panic; their samples are lost and the run is invalid.
     pub crashed_workers: u64,
 }
@@ -223,6 +231,9 @@ impl Recorder {
             groups: vec![GroupStats::default(); groups],
             seconds: Vec::new(),
             dropped: 0,
+            interrupted: 0,
+            iterations: 0,
+            finished: None,
             crashed_workers: 0,
         }
     }
@@ -254,6 +265,9 @@ impl Recorder {
         }
         add_seconds(&mut self.seconds, &other.seconds);
         self.dropped += other.dropped;
+        self.interrupted += other.interrupted;
+        self.iterations += other.iterations;
+        self.finished = self.finished.max(other.finished);
         self.crashed_workers += other.crashed_workers;
     }
 
@@ -324,6 +338,15 @@ impl RunMetrics {
             .iter()
             .filter(|p| phase.is_none_or(|name| p.name == name))
             .map(|p| p.recorder.dropped)
+            .sum()
+    }
+
+    /// Iterations interrupted in one phase (or all): cut by a graceful stop or ramp-down.
+    pub fn interrupted(&self, phase: Option<&str>) -> u64 {
+        self.phases
+            .iter()
+            .filter(|p| phase.is_none_or(|name| p.name == name))
+            .map(|p| p.recorder.interrupted)
             .sum()
     }
 

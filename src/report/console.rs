@@ -20,7 +20,7 @@ pub fn render_console(result: &RunResult) -> String {
     let _ = writeln!(out, "\nphases");
     let _ = writeln!(
         out,
-        "  {:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
+        "  {:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7} {:>11}",
         "phase",
         "requests",
         "rps",
@@ -31,13 +31,14 @@ pub fn render_console(result: &RunResult) -> String {
         "errors",
         "cache",
         "fallback",
-        "dropped"
+        "dropped",
+        "interrupted"
     );
     for p in &result.phases {
         let a = &p.all;
         let _ = writeln!(
             out,
-            "  {:<16} {:>8} {:>7.1} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
+            "  {:<16} {:>8} {:>7.1} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7} {:>11}",
             truncate(&p.name, 16),
             a.requests,
             p.rps,
@@ -49,7 +50,21 @@ pub fn render_console(result: &RunResult) -> String {
             format!("{:.0}%", a.cache_hit_rate * 100.0),
             format!("{:.0}%", a.fallback_rate * 100.0),
             p.dropped,
+            p.interrupted,
         );
+    }
+    for p in &result.phases {
+        if let Some(planned) = p.planned_iterations {
+            let when = match p.done_s {
+                Some(done) => format!("done at {done:.1}s of its {:.1}s", p.duration_s),
+                None => format!("not done by its end ({:.1}s)", p.duration_s),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {} of {planned} iterations, {when}",
+                p.name, p.iterations
+            );
+        }
     }
 
     let _ = writeln!(out, "\ntimeline");

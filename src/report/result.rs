@@ -224,8 +224,18 @@ pub struct PhaseSummary {
     pub fault_profiles: Vec<String>,
     /// Finished requests per second.
     pub rps: f64,
-    /// Requests due but not started (open model).
+    /// Requests due but not started on time (open model), so never sent.
     pub dropped: u64,
+    /// Iterations cut short by the graceful stop or ramp-down (or the run's stop); not
+    /// errors.
+    pub interrupted: u64,
+    /// Iterations that ran to their end (one request each in the open model).
+    pub iterations: u64,
+    /// The iterations the phase was to run (iteration executors), else `None`.
+    pub planned_iterations: Option<u64>,
+    /// When an iteration executor had run every iteration, seconds into the phase; `None`
+    /// if it had not by the phase end (`max_duration`) or for other executors.
+    pub done_s: Option<f64>,
     /// All requests of the phase.
     pub all: GroupSummary,
     /// Per request group.

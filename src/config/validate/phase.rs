@@ -16,14 +16,18 @@ enum ExecutorName {
     RampingArrivalRate,
     ConstantVus,
     RampingVus,
+    PerVuIterations,
+    SharedIterations,
 }
 
 impl ExecutorName {
-    const ALL: [ExecutorName; 4] = [
+    const ALL: [ExecutorName; 6] = [
         ExecutorName::ConstantArrivalRate,
         ExecutorName::RampingArrivalRate,
         ExecutorName::ConstantVus,
         ExecutorName::RampingVus,
+        ExecutorName::PerVuIterations,
+        ExecutorName::SharedIterations,
     ];
 
     fn name(self) -> &'static str {
@@ -32,19 +36,53 @@ impl ExecutorName {
             ExecutorName::RampingArrivalRate => "ramping-arrival-rate",
             ExecutorName::ConstantVus => "constant-vus",
             ExecutorName::RampingVus => "ramping-vus",
+            ExecutorName::PerVuIterations => "per-vu-iterations",
+            ExecutorName::SharedIterations => "shared-iterations",
         }
     }
 
-    /// The load keys this executor reads (`name`, `executor` and `faults` apply to all).
+    /// The load keys this executor reads (`name`, `executor`, `graceful_stop` and `faults`
+    /// apply to all).
     fn keys(self) -> &'static [&'static str] {
         match self {
-            ExecutorName::ConstantArrivalRate => &["duration", "rate", "max_vus"],
-            ExecutorName::RampingArrivalRate => &["duration", "start_rate", "stages", "max_vus"],
+            ExecutorName::ConstantArrivalRate => {
+                &["duration", "rate", "pre_allocated_vus", "max_vus"]
+            }
+            ExecutorName::RampingArrivalRate => &[
+                "duration",
+                "start_rate",
+                "stages",
+                "pre_allocated_vus",
+                "max_vus",
+            ],
             ExecutorName::ConstantVus => &["duration", "vus", "think_time"],
-            ExecutorName::RampingVus => &["duration", "start_vus", "stages", "think_time"],
+            ExecutorName::RampingVus => &[
+                "duration",
+                "start_vus",
+                "stages",
+                "think_time",
+                "graceful_ramp_down",
+            ],
+            ExecutorName::PerVuIterations | ExecutorName::SharedIterations => {
+                &["vus", "iterations", "max_duration", "think_time"]
+            }
         }
     }
 }
+
+/// How long iterations running at a phase's end may go on (k6's default).
+const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+
+/// How long a user above a falling ramping-vus target may finish its iteration (k6's
+/// default).
+const DEFAULT_GRACEFUL_RAMP_DOWN: Duration = Duration::from_secs(30);
+
+/// Open-model workers when `max_vus` is not given (or `pre_allocated_vus` if larger).
+const DEFAULT_MAX_VUS: usize = 100;
+
+/// Most iterations an iteration executor may be asked for (per user for
+/// per-vu-iterations): beyond it, a count is a typo.
+const MAX_ITERATIONS: i64 = 1_000_000_000;
 
 pub(super) fn phases(
     c: &mut Checker,
@@ -62,6 +100,7 @@ pub(super) fn phases(
         .map(|p| {
             c.unique(&mut names, &p.name, "phase name");
             let (load, duration) = load_shape(c, p);
+            let graceful_stop = opt_duration(c, &p.graceful_stop).unwrap_or(DEFAULT_GRACEFUL_STOP);
             let faults = p
                 .faults
                 .iter()
@@ -90,6 +129,7 @@ pub(super) fn phases(
                 name: p.name.get_ref().clone(),
                 duration,
                 load,
+                graceful_stop,
                 faults,
             }
         })
@@ -105,9 +145,9 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             format!("unknown executor \"{given}\" (known: {})", known.join(", ")),
         );
         let duration = opt_duration(c, &p.duration).unwrap_or(Duration::from_secs(1));
-        let placeholder = LoadShape::ConstantArrivalRate {
-            rate: 1.0,
-            max_vus: 1,
+        let placeholder = LoadShape::ConstantVus {
+            vus: 1,
+            think_time: Duration::ZERO,
         };
         return (placeholder, duration);
     };
@@ -120,7 +160,6 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             );
         }
     }
-    let default_max_vus = 100;
     match executor {
         ExecutorName::ConstantArrivalRate => {
             let rate = match &p.rate {
@@ -134,8 +173,8 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                 Some(r) => rate(c, r, "rate", MIN_RATE),
             };
             let duration = required_duration(c, p, name);
-            let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, default_max_vus);
-            (LoadShape::ConstantArrivalRate { rate, max_vus }, duration)
+            let pool = open_pool(c, p, rate);
+            (LoadShape::ConstantArrivalRate { rate, pool }, duration)
         }
         ExecutorName::RampingArrivalRate => {
             let start_rate = p
@@ -158,25 +197,16 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                     "every rate of this ramping-arrival-rate phase is 0: it would send nothing",
                 );
             }
-            let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, default_max_vus);
+            let pool = open_pool(c, p, start_rate);
             let load = LoadShape::RampingArrivalRate {
                 start_rate,
                 stages,
-                max_vus,
+                pool,
             };
             (load, total)
         }
         ExecutorName::ConstantVus => {
-            let vus = match &p.vus {
-                None => {
-                    c.at(
-                        p.executor.span(),
-                        "constant-vus needs `vus` (virtual users)",
-                    );
-                    1
-                }
-                Some(_) => c.count(&p.vus, "vus", 1..=MAX_VUS, 1),
-            };
+            let vus = required_vus(c, p, name);
             let duration = required_duration(c, p, name);
             let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
             (LoadShape::ConstantVus { vus, think_time }, duration)
@@ -193,13 +223,103 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                 .collect();
             let total = stages_duration(c, p, stages.iter().map(|s| s.duration));
             let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
+            let graceful_ramp_down =
+                opt_duration(c, &p.graceful_ramp_down).unwrap_or(DEFAULT_GRACEFUL_RAMP_DOWN);
             let load = LoadShape::RampingVus {
                 start_vus,
                 stages,
                 think_time,
+                graceful_ramp_down,
             };
             (load, total)
         }
+        ExecutorName::PerVuIterations | ExecutorName::SharedIterations => {
+            let vus = required_vus(c, p, name);
+            let iterations = match &p.iterations {
+                None => {
+                    c.at(
+                        p.executor.span(),
+                        format!("{name} needs `iterations` (at least 1)"),
+                    );
+                    1
+                }
+                Some(_) => c.count(&p.iterations, "iterations", 1..=MAX_ITERATIONS, 1) as u64,
+            };
+            let max_duration = match &p.max_duration {
+                None => {
+                    c.at(
+                        p.executor.span(),
+                        format!("{name} needs `max_duration`: the phase's slot on the run clock, which the next phase waits for even when the iterations finish sooner"),
+                    );
+                    Duration::from_secs(1)
+                }
+                Some(d) => positive_duration(c, d, "max_duration"),
+            };
+            let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
+            let load = if executor == ExecutorName::PerVuIterations {
+                LoadShape::PerVuIterations {
+                    vus,
+                    iterations,
+                    think_time,
+                }
+            } else {
+                if let Some(v) = p.vus.as_ref().filter(|_| vus as u64 > iterations) {
+                    c.at(
+                        v.span(),
+                        format!("vus ({vus}) is more than iterations ({iterations}): the extra users would have nothing to do"),
+                    );
+                }
+                LoadShape::SharedIterations {
+                    vus,
+                    iterations,
+                    think_time,
+                }
+            };
+            (load, max_duration)
+        }
+    }
+}
+
+/// `vus`, required by the executors with a fixed number of virtual users.
+fn required_vus(c: &mut Checker, p: &raw::PhaseFile, executor: &str) -> usize {
+    match &p.vus {
+        None => {
+            c.at(
+                p.executor.span(),
+                format!("{executor} needs `vus` (virtual users)"),
+            );
+            1
+        }
+        Some(_) => c.count(&p.vus, "vus", 1..=MAX_VUS, 1),
+    }
+}
+
+/// The workers of an open-model phase whose rate starts at `opening_rate`:
+/// `pre_allocated_vus` defaults to 50 ms worth of that rate (at least 1) and `max_vus` to
+/// 100, or to `pre_allocated_vus` when that is more.
+fn open_pool(c: &mut Checker, p: &raw::PhaseFile, opening_rate: f64) -> OpenPool {
+    let pre = p
+        .pre_allocated_vus
+        .as_ref()
+        .map(|_| c.count(&p.pre_allocated_vus, "pre_allocated_vus", 0..=MAX_VUS, 0));
+    let default_max = DEFAULT_MAX_VUS.max(pre.unwrap_or(0));
+    let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, default_max);
+    let pre_allocated_vus = match pre {
+        Some(pre) if pre > max_vus => {
+            if let Some(span) = p.pre_allocated_vus.as_ref().map(Spanned::span) {
+                c.at(
+                    span,
+                    format!("pre_allocated_vus ({pre}) is more than max_vus ({max_vus})"),
+                );
+            }
+            max_vus
+        }
+        Some(pre) => pre,
+        None => ((opening_rate * 0.05).ceil() as usize).clamp(1, max_vus),
+    };
+    OpenPool {
+        pre_allocated_vus,
+        max_vus,
     }
 }
 
@@ -211,10 +331,20 @@ fn load_keys_set(p: &raw::PhaseFile) -> Vec<(&'static str, Range<usize>)> {
         span("rate", p.rate.as_ref().map(Spanned::span)),
         span("start_rate", p.start_rate.as_ref().map(Spanned::span)),
         span("vus", p.vus.as_ref().map(Spanned::span)),
+        span(
+            "pre_allocated_vus",
+            p.pre_allocated_vus.as_ref().map(Spanned::span),
+        ),
         span("max_vus", p.max_vus.as_ref().map(Spanned::span)),
         span("start_vus", p.start_vus.as_ref().map(Spanned::span)),
         span("stages", p.stages.as_ref().map(Spanned::span)),
+        span("iterations", p.iterations.as_ref().map(Spanned::span)),
+        span("max_duration", p.max_duration.as_ref().map(Spanned::span)),
         span("think_time", p.think_time.as_ref().map(Spanned::span)),
+        span(
+            "graceful_ramp_down",
+            p.graceful_ramp_down.as_ref().map(Spanned::span),
+        ),
     ]
     .into_iter()
     .flatten()
@@ -330,7 +460,7 @@ fn stages_duration(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{parse_drill, EmbeddedProfiles, LoadShape, RateStage, Stage};
+    use crate::config::{parse_drill, EmbeddedProfiles, LoadShape, OpenPool, RateStage, Stage};
     use std::time::Duration;
 
     /// Parses a drill whose one phase is `phase` (its first line is line 5).
@@ -385,7 +515,11 @@ mod tests {
             LoadShape::RampingArrivalRate {
                 start_rate: 0.5,
                 stages: vec![stage(10, 50.0), stage(5, 2.5)],
-                max_vus: 40
+                // 50 ms of the opening 0.5/s rounds up to one worker.
+                pool: OpenPool {
+                    pre_allocated_vus: 1,
+                    max_vus: 40
+                }
             }
         );
         assert_eq!(duration, Duration::from_secs(15));
@@ -396,8 +530,122 @@ mod tests {
         );
         assert!(matches!(
             load,
-            LoadShape::RampingArrivalRate { start_rate, max_vus: 100, .. } if start_rate == 0.0
+            LoadShape::RampingArrivalRate { start_rate, pool: OpenPool { max_vus: 100, .. }, .. } if start_rate == 0.0
         ));
+    }
+
+    #[test]
+    fn open_pools_default_to_50_ms_of_arrivals_and_honour_what_is_given() {
+        let pool = |phase: &str| match shape(phase).0 {
+            LoadShape::ConstantArrivalRate { pool, .. }
+            | LoadShape::RampingArrivalRate { pool, .. } => pool,
+            other => panic!("open model expected: {other:?}"),
+        };
+        let car = "name = \"p\"\nexecutor = \"constant-arrival-rate\"\nduration = \"1s\"\n";
+        let open = |pre_allocated_vus, max_vus| OpenPool {
+            pre_allocated_vus,
+            max_vus,
+        };
+        assert_eq!(pool(&format!("{car}rate = 1000")), open(50, 100));
+        assert_eq!(
+            pool(&format!("{car}rate = 1000\nmax_vus = 20")),
+            open(20, 20)
+        );
+        assert_eq!(
+            pool(&format!(
+                "{car}rate = 10\npre_allocated_vus = 30\nmax_vus = 40"
+            )),
+            open(30, 40)
+        );
+        // Pre-allocating more than 100 raises the default maximum with it (as in k6).
+        assert_eq!(
+            pool(&format!("{car}rate = 10\npre_allocated_vus = 300")),
+            open(300, 300)
+        );
+        assert_eq!(
+            problems(&format!(
+                "{car}rate = 10\npre_allocated_vus = 30\nmax_vus = 20"
+            )),
+            vec!["9:21: pre_allocated_vus (30) is more than max_vus (20)"]
+        );
+        assert_eq!(
+            problems(&format!("{car}rate = 0\nmax_vus = 200000")),
+            vec![
+                "8:8: rate must be between 0.001 and 1000000 requests per second, not 0.0",
+                "9:11: max_vus must be between 1 and 100000",
+            ]
+        );
+    }
+
+    #[test]
+    fn iteration_executors_read_vus_iterations_and_max_duration() {
+        let (load, duration) = shape(
+            "name = \"p\"\nexecutor = \"per-vu-iterations\"\nvus = 4\niterations = 5\nmax_duration = \"30s\"\nthink_time = \"1s\"",
+        );
+        assert_eq!(
+            load,
+            LoadShape::PerVuIterations {
+                vus: 4,
+                iterations: 5,
+                think_time: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(duration, Duration::from_secs(30));
+        assert_eq!(load.planned_iterations(), Some(20));
+        let (load, _) = shape(
+            "name = \"p\"\nexecutor = \"shared-iterations\"\nvus = 4\niterations = 10\nmax_duration = \"1m\"",
+        );
+        assert_eq!(load.executor(), "shared-iterations");
+        assert_eq!(
+            (load.planned_iterations(), load.peak_workers()),
+            (Some(10), 4)
+        );
+    }
+
+    #[test]
+    fn impossible_iteration_phases_are_refused_where_they_stand() {
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"per-vu-iterations\"\nduration = \"10s\""),
+            vec![
+                "7:12: `duration` does not apply to the per-vu-iterations executor",
+                "6:12: per-vu-iterations needs `vus` (virtual users)",
+                "6:12: per-vu-iterations needs `iterations` (at least 1)",
+                "6:12: per-vu-iterations needs `max_duration`: the phase's slot on the run clock, which the next phase waits for even when the iterations finish sooner",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"shared-iterations\"\nvus = 5\niterations = 0\nmax_duration = \"0s\""),
+            vec![
+                "8:14: iterations must be between 1 and 1000000000",
+                "9:16: max_duration must be longer than zero",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"shared-iterations\"\nvus = 5\niterations = 3\nmax_duration = \"1s\""),
+            vec!["7:7: vus (5) is more than iterations (3): the extra users would have nothing to do"]
+        );
+    }
+
+    #[test]
+    fn graceful_bounds_default_to_30_s_and_ramp_down_is_for_ramping_vus() {
+        let drill = parse("name = \"p\"\nexecutor = \"ramping-vus\"\ngraceful_stop = \"2s\"\ngraceful_ramp_down = \"500ms\"\nstages = [{ duration = \"1s\", target = 5 }]")
+            .unwrap_or_else(|e| panic!("valid: {e:#?}"));
+        let phase = &drill.phases[0];
+        assert_eq!(phase.graceful_stop, Duration::from_secs(2));
+        assert!(matches!(
+            phase.load,
+            LoadShape::RampingVus { graceful_ramp_down, .. } if graceful_ramp_down == Duration::from_millis(500)
+        ));
+        let drill = parse("name = \"p\"\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"")
+            .unwrap_or_else(|e| panic!("valid: {e:#?}"));
+        assert_eq!(drill.phases[0].graceful_stop, Duration::from_secs(30));
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\ngraceful_ramp_down = \"1s\"\ngraceful_stop = \"soon\""),
+            vec![
+                "9:22: `graceful_ramp_down` does not apply to the constant-vus executor",
+                "10:17: invalid duration \"soon\" (expected number at 0); write e.g. \"250ms\", \"30s\", \"5m\"",
+            ]
+        );
     }
 
     #[test]
@@ -470,10 +718,10 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_executor_lists_all_four() {
+    fn an_unknown_executor_lists_all_six() {
         assert_eq!(
             problems("name = \"p\"\nexecutor = \"constant-users\"\nduration = \"1s\""),
-            vec!["6:12: unknown executor \"constant-users\" (known: constant-arrival-rate, ramping-arrival-rate, constant-vus, ramping-vus)"]
+            vec!["6:12: unknown executor \"constant-users\" (known: constant-arrival-rate, ramping-arrival-rate, constant-vus, ramping-vus, per-vu-iterations, shared-iterations)"]
         );
     }
 }

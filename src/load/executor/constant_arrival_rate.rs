@@ -3,6 +3,7 @@
 
 use super::super::timetable::Timetable;
 use super::super::Shared;
+use crate::config::OpenPool;
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::Arc;
@@ -13,8 +14,8 @@ pub(super) async fn run(
     phase: PlannedPhase,
     sink: Arc<PhaseSink>,
     rate: f64,
-    max_vus: usize,
+    pool: OpenPool,
 ) {
     let timetable = Timetable::constant(rate, phase.duration);
-    super::open::run(shared, phase, sink, timetable, max_vus).await;
+    super::open::run(shared, phase, sink, timetable, pool).await;
 }

@@ -2,6 +2,7 @@
 //! time for the whole phase (see [`closed`](super::closed)).
 
 use super::super::Shared;
+use super::closed::{Iterations, Users};
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::Arc;
@@ -15,5 +16,11 @@ pub(super) async fn run(
     vus: usize,
     think_time: Duration,
 ) {
-    super::closed::run(shared, phase, sink, think_time, |_| vus).await;
+    let users = Users {
+        wanted: |_| vus,
+        think_time,
+        iterations: Iterations::Unlimited,
+        ramp_down: None,
+    };
+    super::closed::run(shared, phase, sink, users).await;
 }

@@ -1,11 +1,15 @@
 //! The open model shared by the arrival-rate executors: requests start on a timetable
 //! whatever the latency, and latency counts from each request's *intended* start, so a
-//! slow target cannot hide its slowness by slowing the load (no coordinated omission). A
-//! request due while every worker is busy and the queue is full is counted as dropped.
+//! slow target cannot hide its slowness by slowing the load (no coordinated omission).
+//!
+//! Each worker holds one connection and sends one request at a time. A request that no
+//! worker can take on time is **dropped**, never sent late: see [`START_WITHIN`].
 
 use super::super::timetable::Timetable;
 use super::super::worker::Worker;
 use super::super::Shared;
+use super::Tally;
+use crate::config::OpenPool;
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,38 +20,51 @@ use tokio::task::JoinSet;
 /// Shortest pause between two wake-ups of the timetable.
 const DISPATCH_QUANTUM: Duration = Duration::from_micros(500);
 
-/// A worker above the initial pool that waited this long for a request retires, so a
-/// burst's extra workers (and their connections) do not stay for the rest of a soak.
+/// A worker above the pre-allocated ones that waited this long for a request retires, so
+/// a burst's extra workers (and their connections) do not stay for the rest of a soak.
 const RETIRE_AFTER: Duration = Duration::from_secs(2);
 
-/// Runs `timetable` over the phase until it ends or the run stops.
+/// How late a request may be taken by a worker and still be sent.
+///
+/// The rule: a request due at `t` goes to an idle worker; with none idle, to a new worker
+/// if fewer than `max_vus` are alive; otherwise it waits for the first worker to free up.
+/// It is **dropped** (counted, never sent) when at `t` all `max_vus` workers are busy and
+/// `max_vus` requests already wait, or when no worker takes it by `t + START_WITHIN`.
+/// Every worker is one connection, so "no worker free" is "no connection free"; a new
+/// worker connects as part of its first request, and that connect counts in the request's
+/// latency (measured from `t`).
+pub(crate) const START_WITHIN: Duration = Duration::from_millis(100);
+
+/// Runs `timetable` over the phase until it ends or the run stops, then waits out the
+/// graceful stop.
 ///
 /// The timetable runs on a blocking thread: tokio's timer rounds every deadline up to the
 /// next whole millisecond, which would add up to 1 ms of dispatch lag to each latency
 /// measured from the intended start; a thread sleep is accurate to tens of microseconds.
 /// At each wake-up every request that has come due is released with its own intended
-/// start. Workers start at about 50 ms worth of the opening rate's arrivals; whenever a
-/// request comes due and no worker is idle, one more is started, up to `max_vus`.
+/// start. `pool.pre_allocated_vus` workers start with the phase; whenever a request comes
+/// due and no worker is idle, one more is started, up to `pool.max_vus`.
 pub(super) async fn run(
     shared: Arc<Shared>,
     phase: PlannedPhase,
     sink: Arc<PhaseSink>,
     timetable: Timetable,
-    max_vus: usize,
+    pool: OpenPool,
 ) {
     let runtime = tokio::runtime::Handle::current();
     let dispatcher_sink = sink.clone();
+    let cut_at = shared.epoch + phase.cut();
+    let max_vus = pool.max_vus.max(1);
     let dispatcher = tokio::task::spawn_blocking(move || {
         let sink = dispatcher_sink;
         let phase_start = shared.epoch + phase.start;
         let phase_end = shared.epoch + phase.end();
-        let opening_rate = timetable.rate_at(Duration::ZERO);
         let mut arrivals = timetable.arrivals().map(|t| phase_start + t).peekable();
         let (tx, rx) = async_channel::bounded::<Instant>(max_vus);
         let pool = Pool {
             idle: Arc::new(AtomicUsize::new(0)),
             alive: Arc::new(AtomicUsize::new(0)),
-            floor: ((opening_rate * 0.05).ceil() as usize).clamp(1, max_vus),
+            floor: pool.pre_allocated_vus.min(max_vus),
         };
         let mut workers = JoinSet::new();
         let mut started = 0usize;
@@ -59,9 +76,10 @@ pub(super) async fn run(
                 sink.clone(),
                 Duration::ZERO,
             );
+            let tally = Tally::new(sink.clone(), started);
             started += 1;
             pool.alive.fetch_add(1, Ordering::AcqRel);
-            workers.spawn_on(pool.clone().serve(worker, rx.clone()), &runtime);
+            workers.spawn_on(pool.clone().serve(worker, tally, rx.clone()), &runtime);
         };
         for _ in 0..pool.floor {
             spawn_worker(&mut workers);
@@ -80,7 +98,7 @@ pub(super) async fn run(
             let now = Instant::now();
             woke = now;
             while let Some(intended) = arrivals.next_if(|&due| due <= now && due < phase_end) {
-                // Every queued request needs a worker of its own.
+                // Every waiting request needs a worker of its own.
                 if pool.alive.load(Ordering::Acquire) < max_vus
                     && pool.idle.load(Ordering::Acquire) <= rx.len()
                 {
@@ -92,10 +110,7 @@ pub(super) async fn run(
             }
             // Reap retired workers so their task slots do not pile up over a long soak.
             while let Some(done) = workers.try_join_next() {
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "load worker failed");
-                    sink.crashed();
-                }
+                super::joined(done, &sink);
             }
         }
         tx.close();
@@ -103,7 +118,7 @@ pub(super) async fn run(
         workers
     });
     match dispatcher.await {
-        Ok(workers) => super::join_all(workers, &sink).await,
+        Ok(workers) => super::finish(workers, &sink, cut_at).await,
         Err(e) => {
             tracing::error!(error = %e, "open-model scheduler failed");
             sink.crashed();
@@ -116,21 +131,33 @@ pub(super) async fn run(
 struct Pool {
     idle: Arc<AtomicUsize>,
     alive: Arc<AtomicUsize>,
-    /// Workers kept however quiet it gets.
+    /// Workers kept however quiet it gets (the pre-allocated ones).
     floor: usize,
 }
 
 impl Pool {
-    /// One worker's loop: take the next due request, send it, until the timetable closes,
-    /// the run stops, or it has been idle long enough to retire.
-    async fn serve(self, mut worker: Worker, rx: async_channel::Receiver<Instant>) {
+    /// One worker's loop: take the next due request, send it if it is not too late, until
+    /// the timetable closes, the run stops, or it has been idle long enough to retire.
+    async fn serve(
+        self,
+        mut worker: Worker,
+        mut tally: Tally,
+        rx: async_channel::Receiver<Instant>,
+    ) {
         loop {
             self.idle.fetch_add(1, Ordering::AcqRel);
             let next = tokio::time::timeout(RETIRE_AFTER, rx.recv()).await;
             self.idle.fetch_sub(1, Ordering::AcqRel);
             match next {
                 Ok(Ok(intended)) => {
-                    if !worker.iterate(intended).await {
+                    if intended.elapsed() > START_WITHIN {
+                        tally.dropped += 1;
+                        continue;
+                    }
+                    tally.begin();
+                    let completed = worker.iterate(intended).await;
+                    tally.end(completed);
+                    if !completed {
                         break;
                     }
                 }

@@ -4,7 +4,7 @@
 
 use super::super::timetable::Timetable;
 use super::super::Shared;
-use crate::config::RateStage;
+use crate::config::{OpenPool, RateStage};
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::Arc;
@@ -16,8 +16,8 @@ pub(super) async fn run(
     sink: Arc<PhaseSink>,
     start_rate: f64,
     stages: &[RateStage],
-    max_vus: usize,
+    pool: OpenPool,
 ) {
     let timetable = Timetable::ramping(start_rate, stages);
-    super::open::run(shared, phase, sink, timetable, max_vus).await;
+    super::open::run(shared, phase, sink, timetable, pool).await;
 }
