@@ -261,7 +261,7 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
                 name: record.name.clone(),
                 executor: planned.load.executor().into(),
                 start_s: record.start.as_secs_f64(),
-                duration_s: secs,
+                duration_s: record.duration.as_secs_f64(),
                 fault_profiles: planned.profiles.clone(),
                 rps: if secs > 0.0 {
                     ((all.requests as f64 / secs) * 10.0).round() / 10.0
@@ -271,6 +271,7 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
                 dropped: record.recorder.dropped,
                 interrupted: record.recorder.interrupted,
                 iterations: record.recorder.iterations,
+                peak_vus: record.recorder.peak_vus,
                 planned_iterations: planned.load.planned_iterations(),
                 done_s: done.map(|d| (d * 1e3).round() / 1e3),
                 all: GroupSummary::from_stats("*", &all),

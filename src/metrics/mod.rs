@@ -220,6 +220,8 @@ pub struct Recorder {
     /// When an iteration executor had run every iteration, from the phase start; `None`
     /// when it did not (or for the executors that run to the phase end).
     pub finished: Option<Duration>,
+    /// Most workers (virtual users, one connection each) alive at once.
+    pub peak_vus: usize,
     /// Workers that ended in a panic; their samples are lost and the run is invalid.
     pub crashed_workers: u64,
 }
@@ -234,6 +236,7 @@ impl Recorder {
             interrupted: 0,
             iterations: 0,
             finished: None,
+            peak_vus: 0,
             crashed_workers: 0,
         }
     }
@@ -268,6 +271,7 @@ impl Recorder {
         self.interrupted += other.interrupted;
         self.iterations += other.iterations;
         self.finished = self.finished.max(other.finished);
+        self.peak_vus = self.peak_vus.max(other.peak_vus);
         self.crashed_workers += other.crashed_workers;
     }
 

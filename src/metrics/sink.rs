@@ -55,6 +55,11 @@ impl PhaseSink {
         self.with_shard(0, |r| r.finished = Some(at));
     }
 
+    /// Notes that `vus` workers were alive at once (the most is kept).
+    pub fn peak_vus(&self, vus: usize) {
+        self.with_shard(0, |r| r.peak_vus = r.peak_vus.max(vus));
+    }
+
     /// Counts a worker that ended in a panic.
     pub fn crashed(&self) {
         self.with_shard(0, |r| r.crashed_workers += 1);

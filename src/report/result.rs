@@ -229,6 +229,9 @@ pub struct PhaseSummary {
     /// Iterations cut short by the graceful stop or ramp-down (or the run's stop); not
     /// errors.
     pub interrupted: u64,
+    /// Most workers (virtual users, one connection each) alive at once: in the open model,
+    /// how many `max_vus` allowed were needed.
+    pub peak_vus: usize,
     /// Iterations that ran to their end (one request each in the open model).
     pub iterations: u64,
     /// The iterations the phase was to run (iteration executors), else `None`.

@@ -263,7 +263,17 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                     think_time,
                 }
             } else {
-                if let Some(v) = p.vus.as_ref().filter(|_| vus as u64 > iterations) {
+                let given = |n: &Option<Spanned<i64>>| n.as_ref().map(|n| *n.get_ref());
+                // Only when both counts are themselves valid, so one mistake is one error.
+                let comparable = matches!(
+                    (given(&p.vus), given(&p.iterations)),
+                    (Some(v), Some(i)) if (1..=MAX_VUS).contains(&v) && (1..=MAX_ITERATIONS).contains(&i)
+                );
+                if let Some(v) = p
+                    .vus
+                    .as_ref()
+                    .filter(|_| comparable && vus as u64 > iterations)
+                {
                     c.at(
                         v.span(),
                         format!("vus ({vus}) is more than iterations ({iterations}): the extra users would have nothing to do"),

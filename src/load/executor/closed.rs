@@ -145,6 +145,9 @@ pub(super) async fn run<W: Fn(Duration) -> usize>(
             }
         }
         last_want = want;
+        if lowered.len() < want {
+            sink.peak_vus(want);
+        }
         while lowered.len() < want {
             let wake = Arc::new(Notify::new());
             let tickets = Tickets {

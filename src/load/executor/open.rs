@@ -68,6 +68,7 @@ pub(super) async fn run(
         };
         let mut workers = JoinSet::new();
         let mut started = 0usize;
+        let mut peak = 0usize;
         let mut spawn_worker = |workers: &mut JoinSet<()>| {
             let worker = Worker::new(
                 shared.clone(),
@@ -78,7 +79,7 @@ pub(super) async fn run(
             );
             let tally = Tally::new(sink.clone(), started);
             started += 1;
-            pool.alive.fetch_add(1, Ordering::AcqRel);
+            peak = peak.max(pool.alive.fetch_add(1, Ordering::AcqRel) + 1);
             workers.spawn_on(pool.clone().serve(worker, tally, rx.clone()), &runtime);
         };
         for _ in 0..pool.floor {
@@ -115,6 +116,7 @@ pub(super) async fn run(
         }
         tx.close();
         sink.dropped(dropped);
+        sink.peak_vus(peak);
         workers
     });
     match dispatcher.await {
