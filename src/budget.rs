@@ -176,7 +176,7 @@ pub fn check(estimate: &Estimate, limits: Limits) -> Result<(), OverBudget> {
     };
     if estimate.fds() > limits.fds {
         return Err(OverBudget(format!(
-            "the drill needs about {} open descriptors, over this process's limit of {} (ulimit -n); most go to {}",
+            "the drill needs about {} open descriptors, over this process's limit of {} (raise it with `ulimit -n`, up to the hard limit `ulimit -Hn` shows); most go to {}",
             estimate.fds(),
             limits.fds,
             largest(|c| c.fds)

@@ -308,3 +308,60 @@ async fn requests_no_worker_can_take_on_time_are_dropped_not_queued() {
         phase.all.latency_ms
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_up_normal_peak_stress_recovery_chain_on_one_clock() {
+    // tests/fixtures/shapes/lifecycle.toml, scaled from minutes to 400 ms phases.
+    let (addr, _, server) = target(Duration::ZERO).await;
+    let (result, _) = run_phases(
+        addr,
+        "[[phases]]\nname = \"warm-up\"\nexecutor = \"ramping-arrival-rate\"\nstages = [{ duration = \"400ms\", target = 50 }]\n\n\
+         [[phases]]\nname = \"normal\"\nexecutor = \"constant-arrival-rate\"\nrate = 50\nduration = \"400ms\"\n\n\
+         [[phases]]\nname = \"peak\"\nexecutor = \"ramping-arrival-rate\"\nstart_rate = 50\nstages = [{ duration = \"400ms\", target = 200 }]\npre_allocated_vus = 5\n\n\
+         [[phases]]\nname = \"stress\"\nexecutor = \"ramping-vus\"\nstart_vus = 5\nstages = [{ duration = \"400ms\", target = 20 }]\nthink_time = \"20ms\"\n\n\
+         [[phases]]\nname = \"recovery\"\nexecutor = \"constant-arrival-rate\"\nrate = 50\nduration = \"400ms\"",
+    )
+    .await;
+    server.abort();
+    let summary: Vec<(&str, f64, u64, u64)> = result
+        .phases
+        .iter()
+        .map(|p| (p.name.as_str(), p.start_s, p.all.requests, p.dropped))
+        .collect();
+    let starts: Vec<f64> = summary.iter().map(|s| s.1).collect();
+    assert_eq!(starts, vec![0.0, 0.4, 0.8, 1.2, 1.6]);
+    // The open-model phases send exactly their timetables (0 → 50/s over 0.4 s is 10).
+    let open: Vec<(u64, u64)> = [0, 1, 2, 4]
+        .iter()
+        .map(|&i| (summary[i].2, summary[i].3))
+        .collect();
+    assert_eq!(
+        open,
+        vec![(10, 0), (20, 0), (50, 0), (20, 0)],
+        "{summary:?}"
+    );
+    assert!(summary[3].2 >= 20, "{summary:?}");
+    assert!(result.phases.iter().all(|p| p.all.errors == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spike_from_10_to_500_users_in_a_second() {
+    // tests/fixtures/shapes/spike.toml's spike, held 1 s instead of a minute.
+    let (addr, seen, server) = target(Duration::from_millis(5)).await;
+    let result = run(
+        addr,
+        "executor = \"ramping-vus\"\nstart_vus = 10\nthink_time = \"500ms\"\nstages = [{ duration = \"1s\", target = 500 }, { duration = \"1s\", target = 500 }]",
+    )
+    .await;
+    server.abort();
+    let phase = &result.phases[0];
+    assert_eq!((phase.peak_vus, phase.all.errors), (500, 0), "{phase:?}");
+    // Every user, on its own connection, sent at least once while held at 500.
+    let connections = seen.connections.load(Ordering::SeqCst);
+    assert!((500..=501).contains(&connections), "{connections}");
+    assert!(phase.all.requests >= 1_000, "{}", phase.all.requests);
+    // The ramp: about a tenth of the users by 0.1 s, all of them by 1 s.
+    let at = offsets(&seen);
+    let early = at.iter().filter(|t| **t < 0.1).count();
+    assert!(early < 150, "{early} requests in the first 100 ms");
+}
