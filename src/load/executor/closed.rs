@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// How often the number of virtual users is brought to what the schedule wants.
 const ADJUST_EVERY: Duration = Duration::from_millis(50);
@@ -80,6 +81,8 @@ struct Context {
     ramp_down: Option<Duration>,
     /// Users the schedule wants now; users numbered from it up idle.
     desired: AtomicUsize,
+    /// Cancelled at the phase end (or the run's stop): pauses end then.
+    ended: CancellationToken,
 }
 
 impl Context {
@@ -126,6 +129,7 @@ pub(super) async fn run<W: Fn(Duration) -> usize>(
         think_time: users.think_time,
         ramp_down: users.ramp_down,
         desired: AtomicUsize::new(0),
+        ended: shared.stop.child_token(),
     });
     let limited = users.iterations.limited();
     // One wake-up per user, for a ramp down.
@@ -174,6 +178,7 @@ pub(super) async fn run<W: Fn(Duration) -> usize>(
             }
         }
     }
+    ctx.ended.cancel();
     super::finish(workers, &sink, cut_at).await;
 }
 
@@ -182,7 +187,6 @@ pub(super) async fn run<W: Fn(Duration) -> usize>(
 async fn user(ctx: Arc<Context>, index: usize, lowered: Arc<Notify>, mut tickets: Tickets) {
     let mut tally = Tally::new(ctx.sink.clone(), index);
     let mut worker = ctx.worker(index);
-    let stop = &ctx.shared.stop;
     if !tickets.take() {
         return;
     }
@@ -193,7 +197,7 @@ async fn user(ctx: Arc<Context>, index: usize, lowered: Arc<Notify>, mut tickets
             }
             tokio::select! {
                 _ = tokio::time::sleep(ADJUST_EVERY) => {}
-                _ = stop.cancelled() => return,
+                _ = ctx.ended.cancelled() => return,
             }
         }
         if ctx.over() {
@@ -249,6 +253,7 @@ async fn user(ctx: Arc<Context>, index: usize, lowered: Arc<Notify>, mut tickets
         if !completed || !tickets.take() {
             return;
         }
+        // Biased, so that no pause (the common case) costs no wake-up registration.
         tokio::select! {
             biased;
             thought = worker.think() => {
@@ -256,7 +261,7 @@ async fn user(ctx: Arc<Context>, index: usize, lowered: Arc<Notify>, mut tickets
                     return;
                 }
             }
-            _ = tokio::time::sleep_until(ctx.phase_end.into()) => return,
+            _ = ctx.ended.cancelled() => return,
         }
     }
 }
