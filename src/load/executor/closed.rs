@@ -83,6 +83,8 @@ struct Context {
     desired: AtomicUsize,
     /// Cancelled at the phase end (or the run's stop): pauses end then.
     ended: CancellationToken,
+    /// Users that ran every iteration they could take.
+    exhausted: AtomicUsize,
 }
 
 impl Context {
@@ -130,6 +132,7 @@ pub(super) async fn run<W: Fn(Duration) -> usize>(
         ramp_down: users.ramp_down,
         desired: AtomicUsize::new(0),
         ended: shared.stop.child_token(),
+        exhausted: AtomicUsize::new(0),
     });
     let limited = users.iterations.limited();
     // One wake-up per user, for a ramp down.
@@ -169,7 +172,9 @@ pub(super) async fn run<W: Fn(Duration) -> usize>(
                 if let Some(done) = done {
                     super::joined(done, &sink);
                 }
-                if limited && workers.is_empty() {
+                // Not when users ended for another reason (the run's stop, a crash).
+                let all_done = ctx.exhausted.load(Ordering::Acquire) == lowered.len();
+                if limited && workers.is_empty() && all_done {
                     // Every user has run its share: the phase is done early, though it
                     // keeps its slot on the run clock.
                     sink.finished(Instant::now().saturating_duration_since(phase_start));
@@ -188,6 +193,7 @@ async fn user(ctx: Arc<Context>, index: usize, lowered: Arc<Notify>, mut tickets
     let mut tally = Tally::new(ctx.sink.clone(), index);
     let mut worker = ctx.worker(index);
     if !tickets.take() {
+        ctx.exhausted.fetch_add(1, Ordering::AcqRel);
         return;
     }
     loop {
@@ -250,7 +256,11 @@ async fn user(ctx: Arc<Context>, index: usize, lowered: Arc<Notify>, mut tickets
                 }
             }
         };
-        if !completed || !tickets.take() {
+        if !completed {
+            return;
+        }
+        if !tickets.take() {
+            ctx.exhausted.fetch_add(1, Ordering::AcqRel);
             return;
         }
         // Biased, so that no pause (the common case) costs no wake-up registration.
