@@ -291,6 +291,10 @@ async fn requests_no_worker_can_take_on_time_are_dropped_not_queued() {
     .await;
     server.abort();
     let phase = &result.phases[0];
+    eprintln!(
+        "sent {}, dropped {}, interrupted {}",
+        phase.all.requests, phase.dropped, phase.interrupted
+    );
     assert_eq!(
         phase.all.requests + phase.dropped + phase.interrupted,
         20,

@@ -24,16 +24,27 @@ const DISPATCH_QUANTUM: Duration = Duration::from_micros(500);
 /// a burst's extra workers (and their connections) do not stay for the rest of a soak.
 const RETIRE_AFTER: Duration = Duration::from_secs(2);
 
-/// How late a request may be taken by a worker and still be sent.
+/// How long a request may wait for a worker to free up before it is dropped.
 ///
 /// The rule: a request due at `t` goes to an idle worker; with none idle, to a new worker
-/// if fewer than `max_vus` are alive; otherwise it waits for the first worker to free up.
-/// It is **dropped** (counted, never sent) when at `t` all `max_vus` workers are busy and
-/// `max_vus` requests already wait, or when no worker takes it by `t + START_WITHIN`.
-/// Every worker is one connection, so "no worker free" is "no connection free"; a new
-/// worker connects as part of its first request, and that connect counts in the request's
-/// latency (measured from `t`).
+/// if fewer than `max_vus` are alive. Otherwise all `max_vus` are busy and it waits for
+/// the first to free up: it is **dropped** (counted, never sent) if `max_vus` requests
+/// already wait, or if no worker takes it by `t + START_WITHIN`. Every worker is one
+/// connection, so "no worker free" is "no connection free". A new worker connects as part
+/// of its first request, and a request that had a worker but left late because the load
+/// generator itself was slow is sent, not dropped: both delays count in its latency,
+/// measured from `t`.
 pub(crate) const START_WITHIN: Duration = Duration::from_millis(100);
+
+/// A request released by the timetable.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    /// When it was due: its latency counts from here.
+    intended: Instant,
+    /// Whether it had to wait for a busy worker (every one of `max_vus` was), and so is
+    /// dropped past [`START_WITHIN`].
+    waits: bool,
+}
 
 /// Runs `timetable` over the phase until it ends or the run stops, then waits out the
 /// graceful stop.
@@ -60,7 +71,7 @@ pub(super) async fn run(
         let phase_start = shared.epoch + phase.start;
         let phase_end = shared.epoch + phase.end();
         let mut arrivals = timetable.arrivals().map(|t| phase_start + t).peekable();
-        let (tx, rx) = async_channel::bounded::<Instant>(max_vus);
+        let (tx, rx) = async_channel::bounded::<Due>(max_vus);
         let pool = Pool {
             idle: Arc::new(AtomicUsize::new(0)),
             alive: Arc::new(AtomicUsize::new(0)),
@@ -99,13 +110,13 @@ pub(super) async fn run(
             let now = Instant::now();
             woke = now;
             while let Some(intended) = arrivals.next_if(|&due| due <= now && due < phase_end) {
-                // Every waiting request needs a worker of its own.
-                if pool.alive.load(Ordering::Acquire) < max_vus
-                    && pool.idle.load(Ordering::Acquire) <= rx.len()
-                {
+                // Every request released needs a worker of its own.
+                let mut waits = pool.idle.load(Ordering::Acquire) <= rx.len();
+                if waits && pool.alive.load(Ordering::Acquire) < max_vus {
                     spawn_worker(&mut workers);
+                    waits = false;
                 }
-                if tx.try_send(intended).is_err() {
+                if tx.try_send(Due { intended, waits }).is_err() {
                     dropped += 1;
                 }
             }
@@ -140,24 +151,19 @@ struct Pool {
 impl Pool {
     /// One worker's loop: take the next due request, send it if it is not too late, until
     /// the timetable closes, the run stops, or it has been idle long enough to retire.
-    async fn serve(
-        self,
-        mut worker: Worker,
-        mut tally: Tally,
-        rx: async_channel::Receiver<Instant>,
-    ) {
+    async fn serve(self, mut worker: Worker, mut tally: Tally, rx: async_channel::Receiver<Due>) {
         loop {
             self.idle.fetch_add(1, Ordering::AcqRel);
             let next = tokio::time::timeout(RETIRE_AFTER, rx.recv()).await;
             self.idle.fetch_sub(1, Ordering::AcqRel);
             match next {
-                Ok(Ok(intended)) => {
-                    if intended.elapsed() > START_WITHIN {
+                Ok(Ok(due)) => {
+                    if due.waits && due.intended.elapsed() > START_WITHIN {
                         tally.dropped += 1;
                         continue;
                     }
                     tally.begin();
-                    let completed = worker.iterate(intended).await;
+                    let completed = worker.iterate(due.intended).await;
                     tally.end(completed);
                     if !completed {
                         break;
