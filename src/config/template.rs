@@ -198,10 +198,40 @@ impl Template {
 
     /// Appends `text` parsed as a template (see [`Template::parse`]).
     pub fn append(&mut self, text: &str, escape: Escape, names: &Names) -> Result<(), TemplateError> {
+        self.append_with(text, escape, names, false)
+    }
+
+    /// Appends `text` parsed as a template whose fixed text is escaped too (a query or
+    /// form value written in the drill as plain text: `q = "a b"` sends `q=a%20b`).
+    pub fn append_escaped(
+        &mut self,
+        text: &str,
+        escape: Escape,
+        names: &Names,
+    ) -> Result<(), TemplateError> {
+        self.append_with(text, escape, names, true)
+    }
+
+    fn append_with(
+        &mut self,
+        text: &str,
+        escape: Escape,
+        names: &Names,
+        escape_literals: bool,
+    ) -> Result<(), TemplateError> {
+        let literal = |t: &mut Template, text: &str| {
+            if escape_literals {
+                let mut escaped = String::new();
+                escape_into(&mut escaped, text, escape);
+                t.push_literal(&escaped);
+            } else {
+                t.push_literal(text);
+            }
+        };
         let mut rest = text;
         let mut at = 0;
         while let Some(open) = rest.find("{{") {
-            self.push_literal(&rest[..open]);
+            literal(self, &rest[..open]);
             let offset = at + open;
             let after = &rest[open + 2..];
             let close = after.find("}}").ok_or_else(|| TemplateError {
@@ -222,7 +252,7 @@ impl Template {
             at += consumed;
             rest = &rest[consumed..];
         }
-        self.push_literal(rest);
+        literal(self, rest);
         Ok(())
     }
 

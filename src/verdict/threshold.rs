@@ -315,6 +315,8 @@ mod tests {
         Threshold {
             phase: Some("p".into()),
             request: None,
+            user: None,
+            tag: None,
             metric,
             limits: Limits {
                 target: None,
