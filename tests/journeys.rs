@@ -62,7 +62,11 @@ async fn handle(
         .await
         .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
         .unwrap_or_default();
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
     let header = |name: &str| {
         parts
             .headers
@@ -160,7 +164,8 @@ async fn shop() -> (SocketAddr, State, tokio::task::JoinHandle<()>) {
 
 /// A scratch directory for a test's data files.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("breakerbox-journeys-{}-{name}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("breakerbox-journeys-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
@@ -175,7 +180,11 @@ async fn run(addr: SocketAddr, dir: &std::path::Path, body: &str) -> Result<RunR
     let prepared = PreparedDrill::prepare(drill, &Overrides::default()).await?;
     let started = Instant::now();
     let result = prepared.execute(Stop::new()).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "bounded: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded: {:?}",
+        started.elapsed()
+    );
     Ok(result)
 }
 
@@ -289,7 +298,12 @@ min_check_rate = 1.0
         "env placeholder"
     );
     assert_eq!(result.setup.len(), 1);
-    assert!(result.setup[0].ok && result.teardown[0].ok, "{:?} {:?}", result.setup, result.teardown);
+    assert!(
+        result.setup[0].ok && result.teardown[0].ok,
+        "{:?} {:?}",
+        result.setup,
+        result.teardown
+    );
 
     // Three users, three rows, each its own: one login each (on_start succeeded once).
     let logins: Vec<&str> = seen
@@ -299,10 +313,20 @@ min_check_rate = 1.0
         .collect();
     let mut users: Vec<&str> = logins.clone();
     users.sort_unstable();
-    assert_eq!(users, ["pass=bob&user=bob", "pass=dic&user=cid", "pass=nna&user=ann"]);
+    assert_eq!(
+        users,
+        [
+            "pass=bob&user=bob",
+            "pass=dic&user=cid",
+            "pass=nna&user=ann"
+        ]
+    );
 
     // Every authenticated call carried a real token; every view asked for a created id.
-    let authed: Vec<&Seen> = seen.iter().filter(|s| s.path == "/me" || s.path.ends_with("/items")).collect();
+    let authed: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.path == "/me" || s.path.ends_with("/items"))
+        .collect();
     assert!(authed.len() >= 6, "{}", authed.len());
     for s in &authed {
         let token = s.authorization.as_deref().unwrap_or("");
@@ -311,7 +335,10 @@ min_check_rate = 1.0
             "{s:?}"
         );
     }
-    let views = seen.iter().filter(|s| s.path.starts_with("/shops/s1/items/")).count();
+    let views = seen
+        .iter()
+        .filter(|s| s.path.starts_with("/shops/s1/items/"))
+        .count();
     assert!(views >= 3, "{views}");
     drop(shop);
 
@@ -321,10 +348,18 @@ min_check_rate = 1.0
     let me = group(&result, "me");
     let checks = me.checks.as_ref().expect("checks");
     assert_eq!(checks.failed, 0);
-    assert_eq!(checks.passed, me.requests * 3, "status, body_pointer, max_duration");
+    assert_eq!(
+        checks.passed,
+        me.requests * 3,
+        "status, body_pointer, max_duration"
+    );
     assert_eq!(result.phases[0].users.len(), 1);
     assert_eq!(result.phases[0].users[0].name, "member");
-    let tags: Vec<&str> = result.phases[0].tags.iter().map(|t| t.name.as_str()).collect();
+    let tags: Vec<&str> = result.phases[0]
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
     assert_eq!(tags, ["auth", "write"]);
     assert!(result.phases[0].groups.iter().all(|g| g.skipped.is_empty()));
 }
@@ -434,8 +469,22 @@ think_time = "50ms"
     let follow = group(&result, "follow");
     assert!(follow.requests > 0);
     assert_eq!(follow.statuses.keys().copied().collect::<Vec<_>>(), [200]);
-    assert_eq!(group(&result, "stay").statuses.keys().copied().collect::<Vec<_>>(), [302]);
-    assert_eq!(group(&result, "away").statuses.keys().copied().collect::<Vec<_>>(), [302]);
+    assert_eq!(
+        group(&result, "stay")
+            .statuses
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [302]
+    );
+    assert_eq!(
+        group(&result, "away")
+            .statuses
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [302]
+    );
     let news = seen.iter().filter(|s| s.path == "/new").count() as u64;
     assert_eq!(news, follow.requests, "one hop per followed request");
     assert!(!seen.iter().any(|s| s.path == "/x"));
@@ -469,7 +518,10 @@ duration = "1s"
     .expect_err("setup fails");
     server.abort();
     assert!(err.is_invalid_run());
-    assert_eq!(err.to_string(), "setup request \"init\" failed: answered 500");
+    assert_eq!(
+        err.to_string(),
+        "setup request \"init\" failed: answered 500"
+    );
     let seen = state.lock().expect("lock").seen.clone();
     assert_eq!(seen.len(), 1, "only the setup request: {seen:?}");
 }

@@ -67,14 +67,17 @@ impl DataSet {
         }
         let text = String::from_utf8(bytes)
             .map_err(|_| format!("data file {} is not UTF-8 text", path.display()))?;
-        DataSet::parse(name, mode, &text).map_err(|why| format!("data file {}: {why}", path.display()))
+        DataSet::parse(name, mode, &text)
+            .map_err(|why| format!("data file {}: {why}", path.display()))
     }
 
     /// Parses CSV `text` (RFC 4180: a header row, `,` separators, `"` quoting with `""`
     /// for a quote, LF or CRLF line ends; blank lines are skipped).
     pub fn parse(name: &str, mode: DataMode, text: &str) -> Result<DataSet, String> {
         let mut records = parse_csv(text)?.into_iter();
-        let (_, columns) = records.next().ok_or("it is empty: the first line names the columns")?;
+        let (_, columns) = records
+            .next()
+            .ok_or("it is empty: the first line names the columns")?;
         if columns.iter().any(|c| c.trim().is_empty()) {
             return Err("a column in the header row has no name".into());
         }
@@ -142,7 +145,9 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
                     quoted_field = true;
                     loop {
                         match chars.next() {
-                            None => return Err(format!("line {start}: a quoted field is never closed")),
+                            None => {
+                                return Err(format!("line {start}: a quoted field is never closed"))
+                            }
                             Some('"') if chars.peek() == Some(&'"') => {
                                 chars.next();
                                 field.push('"');
@@ -213,7 +218,11 @@ mod tests {
         let err = |text: &str| DataSet::parse("u", DataMode::Random, text).expect_err("bad");
         assert!(err("").contains("empty"));
         assert!(err("a,b\n").contains("no data rows"));
-        assert!(err("a,b\n1,2\n3\n").contains("line 3 has 1 fields"), "{}", err("a,b\n1,2\n3\n"));
+        assert!(
+            err("a,b\n1,2\n3\n").contains("line 3 has 1 fields"),
+            "{}",
+            err("a,b\n1,2\n3\n")
+        );
         assert!(err("a\n\"x\n").contains("never closed"));
         assert!(err("a\n\"x\"y\n").contains("after a closing quote"));
         assert!(err("a,\n1,2\n").contains("no name"));
@@ -221,8 +230,15 @@ mod tests {
 
     #[test]
     fn a_missing_file_names_the_path() {
-        let e = DataSet::read("u", DataMode::Sequential, Path::new("/nonexistent/users.csv"))
-            .expect_err("missing");
-        assert!(e.starts_with("cannot read data file /nonexistent/users.csv"), "{e}");
+        let e = DataSet::read(
+            "u",
+            DataMode::Sequential,
+            Path::new("/nonexistent/users.csv"),
+        )
+        .expect_err("missing");
+        assert!(
+            e.starts_with("cannot read data file /nonexistent/users.csv"),
+            "{e}"
+        );
     }
 }

@@ -16,13 +16,13 @@ mod raw;
 pub mod template;
 mod validate;
 
+pub use data::{DataMode, DataSet};
 pub use diagnostic::{line_column, Diagnostic, LineIndex};
 pub use duration::{parse_duration, MAX_DURATION};
 pub use expect::*;
+pub use journey::*;
 pub use observe::*;
 pub use profile::{EmbeddedProfiles, ProfileDirs, ProfileSource};
-pub use data::{DataMode, DataSet};
-pub use journey::*;
 pub use template::{PathTemplate, Template};
 pub use validate::check_base_url;
 

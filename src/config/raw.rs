@@ -189,7 +189,10 @@ impl<'de> Deserialize<'de> for TaskEntry {
                     weight: None,
                 })
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TaskEntry, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TaskEntry, A::Error> {
                 let mut request = None;
                 let mut weight = None;
                 while let Some(key) = map.next_key::<String>()? {
@@ -197,7 +200,10 @@ impl<'de> Deserialize<'de> for TaskEntry {
                         "request" => request = Some(map.next_value::<String>()?),
                         "weight" => weight = Some(map.next_value::<Spanned<u32>>()?),
                         other => {
-                            return Err(serde::de::Error::unknown_field(other, &["request", "weight"]))
+                            return Err(serde::de::Error::unknown_field(
+                                other,
+                                &["request", "weight"],
+                            ))
                         }
                     }
                 }
@@ -233,7 +239,10 @@ impl<'de> Deserialize<'de> for ThinkFile {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ThinkFile, E> {
                 Ok(ThinkFile::Constant(v.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ThinkFile, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ThinkFile, A::Error> {
                 let (mut min, mut max, mut pacing) = (None, None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     let slot = match key.as_str() {

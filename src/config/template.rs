@@ -37,13 +37,25 @@ pub enum Escape {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Literal(String),
-    RandomInt { low: i64, high: i64 },
-    RandomString { len: usize },
+    RandomInt {
+        low: i64,
+        high: i64,
+    },
+    RandomString {
+        len: usize,
+    },
     Uuid,
     Vu,
     Iteration,
-    Data { set: usize, column: usize, escape: Escape },
-    Capture { slot: usize, escape: Escape },
+    Data {
+        set: usize,
+        column: usize,
+        escape: Escape,
+    },
+    Capture {
+        slot: usize,
+        escape: Escape,
+    },
 }
 
 /// A parse problem: what is wrong and where, as a byte offset into the parsed text.
@@ -197,7 +209,12 @@ impl Template {
     }
 
     /// Appends `text` parsed as a template (see [`Template::parse`]).
-    pub fn append(&mut self, text: &str, escape: Escape, names: &Names) -> Result<(), TemplateError> {
+    pub fn append(
+        &mut self,
+        text: &str,
+        escape: Escape,
+        names: &Names,
+    ) -> Result<(), TemplateError> {
         self.append_with(text, escape, names, false)
     }
 
@@ -397,7 +414,8 @@ fn uuid_v4(rng: &mut Rng, out: &mut String) {
 /// Largest `random_string` length: enough for any id, small enough to catch typos.
 const MAX_RANDOM_STRING: usize = 4096;
 
-const KNOWN: &str = "random_int, random_string, uuid, vu, iteration, data.SET.COLUMN, env.NAME, capture.NAME";
+const KNOWN: &str =
+    "random_int, random_string, uuid, vu, iteration, data.SET.COLUMN, env.NAME, capture.NAME";
 
 fn parse_placeholder(body: &str, escape: Escape, names: &Names) -> Result<Part, String> {
     let words: Vec<&str> = body.split_whitespace().collect();
@@ -465,9 +483,9 @@ fn dotted(word: &str, escape: Escape, names: &Names) -> Result<Part, String> {
             Ok(Part::Capture { slot, escape })
         }
         "data" => {
-            let (set_name, column_name) = rest
-                .split_once('.')
-                .ok_or_else(|| format!("data needs a set and a column: {{{{data.SET.COLUMN}}}}, not \"{word}\""))?;
+            let (set_name, column_name) = rest.split_once('.').ok_or_else(|| {
+                format!("data needs a set and a column: {{{{data.SET.COLUMN}}}}, not \"{word}\"")
+            })?;
             let set = names
                 .data
                 .iter()
@@ -493,7 +511,9 @@ fn dotted(word: &str, escape: Escape, names: &Names) -> Result<Part, String> {
                 escape,
             })
         }
-        other => Err(format!("unknown placeholder \"{other}.…\" (known: {KNOWN})")),
+        other => Err(format!(
+            "unknown placeholder \"{other}.…\" (known: {KNOWN})"
+        )),
     }
 }
 
@@ -568,14 +588,14 @@ mod tests {
             Ok("Bearer a\"b")
         );
         assert_eq!(render(&t, &[None, None]), Err(Missing::Capture(0)));
-        let json = Template::parse("{\"t\":\"{{capture.token}}\"}", Escape::Json, &names)
-            .expect("ok");
+        let json =
+            Template::parse("{\"t\":\"{{capture.token}}\"}", Escape::Json, &names).expect("ok");
         assert_eq!(
             render(&json, &[Some("a\"b\n".into()), None]).as_deref(),
             Ok("{\"t\":\"a\\\"b\\n\"}")
         );
-        let path = Template::parse_path("/item/{{capture.id}}?k={{env.API_KEY}}", &names)
-            .expect("ok");
+        let path =
+            Template::parse_path("/item/{{capture.id}}?k={{env.API_KEY}}", &names).expect("ok");
         assert_eq!(
             render(&path, &[None, Some("a b/c?".into())]).as_deref(),
             Ok("/item/a%20b/c%3F?k=k%20y")
@@ -599,8 +619,12 @@ mod tests {
             captures: &[],
             env: &|_| None,
         };
-        let t = Template::parse("{{data.users.name}}:{{data.users.pass}}", Escape::None, &names)
-            .expect("ok");
+        let t = Template::parse(
+            "{{data.users.name}}:{{data.users.pass}}",
+            Escape::None,
+            &names,
+        )
+        .expect("ok");
         assert_eq!(t.data_sets().collect::<Vec<_>>(), [0, 0]);
         let mut rng = Rng::new(1, 1);
         let mut out = String::new();
@@ -634,7 +658,10 @@ mod tests {
         assert!(err("/{{random_int 1}}").message.contains("two integers"));
         assert!(err("/{{random_int 5 1}}").message.contains("below"));
         let unknown = err("/a/{{uid}}");
-        assert!(unknown.message.contains("unknown placeholder"), "{unknown:?}");
+        assert!(
+            unknown.message.contains("unknown placeholder"),
+            "{unknown:?}"
+        );
         assert_eq!(unknown.offset, 3);
         assert!(err("/{{random_int 1 2").message.contains("unclosed"));
         assert!(err("/{{capture.x}}").message.contains("unknown capture"));
@@ -646,10 +673,14 @@ mod tests {
 
     #[test]
     fn literal_templates_are_recognised() {
-        let t = Template::parse("/a{{env.X}}b", Escape::Path, &Names {
-            env: &|_| Some("x y".into()),
-            ..Names::EMPTY
-        })
+        let t = Template::parse(
+            "/a{{env.X}}b",
+            Escape::Path,
+            &Names {
+                env: &|_| Some("x y".into()),
+                ..Names::EMPTY
+            },
+        )
         .expect("ok");
         assert_eq!(t.as_literal(), Some("/ax%20yb"));
         assert!(Template::parse("{{vu}}", Escape::None, &Names::EMPTY)

@@ -165,7 +165,10 @@ mod tests {
         let json = |p: &str| spec(CaptureSource::Json(p.into()));
         assert_eq!(seen.capture(&json("/token")).as_deref(), Some("t-1"));
         assert_eq!(seen.capture(&json("/user/id")).as_deref(), Some("42"));
-        assert_eq!(seen.capture(&json("/user/tags")).as_deref(), Some("[\"a\"]"));
+        assert_eq!(
+            seen.capture(&json("/user/tags")).as_deref(),
+            Some("[\"a\"]")
+        );
         assert_eq!(seen.capture(&json("/none")), None, "null is nothing");
         assert_eq!(seen.capture(&json("/empty")), None, "empty is nothing");
         assert_eq!(seen.capture(&json("/missing")), None);
@@ -173,9 +176,13 @@ mod tests {
         assert_eq!(seen.capture(&header).as_deref(), Some("abc"));
         let absent = spec(CaptureSource::Header("x-other".parse().expect("name")));
         assert_eq!(seen.capture(&absent), None);
-        let group = spec(CaptureSource::Regex(regex::Regex::new(r#""id":(\d+)"#).expect("re")));
+        let group = spec(CaptureSource::Regex(
+            regex::Regex::new(r#""id":(\d+)"#).expect("re"),
+        ));
         assert_eq!(seen.capture(&group).as_deref(), Some("42"));
-        let whole = spec(CaptureSource::Regex(regex::Regex::new(r"t-\d").expect("re")));
+        let whole = spec(CaptureSource::Regex(
+            regex::Regex::new(r"t-\d").expect("re"),
+        ));
         assert_eq!(seen.capture(&whole).as_deref(), Some("t-1"));
         let none = spec(CaptureSource::Regex(regex::Regex::new(r"zzz").expect("re")));
         assert_eq!(seen.capture(&none), None);
@@ -200,7 +207,10 @@ mod tests {
         assert_eq!((slow.passed, slow.failed), (0, 4));
         assert_eq!(slow.failed_kinds, 0b1111);
         let none = all_failed(&checks);
-        assert_eq!((none.passed, none.failed, none.failed_kinds), (0, 4, 0b1111));
+        assert_eq!(
+            (none.passed, none.failed, none.failed_kinds),
+            (0, 4, 0b1111)
+        );
         let exists = Checks {
             body_pointer: Some("/ok".into()),
             ..Checks::default()

@@ -57,7 +57,9 @@ impl DataRuntime {
     /// Gives a unique row back (its virtual user is gone).
     pub fn release(&self, set: usize, row: usize) {
         if let Some(free) = self.free.get(set) {
-            free.lock().unwrap_or_else(PoisonError::into_inner).push(row);
+            free.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(row);
         }
     }
 }
@@ -98,13 +100,22 @@ mod tests {
         let d = runtime(DataMode::Unique);
         let mut rng = Rng::new(1, 1);
         let mut leases = [None, None, None, None];
-        let rows: Vec<_> = leases
-            .iter_mut()
-            .map(|l| d.pick(0, &mut rng, l))
-            .collect();
-        assert_eq!(rows, [Some(0), Some(1), Some(2), None], "three rows, four users");
-        assert_eq!(d.pick(0, &mut rng, &mut leases[1]), Some(1), "a user keeps its row");
+        let rows: Vec<_> = leases.iter_mut().map(|l| d.pick(0, &mut rng, l)).collect();
+        assert_eq!(
+            rows,
+            [Some(0), Some(1), Some(2), None],
+            "three rows, four users"
+        );
+        assert_eq!(
+            d.pick(0, &mut rng, &mut leases[1]),
+            Some(1),
+            "a user keeps its row"
+        );
         d.release(0, 1);
-        assert_eq!(d.pick(0, &mut rng, &mut leases[3]), Some(1), "a freed row is reused");
+        assert_eq!(
+            d.pick(0, &mut rng, &mut leases[3]),
+            Some(1),
+            "a freed row is reused"
+        );
     }
 }

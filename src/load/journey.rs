@@ -47,7 +47,12 @@ pub(super) enum Skip {
 
 impl Journeys {
     /// The journey state for `drill`, with setup's captured values.
-    pub fn new(drill: &Drill, seed: u64, globals: Vec<Option<String>>, classifier_body: usize) -> Self {
+    pub fn new(
+        drill: &Drill,
+        seed: u64,
+        globals: Vec<Option<String>>,
+        classifier_body: usize,
+    ) -> Self {
         let users = drill.journey.user_types(&drill.requests);
         let cumulative = |weights: &mut dyn Iterator<Item = u32>| {
             weights
@@ -139,7 +144,9 @@ impl Journeys {
         };
         let cumulative = &self.task_weights[user];
         let total = cumulative.last().copied().unwrap_or(0).max(1);
-        tasks.get(pick_weighted(cumulative, draw % total)).map(|(r, _)| *r)
+        tasks
+            .get(pick_weighted(cumulative, draw % total))
+            .map(|(r, _)| *r)
     }
 
     /// Why a request skipped for `skip` was not sent.
@@ -281,9 +288,8 @@ pub(super) fn read(
             captured: true,
         };
     }
-    let mut seen = response.map(|(head, service)| {
-        Seen::new(head.status.as_u16(), &head.headers, &head.body, service)
-    });
+    let mut seen = response
+        .map(|(head, service)| Seen::new(head.status.as_u16(), &head.headers, &head.body, service));
     let checks = match &mut seen {
         _ if spec.checks.is_empty() => CheckTally::default(),
         Some(seen) => seen.check(&spec.checks),
@@ -339,7 +345,10 @@ mod tests {
             assert!(got.abs_diff(want) <= 3, "{thousand:?}");
         }
         let again = Journeys::new(&d, 7, Vec::new(), 0);
-        assert!((0..50).all(|i| j.user_for(i) == again.user_for(i)), "deterministic");
+        assert!(
+            (0..50).all(|i| j.user_for(i) == again.user_for(i)),
+            "deterministic"
+        );
     }
 
     #[test]

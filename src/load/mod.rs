@@ -181,7 +181,12 @@ pub async fn run(
         .then(|| clock.elapsed().unwrap_or_default());
     let mut metrics = RunMetrics {
         groups: plan.drill.requests.iter().map(|r| r.name.clone()).collect(),
-        users: shared.journeys.users.iter().map(|u| u.name.clone()).collect(),
+        users: shared
+            .journeys
+            .users
+            .iter()
+            .map(|u| u.name.clone())
+            .collect(),
         tags: plan.drill.requests.iter().map(|r| r.tags.clone()).collect(),
         phases: Vec::new(),
         stopped_early: stopped_at.is_some(),

@@ -109,12 +109,21 @@ mod tests {
     #[test]
     fn same_target_redirects_resolve_to_paths() {
         assert_eq!(go("/b", "/a", "").as_deref(), Some("/b"));
-        assert_eq!(go("http://127.0.0.1:8080/b?x=1", "/a", "").as_deref(), Some("/b?x=1"));
+        assert_eq!(
+            go("http://127.0.0.1:8080/b?x=1", "/a", "").as_deref(),
+            Some("/b?x=1")
+        );
         assert_eq!(go("HTTP://127.0.0.1:8080", "/a", "").as_deref(), Some("/"));
         assert_eq!(go("//127.0.0.1:8080/c", "/a", "").as_deref(), Some("/c"));
-        assert_eq!(go("next", "/dir/page?q=1", "").as_deref(), Some("/dir/next"));
+        assert_eq!(
+            go("next", "/dir/page?q=1", "").as_deref(),
+            Some("/dir/next")
+        );
         assert_eq!(go("../up", "/a/b/c", "").as_deref(), Some("/a/up"));
-        assert_eq!(go("?page=2", "/list?page=1", "").as_deref(), Some("/list?page=2"));
+        assert_eq!(
+            go("?page=2", "/list?page=1", "").as_deref(),
+            Some("/list?page=2")
+        );
         assert_eq!(go("/b#frag", "/a", "").as_deref(), Some("/b"));
     }
 
@@ -126,7 +135,15 @@ mod tests {
         assert_eq!(go("/apix", "/v1", "/api"), None, "outside the base path");
         assert_eq!(go("/login", "/v1", "/api"), None);
         assert_eq!(go("http://example.com/b", "/a", ""), None, "another host");
-        assert_eq!(go("http://127.0.0.1:9090/b", "/a", ""), None, "another port");
-        assert_eq!(go("https://127.0.0.1:8080/b", "/a", ""), None, "another scheme");
+        assert_eq!(
+            go("http://127.0.0.1:9090/b", "/a", ""),
+            None,
+            "another port"
+        );
+        assert_eq!(
+            go("https://127.0.0.1:8080/b", "/a", ""),
+            None,
+            "another scheme"
+        );
     }
 }

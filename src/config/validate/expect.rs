@@ -150,7 +150,10 @@ fn threshold(
                 .chain(&journey.setup)
                 .any(|r| !r.checks.is_empty())
             {
-                c.at(span.clone(), "min_check_rate: no request has a [requests.check]");
+                c.at(
+                    span.clone(),
+                    "min_check_rate: no request has a [requests.check]",
+                );
             }
             continue;
         }

@@ -43,7 +43,14 @@ pub(super) fn journey(c: &mut Checker, raw: &raw::DrillFile) -> (Vec<RequestSpec
     let mut known: BTreeSet<usize> = BTreeSet::new();
     ordered(c, &raw.setup, &setup, &mut known, &captures, "setup");
     let from_setup = known.clone();
-    ordered(c, &raw.teardown, &teardown, &mut known, &captures, "teardown");
+    ordered(
+        c,
+        &raw.teardown,
+        &teardown,
+        &mut known,
+        &captures,
+        "teardown",
+    );
 
     let users = users(c, raw, &requests, &from_setup, &captures);
     if raw.users.is_empty() {
@@ -52,10 +59,21 @@ pub(super) fn journey(c: &mut Checker, raw: &raw::DrillFile) -> (Vec<RequestSpec
         let all: BTreeSet<usize> = from_setup
             .iter()
             .copied()
-            .chain(requests.iter().flat_map(|r| r.captures.iter().map(|c| c.slot)))
+            .chain(
+                requests
+                    .iter()
+                    .flat_map(|r| r.captures.iter().map(|c| c.slot)),
+            )
             .collect();
         for (r, spec) in raw.requests.iter().zip(&requests) {
-            unmade(c, r.name.span(), spec, &all, &captures, "no request captures it");
+            unmade(
+                c,
+                r.name.span(),
+                spec,
+                &all,
+                &captures,
+                "no request captures it",
+            );
         }
     }
     (
@@ -249,12 +267,7 @@ fn pairs(
     }
 }
 
-fn request(
-    c: &mut Checker,
-    r: &raw::RequestFile,
-    names: &Names,
-    broken: &[String],
-) -> RequestSpec {
+fn request(c: &mut Checker, r: &raw::RequestFile, names: &Names, broken: &[String]) -> RequestSpec {
     let mut path = Template::parse_path(r.path.get_ref(), names).unwrap_or_else(|e| {
         if !about_broken(r.path.get_ref(), &e, broken) {
             template_error(c, r.path.span(), r.path.get_ref(), e);
@@ -342,16 +355,18 @@ fn header(
     }
     let template = parse_template(c, value, Escape::None, names, broken);
     let fixed = match template.as_literal() {
-        Some(text) => match http::HeaderValue::from_str(text) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                c.at(
+        Some(text) => {
+            match http::HeaderValue::from_str(text) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    c.at(
                     value.span(),
                     format!("the value of header {header} is not valid in HTTP (control characters?)"),
                 );
-                return None;
+                    return None;
+                }
             }
-        },
+        }
         None => None,
     };
     Some(HeaderSpec {
@@ -370,7 +385,10 @@ fn body(
     let given: Vec<Range<usize>> = [
         r.body.as_ref().map(Spanned::span),
         r.json.as_ref().map(Spanned::span),
-        r.form.as_ref().and_then(|f| f.values().next()).map(Spanned::span),
+        r.form
+            .as_ref()
+            .and_then(|f| f.values().next())
+            .map(Spanned::span),
     ]
     .into_iter()
     .flatten()
@@ -556,13 +574,19 @@ fn checks(c: &mut Checker, k: &raw::CheckFile) -> Checks {
             let one = |c: &mut Checker, item: &toml::Value| match item {
                 toml::Value::Integer(i) if (100..=599).contains(i) => Some(*i as u16),
                 toml::Value::Integer(i) => {
-                    c.at(v.span(), format!("status {i} is not an HTTP status (100-599)"));
+                    c.at(
+                        v.span(),
+                        format!("status {i} is not an HTTP status (100-599)"),
+                    );
                     None
                 }
                 other => {
                     c.at(
                         v.span(),
-                        format!("status is a number or a list of numbers, not {}", other.type_str()),
+                        format!(
+                            "status is a number or a list of numbers, not {}",
+                            other.type_str()
+                        ),
                     );
                     None
                 }
@@ -651,7 +675,10 @@ fn users(
         if found.is_none() {
             c.at(
                 span,
-                format!("no request named \"{name}\" (requests: {})", known_requests()),
+                format!(
+                    "no request named \"{name}\" (requests: {})",
+                    known_requests()
+                ),
             );
         }
         found
@@ -665,7 +692,8 @@ fn users(
         let mut on_start = Vec::new();
         for step in u.on_start.iter().flatten() {
             if let Some(i) = find(c, step.get_ref(), step.span()) {
-                let why = format!("no earlier request of user \"{user}\" (or of setup) captures it");
+                let why =
+                    format!("no earlier request of user \"{user}\" (or of setup) captures it");
                 unmade(c, step.span(), &requests[i], &available, captures, &why);
                 available.extend(requests[i].captures.iter().map(|c| c.slot));
                 on_start.push(i);
@@ -709,7 +737,10 @@ fn users(
                 }
                 // A weighted set has no order: a task may read what on_start, setup or
                 // any task of the set captures (until then it is skipped).
-                available.extend(set.iter().flat_map(|(i, _, _)| requests[*i].captures.iter().map(|c| c.slot)));
+                available.extend(
+                    set.iter()
+                        .flat_map(|(i, _, _)| requests[*i].captures.iter().map(|c| c.slot)),
+                );
                 for (i, _, span) in &set {
                     let why = format!(
                         "no request of user \"{user}\" (its tasks, on_start, or setup) captures it"
@@ -719,7 +750,10 @@ fn users(
                 Work::Tasks(set.into_iter().map(|(i, w, _)| (i, w)).collect())
             }
             (Some(flow), Some(_)) => {
-                c.at(flow.span(), "give flow (in order) or tasks (weighted), not both");
+                c.at(
+                    flow.span(),
+                    "give flow (in order) or tasks (weighted), not both",
+                );
                 Work::Flow(Vec::new())
             }
             (None, None) => {
@@ -743,7 +777,10 @@ fn users(
             .weight
             .as_ref()
             .map_or(raw.users[0].name.span(), Spanned::span);
-        c.at(span, "the weights of [[users]] add up to 0: no virtual user would have a type");
+        c.at(
+            span,
+            "the weights of [[users]] add up to 0: no virtual user would have a type",
+        );
     }
     users
 }
@@ -792,9 +829,14 @@ mod tests {
 
     #[test]
     fn a_plain_request_file_still_reads_as_before() {
-        let d = valid("[[requests]]\nname = \"item\"\npath = \"/api/item/{{random_int 1 9}}\"\nweight = 3\n");
+        let d = valid(
+            "[[requests]]\nname = \"item\"\npath = \"/api/item/{{random_int 1 9}}\"\nweight = 3\n",
+        );
         let r = &d.requests[0];
-        assert_eq!((r.name.as_str(), r.weight, r.method.as_str()), ("item", 3, "GET"));
+        assert_eq!(
+            (r.name.as_str(), r.weight, r.method.as_str()),
+            ("item", 3, "GET")
+        );
         assert!(r.headers.is_empty() && r.body.is_none() && r.captures.is_empty());
         assert!(r.follow_redirects && r.timeout.is_none() && r.checks.is_empty());
         assert!(d.journey.users.is_empty());
@@ -824,7 +866,10 @@ check = { status = [200, 201], body_contains = "ok", max_duration = "1s" }
         assert_eq!(r.headers[0].name, "x-trace");
         assert!(r.headers[0].fixed.is_none());
         assert_eq!(
-            r.headers[1].fixed.as_ref().map(|v| v.to_str().unwrap_or("")),
+            r.headers[1]
+                .fixed
+                .as_ref()
+                .map(|v| v.to_str().unwrap_or("")),
             Some("application/json")
         );
         let body = r.body.as_ref().expect("body");
@@ -861,7 +906,10 @@ json = { stock = 100, price = 2.5, open = true, name = "shop \"1\"", ids = [1, "
         assert!(body.fixed.is_none());
         let fixed = valid("[[requests]]\nname = \"a\"\npath = \"/\"\njson = { a = 1 }\n");
         assert_eq!(
-            fixed.requests[0].body.as_ref().and_then(|b| b.fixed.clone()),
+            fixed.requests[0]
+                .body
+                .as_ref()
+                .and_then(|b| b.fixed.clone()),
             Some(bytes::Bytes::from_static(b"{\"a\":1}"))
         );
     }
@@ -922,7 +970,10 @@ path = "/shops/{{capture.shop}}"
         );
         assert_eq!(users[1].weight, 1);
         assert_eq!(users[1].work, Work::Tasks(vec![(2, 5), (1, 0), (0, 1)]));
-        assert_eq!(users[1].think_time, Some(ThinkTime::Pacing(Duration::from_secs(5))));
+        assert_eq!(
+            users[1].think_time,
+            Some(ThinkTime::Pacing(Duration::from_secs(5)))
+        );
         assert_eq!(d.journey.setup[0].captures[0].slot, 0);
         assert_eq!(d.journey.teardown[0].reads_captures(), [0]);
         assert_eq!(d.requests[1].reads_captures(), [0, 2]);
@@ -942,7 +993,10 @@ path = "/shops/{{capture.shop}}"
                 Err(e) => Err(e.to_string()),
             }
         };
-        assert_eq!(think("\"1s\""), Ok(ThinkTime::Constant(Duration::from_secs(1))));
+        assert_eq!(
+            think("\"1s\""),
+            Ok(ThinkTime::Constant(Duration::from_secs(1)))
+        );
         assert_eq!(
             think("{ min = \"100ms\", max = \"2s\" }"),
             Ok(ThinkTime::Uniform {
@@ -950,9 +1004,15 @@ path = "/shops/{{capture.shop}}"
                 max: Duration::from_secs(2)
             })
         );
-        assert_eq!(think("{ pacing = \"3s\" }"), Ok(ThinkTime::Pacing(Duration::from_secs(3))));
+        assert_eq!(
+            think("{ pacing = \"3s\" }"),
+            Ok(ThinkTime::Pacing(Duration::from_secs(3)))
+        );
         let e = think("{ min = \"2s\", max = \"1s\" }").expect_err("bad");
-        assert!(e.starts_with("d.toml:9:34: think_time max is below min"), "{e}");
+        assert!(
+            e.starts_with("d.toml:9:34: think_time max is below min"),
+            "{e}"
+        );
         let e = think("{ min = \"1s\" }").expect_err("bad");
         assert!(e.contains("both min and max"), "{e}");
         let e = think("5").expect_err("bad");
@@ -1048,7 +1108,12 @@ path = "/items/{{capture.id}}"
         .to_string();
         let lines: Vec<&str> = e.lines().collect();
         assert_eq!(lines.len(), 2, "{e}");
-        assert!(lines[0].ends_with(":4:8: unknown mode \"shuffled\": use \"sequential\", \"random\" or \"unique\""), "{e}");
+        assert!(
+            lines[0].ends_with(
+                ":4:8: unknown mode \"shuffled\": use \"sequential\", \"random\" or \"unique\""
+            ),
+            "{e}"
+        );
         assert!(lines[1].contains(":3:8: cannot read data file "), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -1056,7 +1121,9 @@ path = "/items/{{capture.id}}"
     #[test]
     fn environment_variables_are_resolved_when_the_drill_is_read() {
         // PATH is set wherever tests run; a variable that is not is an error at its place.
-        let d = valid("[[requests]]\nname = \"a\"\npath = \"/\"\nheaders = { x-path = \"{{env.PATH}}\" }\n");
+        let d = valid(
+            "[[requests]]\nname = \"a\"\npath = \"/\"\nheaders = { x-path = \"{{env.PATH}}\" }\n",
+        );
         assert!(d.requests[0].headers[0].fixed.is_some());
         assert_eq!(
             problems("[[requests]]\nname = \"a\"\npath = \"/{{env.BREAKERBOX_NEVER_SET_42}}\"\n"),
@@ -1070,7 +1137,10 @@ path = "/items/{{capture.id}}"
             "[[requests]]\nname = \"a\"\npath = \"/\"\ntags = [\"api\"]\ncheck = { status = 200 }\n[[users]]\nname = \"u\"\nflow = [\"a\"]\n[[expect.thresholds]]\nuser = \"u\"\ntag = \"api\"\nmin_check_rate = 0.99\n",
         );
         let t = &d.expect.thresholds[0];
-        assert_eq!((t.user.as_deref(), t.tag.as_deref()), (Some("u"), Some("api")));
+        assert_eq!(
+            (t.user.as_deref(), t.tag.as_deref()),
+            (Some("u"), Some("api"))
+        );
         assert_eq!(t.metric, Metric::MinCheckRate);
         let got = problems(
             "[[requests]]\nname = \"a\"\npath = \"/\"\n[[expect.thresholds]]\nuser = \"x\"\ntag = \"y\"\nmin_check_rate = 0.99\nwindow = \"5s\"\n",
