@@ -128,6 +128,7 @@ async fn handle(
                 json(404, serde_json::json!({ "error": "no such item" }))
             }
         }
+        ("GET", "/health") => json(200, serde_json::json!({ "status": "up" })),
         ("GET", "/empty") => json(200, serde_json::json!({ "nothing": true })),
         ("GET", "/old") => redirect("/new"),
         ("GET", "/new") => json(200, serde_json::json!({ "new": true })),
@@ -524,4 +525,45 @@ duration = "1s"
     );
     let seen = state.lock().expect("lock").seen.clone();
     assert_eq!(seen.len(), 1, "only the setup request: {seen:?}");
+}
+
+#[tokio::test]
+async fn the_shipped_login_journey_passes_against_the_shop() {
+    let (addr, state, server) = shop().await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("drills/login-journey.toml");
+    let drill = config::load_drill(&path).unwrap_or_else(|e| panic!("{e}"));
+    let overrides = Overrides {
+        target: Some(format!("http://{addr}")),
+        ..Overrides::default()
+    };
+    let prepared = PreparedDrill::prepare(drill, &overrides)
+        .await
+        .expect("prepares");
+    let result = prepared.execute(Stop::new()).await;
+    server.abort();
+    assert_eq!(
+        result.outcome,
+        Outcome::Passed,
+        "{}",
+        breakerbox::report::render_console(&result)
+    );
+    let load = &result.phases[0];
+    let users: BTreeMap<&str, u64> = load
+        .users
+        .iter()
+        .map(|u| (u.name.as_str(), u.requests))
+        .collect();
+    for user in ["authenticated", "anonymous", "writer", "health"] {
+        assert!(users.get(user).is_some_and(|n| *n > 0), "{users:?}");
+    }
+    let shop = state.lock().expect("lock");
+    assert_eq!(shop.stock, Some(100));
+    assert_eq!(shop.seen.iter().filter(|s| s.path == "/init").count(), 1);
+    assert_eq!(shop.seen.last().map(|s| s.path.as_str()), Some("/reset"));
+    assert!(!shop.items.is_empty(), "writers created items");
+    assert!(
+        load.groups.iter().all(|g| g.skipped.is_empty()),
+        "50 rows for at most 40 users who log in: {:?}",
+        load.groups
+    );
 }
