@@ -109,6 +109,14 @@ impl DataSet {
         self.values.len() / self.columns.len().max(1)
     }
 
+    /// Bytes the values take in memory (text and per-value overhead).
+    pub fn bytes(&self) -> usize {
+        self.values
+            .iter()
+            .map(|v| v.len() + std::mem::size_of::<Box<str>>())
+            .sum()
+    }
+
     /// Index of the column named `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)

@@ -241,6 +241,27 @@ pub struct Journey {
 }
 
 impl Journey {
+    /// How many (user type, request) pairs can record metrics: each has its own
+    /// histograms once used.
+    pub fn cells_used(&self, requests: &[RequestSpec]) -> usize {
+        if self.users.is_empty() {
+            return requests.len();
+        }
+        self.users
+            .iter()
+            .map(|u| {
+                let mut used: Vec<usize> = match &u.work {
+                    Work::Flow(steps) => steps.clone(),
+                    Work::Tasks(tasks) => tasks.iter().map(|(r, _)| *r).collect(),
+                };
+                used.extend(&u.on_start);
+                used.sort_unstable();
+                used.dedup();
+                used.len()
+            })
+            .sum()
+    }
+
     /// The user types in force: the declared ones, or the implicit `default` one that
     /// draws from every request by its weight.
     pub fn user_types(&self, requests: &[RequestSpec]) -> Vec<UserType> {

@@ -17,6 +17,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The pause after an iteration whose every request was skipped.
+const SKIPPED_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// A worker's request loop state: its connection, random stream and where it records.
 pub(super) struct Worker {
     shared: Arc<Shared>,
@@ -117,38 +120,49 @@ impl Worker {
             return !shared.stop.is_cancelled();
         };
         let mut first = Some(started);
+        let mut sent_any = false;
         if !vu.started && !user.on_start.is_empty() {
             let mut all_ok = true;
             for &request in &user.on_start {
                 let at = first.take().unwrap_or_else(Instant::now);
                 match vu.send(shared, request, at).await {
                     Sent::Stopped => return false,
-                    Sent::Ok => {}
-                    Sent::NotOk | Sent::Skipped => all_ok = false,
+                    Sent::Ok => sent_any = true,
+                    Sent::NotOk => {
+                        sent_any = true;
+                        all_ok = false;
+                    }
+                    Sent::Skipped => all_ok = false,
                 }
             }
             vu.started = all_ok;
         }
-        match &user.work {
-            Work::Flow(steps) => {
-                for &request in steps {
-                    let at = first.take().unwrap_or_else(Instant::now);
-                    if vu.send(shared, request, at).await == Sent::Stopped {
-                        return false;
-                    }
-                }
-            }
+        let task;
+        let steps: &[usize] = match &user.work {
+            Work::Flow(steps) => steps,
             Work::Tasks(_) => {
                 let draw = vu.rng.next_u64();
-                if let Some(request) = shared.journeys.task(vu.user, draw) {
-                    let at = first.take().unwrap_or_else(Instant::now);
-                    if vu.send(shared, request, at).await == Sent::Stopped {
-                        return false;
-                    }
-                }
+                task = shared.journeys.task(vu.user, draw);
+                task.as_slice()
+            }
+        };
+        for &request in steps {
+            let at = first.take().unwrap_or_else(Instant::now);
+            match vu.send(shared, request, at).await {
+                Sent::Stopped => return false,
+                Sent::Skipped => {}
+                Sent::Ok | Sent::NotOk => sent_any = true,
             }
         }
         vu.iteration += 1;
+        if !sent_any {
+            // Nothing went out (every request skipped): pause, so a user with no think
+            // time whose requests all wait for a value does not spin on its thread.
+            tokio::select! {
+                _ = tokio::time::sleep(SKIPPED_PAUSE) => {}
+                _ = shared.stop.cancelled() => return false,
+            }
+        }
         true
     }
 

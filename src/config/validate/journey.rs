@@ -974,6 +974,11 @@ path = "/shops/{{capture.shop}}"
             users[1].think_time,
             Some(ThinkTime::Pacing(Duration::from_secs(5)))
         );
+        assert_eq!(
+            d.journey.cells_used(&d.requests),
+            2 + 3,
+            "member: login, me; browser: 3"
+        );
         assert_eq!(d.journey.setup[0].captures[0].slot, 0);
         assert_eq!(d.journey.teardown[0].reads_captures(), [0]);
         assert_eq!(d.requests[1].reads_captures(), [0, 2]);
