@@ -567,3 +567,54 @@ async fn the_shipped_login_journey_passes_against_the_shop() {
         load.groups
     );
 }
+
+#[tokio::test]
+async fn unique_rows_run_out_and_the_extra_user_is_skipped_with_a_reason() {
+    let (addr, state, server) = shop().await;
+    let dir = scratch("exhausted");
+    std::fs::write(dir.join("users.csv"), "name,pass\nann,nna\nbob,bob\n").expect("csv");
+    let result = run(
+        addr,
+        &dir,
+        r#"
+[data.users]
+file = "users.csv"
+mode = "unique"
+
+[[requests]]
+name = "login"
+method = "POST"
+path = "/login"
+form = { user = "{{data.users.name}}", pass = "{{data.users.pass}}" }
+
+[[phases]]
+name = "load"
+executor = "ramping-vus"
+start_vus = 3
+stages = [{ duration = "500ms", target = 3 }]
+think_time = "100ms"
+"#,
+    )
+    .await
+    .expect("runs");
+    server.abort();
+    let seen = state.lock().expect("lock").seen.clone();
+    let mut users: Vec<&str> = seen.iter().map(|s| s.body.as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    assert_eq!(
+        users,
+        ["pass=bob&user=bob", "pass=nna&user=ann"],
+        "two rows, two users"
+    );
+    let login = group(&result, "login");
+    assert_eq!(login.statuses.keys().copied().collect::<Vec<_>>(), [200]);
+    assert!(
+        login
+            .skipped
+            .get("data \"users\": every row is taken")
+            .is_some_and(|n| *n > 0),
+        "{:?}",
+        login.skipped
+    );
+}
