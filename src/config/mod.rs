@@ -4,22 +4,26 @@
 //! `FILE:LINE:COL: message`. Nothing here touches the network; the [`crate::plan`] stage
 //! turns a `Drill` into concrete timings.
 
+pub mod data;
 mod diagnostic;
 mod duration;
 mod expect;
 pub mod guard;
+mod journey;
 mod observe;
 mod profile;
 mod raw;
-mod template;
+pub mod template;
 mod validate;
 
+pub use data::{DataMode, DataSet};
 pub use diagnostic::{line_column, Diagnostic, LineIndex};
 pub use duration::{parse_duration, MAX_DURATION};
 pub use expect::*;
+pub use journey::*;
 pub use observe::*;
 pub use profile::{EmbeddedProfiles, ProfileDirs, ProfileSource};
-pub use template::PathTemplate;
+pub use template::{PathTemplate, Template};
 pub use validate::check_base_url;
 
 use crate::breaker_state::BreakerState;
@@ -132,6 +136,8 @@ pub struct Drill {
     pub parts: Parts,
     /// The request mix virtual users draw from.
     pub requests: Vec<RequestSpec>,
+    /// User types, setup and teardown, data files and capture names.
+    pub journey: Journey,
     /// Back-to-back phases on one clock.
     pub phases: Vec<Phase>,
     /// Which response markers reveal breaker state, cache hits and fallbacks.
@@ -358,19 +364,6 @@ impl StateHeader {
     }
 }
 
-/// One entry of the request mix.
-#[derive(Debug, Clone)]
-pub struct RequestSpec {
-    /// Name used to group metrics and thresholds.
-    pub name: String,
-    /// HTTP method.
-    pub method: http::Method,
-    /// Path and query, with placeholders.
-    pub path: PathTemplate,
-    /// Relative weight in the mix.
-    pub weight: u32,
-}
-
 /// A named time window with a load shape and the faults active in it.
 #[derive(Debug, Clone)]
 pub struct Phase {
@@ -401,8 +394,8 @@ pub enum LoadShape {
         start_vus: usize,
         /// Linear ramps, one after another.
         stages: Vec<Stage>,
-        /// Pause after each response.
-        think_time: Duration,
+        /// Pause after each iteration (a user type's own think time wins).
+        think_time: ThinkTime,
     },
 }
 

@@ -4,7 +4,9 @@
 use crate::breaker_state::Channel;
 use crate::config::{FaultAction, LoadShape, TapSettings};
 use crate::fault::{TapBucket, UpstreamSeries};
-use crate::metrics::{ClientSeries, EventKind, RunMetrics, Timeline};
+use crate::metrics::{
+    ClientSeries, EventKind, GroupStats, PhaseRecord, RunMetrics, Select, Timeline,
+};
 use crate::observe::tap::{infer, QuietRule};
 use crate::observe::{BreakerTracker, ChannelTimeline, Observations};
 use crate::plan::Plan;
@@ -272,12 +274,61 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
                 groups: metrics
                     .groups
                     .iter()
-                    .zip(&record.recorder.groups)
-                    .map(|(name, g)| GroupSummary::from_stats(name, g))
+                    .map(|name| {
+                        let select = Select {
+                            request: Some(name),
+                            ..Select::default()
+                        };
+                        GroupSummary::from_stats(name, &cells_of(metrics, record, &select))
+                    })
+                    .collect(),
+                users: if plan.drill.journey.users.is_empty() {
+                    Vec::new()
+                } else {
+                    metrics
+                        .users
+                        .iter()
+                        .map(|name| {
+                            let select = Select {
+                                user: Some(name),
+                                ..Select::default()
+                            };
+                            GroupSummary::from_stats(name, &cells_of(metrics, record, &select))
+                        })
+                        .collect()
+                },
+                tags: tag_names(metrics)
+                    .into_iter()
+                    .map(|tag| {
+                        let select = Select {
+                            tag: Some(tag),
+                            ..Select::default()
+                        };
+                        GroupSummary::from_stats(tag, &cells_of(metrics, record, &select))
+                    })
                     .collect(),
             }
         })
         .collect()
+}
+
+/// One phase's stats over the cells `select` picks.
+fn cells_of(metrics: &RunMetrics, record: &PhaseRecord, select: &Select) -> GroupStats {
+    let mut stats = GroupStats::default();
+    for cell in metrics.cells(select).unwrap_or_default() {
+        if let Some(g) = record.recorder.groups.get(cell) {
+            stats.merge(g);
+        }
+    }
+    stats
+}
+
+/// Every tag some request carries, sorted, once each.
+fn tag_names(metrics: &RunMetrics) -> Vec<&str> {
+    let mut tags: Vec<&str> = metrics.tags.iter().flatten().map(String::as_str).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
 }
 
 /// Every scheduled fault with its window and injection count.

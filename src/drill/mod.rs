@@ -55,6 +55,9 @@ pub enum DrillError {
         /// What it needs, what is allowed, and what costs most.
         why: crate::budget::OverBudget,
     },
+    /// A setup request failed, so the load never started.
+    #[error(transparent)]
+    Setup(#[from] load::SetupFailed),
     /// The health URL did not answer as required before the load started.
     #[error("preflight: {url} {why}; check that the service is up and healthy, and that the target (or --target) points at it")]
     Preflight {
@@ -70,7 +73,9 @@ impl DrillError {
     pub fn is_invalid_run(&self) -> bool {
         matches!(
             self,
-            DrillError::Load(LoadError::Unreachable { .. }) | DrillError::Preflight { .. }
+            DrillError::Load(LoadError::Unreachable { .. })
+                | DrillError::Preflight { .. }
+                | DrillError::Setup(_)
         )
     }
 }
@@ -86,6 +91,7 @@ pub struct PreparedDrill {
     demo: Option<DemoService>,
     live: Arc<Live>,
     header: Arc<BreakerTracker>,
+    setup: load::SetupDone,
 }
 
 impl PreparedDrill {
@@ -146,6 +152,8 @@ impl PreparedDrill {
         if let Some(check) = &plan.drill.preflight {
             health_check(target.raw_url(), check).await?;
         }
+        let keep_body = load::classifier_body(&Classifier::new(&plan.drill.observe));
+        let setup = load::setup(&plan.drill, plan.seed, &target, keep_body).await?;
         Ok(PreparedDrill {
             plan,
             target,
@@ -155,6 +163,7 @@ impl PreparedDrill {
             demo,
             live: Arc::new(Live::default()),
             header: Arc::new(BreakerTracker::new()),
+            setup,
         })
     }
 
@@ -249,12 +258,21 @@ impl PreparedDrill {
             self.target.clone(),
             &self.clock,
             observers,
+            &self.setup,
             self.live.clone(),
             stop.token(),
         )
         .await;
         let ran = self.clock.elapsed().unwrap_or_default();
         load_done.cancel();
+        let teardown = load::teardown(
+            &self.plan.drill,
+            self.plan.seed,
+            &self.target,
+            load::classifier_body(&classifier),
+            &self.setup,
+        )
+        .await;
         if let Some(task) = abort_watch {
             let _ = task.await;
         }
@@ -318,7 +336,8 @@ impl PreparedDrill {
             witnesses: &witnesses,
             run_end,
         };
-        let verdicts = verdict::judge(&self.plan.drill.expect, &evidence);
+        let mut verdicts = verdict::judge(&self.plan.drill.expect, &evidence);
+        verdicts.extend(verdict::teardown(&teardown));
         let outcome = verdict::outcome(&verdicts, aborted);
 
         RunResult {
@@ -357,6 +376,8 @@ impl PreparedDrill {
             faults: assemble::fault_summaries(&self.plan, &injected),
             tap: tap_buckets,
             series: metrics.seconds(),
+            setup: self.setup.steps.clone(),
+            teardown,
             verdicts,
         }
     }

@@ -186,7 +186,11 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
             if total > super::MAX_DURATION {
                 c.at(executor_span, "the stages add up to more than a year");
             }
-            let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
+            let think_time = p
+                .think_time
+                .as_ref()
+                .map(|t| super::journey::think_time(c, t))
+                .unwrap_or_default();
             (
                 LoadShape::RampingVus {
                     start_vus,

@@ -55,7 +55,7 @@ pub(super) async fn run(
                 phase.index,
                 started,
                 sink.clone(),
-                Duration::ZERO,
+                crate::config::ThinkTime::NONE,
             );
             started += 1;
             pool.alive.fetch_add(1, Ordering::AcqRel);

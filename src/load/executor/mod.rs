@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs one phase to its end (or the run's stop) and returns what its workers recorded.
 pub(super) async fn run_phase(shared: Arc<Shared>, phase: PlannedPhase) -> Recorder {
-    let sink = Arc::new(PhaseSink::new(shared.requests.len()));
+    let sink = Arc::new(PhaseSink::new(shared.cells()));
     match phase.load.clone() {
         LoadShape::ConstantArrivalRate { rate, max_vus } => {
             constant_arrival_rate::run(shared, phase, sink.clone(), rate, max_vus).await

@@ -18,7 +18,7 @@ pub(super) async fn run(
     sink: Arc<PhaseSink>,
     start_vus: usize,
     stages: Vec<Stage>,
-    think_time: Duration,
+    think_time: crate::config::ThinkTime,
 ) {
     let phase_start = shared.epoch + phase.start;
     let phase_end = shared.epoch + phase.end();
