@@ -108,7 +108,7 @@ impl PlannedPhase {
 }
 
 /// One fault with its absolute window on the run clock.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ScheduledFault {
     /// Position in the schedule; the tap counts injections under this id.
     pub id: usize,
@@ -198,7 +198,7 @@ impl Plan {
                             drill: drill.source.clone(),
                             phase: phase.name.clone(),
                             profile: profile.name.clone(),
-                            kind: fault.action.kind(),
+                            kind: fault.kind_name(),
                             start: fault.start,
                             phase_len: phase.duration,
                         });

@@ -16,6 +16,8 @@ mod raw;
 pub mod template;
 mod validate;
 
+pub use validate::KindTable;
+
 pub use data::{DataMode, DataSet};
 pub use diagnostic::{line_column, Diagnostic, LineIndex};
 pub use duration::{parse_duration, MAX_DURATION};
@@ -28,9 +30,11 @@ pub use validate::check_base_url;
 
 use crate::breaker_state::BreakerState;
 pub use crate::breaker_state::Channel;
+use crate::fault::kind::FaultKind;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a drill could not be loaded.
@@ -113,6 +117,11 @@ pub fn parse_drill(
     profiles: &dyn ProfileSource,
 ) -> Result<Drill, ConfigError> {
     validate::drill(file, text, profiles)
+}
+
+/// Validates one fault-profile `text` (shown as `file` in diagnostics) named `name`.
+pub fn parse_profile(name: &str, file: &str, text: &str) -> Result<FaultProfile, ConfigError> {
+    validate::profile(name, file, text).map_err(ConfigError::Invalid)
 }
 
 /// A validated drill: everything the run needs, with defaults filled in.
@@ -420,10 +429,10 @@ pub struct FaultProfile {
 }
 
 /// One thing the proxy does to matching requests while its window is open.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Fault {
-    /// What happens.
-    pub action: FaultAction,
+    /// What happens: the kind, with its own settings.
+    pub kind: Arc<dyn FaultKind>,
     /// Chance per request, 0.0 to 1.0.
     pub probability: f64,
     /// Only requests whose path starts with this are affected.
@@ -434,35 +443,10 @@ pub struct Fault {
     pub duration: Option<Duration>,
 }
 
-/// The effect of a fault.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FaultAction {
-    /// Answer with this status instead of forwarding.
-    Status {
-        /// The status code.
-        code: u16,
-        /// The body to send.
-        body: String,
-    },
-    /// Hold the request before forwarding it.
-    Latency {
-        /// The added delay.
-        delay: Duration,
-        /// Uniform jitter, plus or minus.
-        jitter: Duration,
-    },
-    /// Close the connection with a TCP reset, no response.
-    Reset,
-}
-
-impl FaultAction {
+impl Fault {
     /// The kind's name as written in profiles.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FaultAction::Status { .. } => "status",
-            FaultAction::Latency { .. } => "latency",
-            FaultAction::Reset => "reset",
-        }
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.name()
     }
 }
 
