@@ -126,19 +126,6 @@ pub struct ScheduledFault {
     pub until: Duration,
 }
 
-impl ScheduledFault {
-    /// Whether the window is open at `t` and the fault applies to `path`.
-    pub fn applies(&self, t: Duration, path: &str) -> bool {
-        self.from <= t
-            && t < self.until
-            && self
-                .fault
-                .path_prefix
-                .as_deref()
-                .is_none_or(|prefix| path.starts_with(prefix))
-    }
-}
-
 /// Everything a run needs, concrete and seeded.
 #[derive(Debug, Clone)]
 pub struct Plan {

@@ -433,10 +433,14 @@ pub struct FaultProfile {
 pub struct Fault {
     /// What happens: the kind, with its own settings.
     pub kind: Arc<dyn FaultKind>,
-    /// Chance per request, 0.0 to 1.0.
+    /// Chance per request (or per connection), 0.0 to 1.0; the ramp's end if it ramps.
     pub probability: f64,
-    /// Only requests whose path starts with this are affected.
-    pub path_prefix: Option<String>,
+    /// Whether the chance is rolled once per connection instead of once per request.
+    pub per_connection: bool,
+    /// Probability rising (or falling) linearly from the window's start.
+    pub ramp: Option<Ramp>,
+    /// Which requests the fault applies to.
+    pub matcher: FaultMatch,
     /// Window start, relative to the start of the phase using the profile.
     pub start: Duration,
     /// Window length; `None` lasts to the end of the phase.
@@ -448,6 +452,38 @@ impl Fault {
     pub fn kind_name(&self) -> &'static str {
         self.kind.name()
     }
+
+    /// The probability `into` the window (a ramp's value, else the fixed one).
+    pub fn probability_at(&self, into: Duration) -> f64 {
+        match &self.ramp {
+            None => self.probability,
+            Some(r) if into >= r.over => self.probability,
+            Some(r) => {
+                let share = into.as_secs_f64() / r.over.as_secs_f64();
+                r.from + (self.probability - r.from) * share
+            }
+        }
+    }
+}
+
+/// A linear ramp of a fault's probability from `from` to its `probability` over `over`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ramp {
+    /// Probability when the window opens.
+    pub from: f64,
+    /// How long the ramp takes.
+    pub over: Duration,
+}
+
+/// Which requests a fault applies to; an empty part matches everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultMatch {
+    /// Methods, any of which matches.
+    pub methods: Vec<http::Method>,
+    /// A path prefix, or a glob (`*` any run of characters, `?` one) if it has either.
+    pub path: Option<String>,
+    /// Headers that must be present, with a glob their value must match.
+    pub headers: Vec<(http::HeaderName, String)>,
 }
 
 /// Health check before any load starts.

@@ -7,6 +7,7 @@
 //! HTTP server that puts the layer between a service and its upstream; [`tap`] counts what
 //! happened.
 
+pub mod body;
 pub mod kind;
 pub mod proxy;
 pub mod rules;
@@ -47,18 +48,21 @@ struct Injector {
     clock: RunClock,
     seed: u64,
     requests: AtomicU64,
+    connections: AtomicU64,
     tap: Arc<Tap>,
 }
 
 impl Injector {
-    fn decide(&self, request: &RequestView) -> Decision {
+    fn decide(&self, request: &RequestView, connection: u64) -> Decision {
         let Some(now) = self.clock.elapsed() else {
             return Decision::default();
         };
         self.tap.received(now);
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         let rules = self.rules.load();
-        rules.decide(self.seed, now, request, n, |id| self.tap.injected(now, id))
+        rules.decide(self.seed, now, request, (n, connection), |id| {
+            self.tap.injected(now, id)
+        })
     }
 
     /// Counts the outcome of an injected answer, as the service under test sees it.
@@ -84,6 +88,7 @@ impl FaultLayer {
                 clock,
                 seed,
                 requests: AtomicU64::new(0),
+                connections: AtomicU64::new(0),
                 tap,
             }),
         }
@@ -103,6 +108,7 @@ impl<S> tower::Layer<S> for FaultLayer {
             inner,
             injector: self.injector.clone(),
             fate: ConnectionFate::default(),
+            connection: 0,
         }
     }
 }
@@ -113,6 +119,8 @@ pub struct FaultService<S> {
     inner: S,
     injector: Arc<Injector>,
     fate: ConnectionFate,
+    /// The connection's number, in accept order (per-connection faults roll on it).
+    connection: u64,
 }
 
 impl<S> FaultService<S> {
@@ -125,6 +133,7 @@ impl<S> FaultService<S> {
             inner: self.inner.clone(),
             injector: self.injector.clone(),
             fate,
+            connection: self.injector.connections.fetch_add(1, Ordering::Relaxed),
         }
     }
 }
@@ -148,11 +157,14 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let decision = self.injector.decide(&RequestView {
-            method: request.method(),
-            path: request.uri().path(),
-            headers: request.headers(),
-        });
+        let decision = self.injector.decide(
+            &RequestView {
+                method: request.method(),
+                path: request.uri().path(),
+                headers: request.headers(),
+            },
+            self.connection,
+        );
         // Take the service that was driven to readiness; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -162,11 +174,11 @@ where
             if !decision.hold.is_zero() {
                 tokio::time::sleep(decision.hold).await;
             }
-            match decision.terminal {
+            let response = match decision.terminal {
                 Some(Terminal::Close(end)) => {
                     injector.outcome(true);
                     let _ = fate.set(end);
-                    Err(Box::new(InjectedClose) as BoxError)
+                    return Err(Box::new(InjectedClose) as BoxError);
                 }
                 Some(Terminal::Blackhole { until }) => {
                     if let Some(now) = injector.clock.elapsed() {
@@ -174,7 +186,7 @@ where
                     }
                     injector.outcome(true);
                     let _ = fate.set(ConnectionEnd::Empty);
-                    Err(Box::new(InjectedClose) as BoxError)
+                    return Err(Box::new(InjectedClose) as BoxError);
                 }
                 Some(Terminal::Status {
                     code,
@@ -182,10 +194,15 @@ where
                     headers,
                 }) => {
                     injector.outcome(code >= 500);
-                    Ok(injected_response(code, body, headers))
+                    injected_response(code, body, headers)
                 }
-                None => inner.call(request).await.map_err(Into::into),
-            }
+                None => inner.call(request).await.map_err(Into::into)?,
+            };
+            Ok(if decision.body.is_plain() {
+                response
+            } else {
+                body::shape(response, decision.body)
+            })
         })
     }
 }
@@ -244,15 +261,19 @@ mod tests {
             clock,
             seed: 9,
             requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
         }
     }
 
     fn decide(inj: &Injector, path: &str) -> Decision {
-        inj.decide(&RequestView {
-            method: &http::Method::GET,
-            path,
-            headers: &http::HeaderMap::new(),
-        })
+        inj.decide(
+            &RequestView {
+                method: &http::Method::GET,
+                path,
+                headers: &http::HeaderMap::new(),
+            },
+            0,
+        )
     }
 
     const RESET: &str = "[[faults]]\nkind = \"reset\"\n";

@@ -228,7 +228,66 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Option<Fault> {
         return None;
     };
     let probability = t.fraction("probability").map_or(1.0, |p| *p.get_ref());
-    let path_prefix = t.string("path").and_then(|p| {
+    let per_connection = match t.string("per") {
+        None => false,
+        Some(p) => match p.get_ref().as_str() {
+            "request" => false,
+            "connection" => true,
+            other => {
+                let message = format!("unknown `per` \"{other}\" (known: request, connection)");
+                t.error(p.span(), message);
+                false
+            }
+        },
+    };
+    let ramp_from = t.fraction("ramp_from");
+    let ramp = match t.positive_duration("ramp") {
+        Some(over) => Some(Ramp {
+            from: ramp_from.map_or(0.0, |f| *f.get_ref()),
+            over: *over.get_ref(),
+        }),
+        None => {
+            if let Some(f) = ramp_from {
+                t.error(
+                    f.span(),
+                    "`ramp_from` needs `ramp` (how long the ramp takes)",
+                );
+            }
+            None
+        }
+    };
+    let methods = t
+        .strings("method")
+        .map(|m| {
+            m.get_ref()
+                .iter()
+                .filter_map(|name| {
+                    let upper = name.to_ascii_uppercase();
+                    let method = http::Method::from_bytes(upper.as_bytes()).ok();
+                    if method.is_none() {
+                        t.error(m.span(), format!("\"{name}\" is not an HTTP method"));
+                    }
+                    method
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers = t
+        .string_table("match_headers")
+        .map(|h| {
+            h.get_ref()
+                .iter()
+                .filter_map(|(name, glob)| {
+                    let header = http::HeaderName::from_bytes(name.as_bytes()).ok();
+                    if header.is_none() {
+                        t.error(h.span(), format!("\"{name}\" is not a header name"));
+                    }
+                    header.map(|n| (n, glob.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let path = t.string("path").and_then(|p| {
         if p.get_ref().starts_with('/') {
             Some(p.get_ref().clone())
         } else {
@@ -247,8 +306,46 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Option<Fault> {
     Some(Fault {
         kind: kind?,
         probability,
-        path_prefix,
+        per_connection,
+        ramp,
+        matcher: FaultMatch {
+            methods,
+            path,
+            headers,
+        },
         start,
         duration,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match profile("p", "p.toml", text) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn each_kind_reports_its_own_keys_with_line_and_column() {
+        let got = problems(
+            "[[faults]]\nkind = \"latency\"\ndelay = \"1s\"\ndistribution = \"normal\"\n\n[[faults]]\nkind = \"truncate\"\nbytes = 3\nfraction = 0.5\nover = \"1s\"\n\n[[faults]]\nkind = \"teapot\"\n\n[[faults]]\nkind = \"status\"\nstatus = 503\nper = \"session\"\nramp_from = 0.5\n",
+        );
+        for want in [
+            "p.toml:2:8: a latency fault needs `jitter`",
+            "p.toml:8:9: give `bytes` or `fraction`, not both",
+            "p.toml:10:8: `over` does not apply to a truncate fault",
+            "p.toml:13:8: unknown fault kind \"teapot\" (known: status, latency, slow_body, truncate, malformed, empty, reset, blackhole)",
+            "p.toml:18:7: unknown `per` \"session\"",
+            "p.toml:19:13: `ramp_from` needs `ramp`",
+        ] {
+            assert!(
+                got.iter().any(|l| l.starts_with(want)),
+                "missing {want:?} in {got:#?}"
+            );
+        }
+    }
 }

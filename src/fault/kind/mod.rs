@@ -4,9 +4,14 @@
 //! problems as `FILE:LINE:COL`), and applies itself by adding to a request's [`Decision`].
 //! Adding a kind is one new file and one line in [`KINDS`].
 
+mod blackhole;
+mod empty;
 mod latency;
+mod malformed;
 mod reset;
+mod slow_body;
 mod status;
+mod truncate;
 
 use crate::config::KindTable;
 use crate::rng::Rng;
@@ -35,7 +40,12 @@ pub type ParseKind = fn(&mut KindTable) -> Option<Arc<dyn FaultKind>>;
 pub const KINDS: &[(&str, ParseKind)] = &[
     ("status", status::parse),
     ("latency", latency::parse),
+    ("slow_body", slow_body::parse),
+    ("truncate", truncate::parse),
+    ("malformed", malformed::parse),
+    ("empty", empty::parse),
     ("reset", reset::parse),
+    ("blackhole", blackhole::parse),
 ];
 
 /// The parser for `name`, if it is a known kind.

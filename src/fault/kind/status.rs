@@ -13,7 +13,7 @@ pub struct Status {
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
-/// Reads `status` (required), `body`.
+/// Reads `status` (required), `body`, `headers` (e.g. `{ retry-after = "5" }`).
 pub fn parse(t: &mut KindTable) -> Option<Arc<dyn FaultKind>> {
     let code = match t.integer("status") {
         Some(s) if (100..=599).contains(s.get_ref()) => Some(*s.get_ref() as u16),
@@ -28,13 +28,28 @@ pub fn parse(t: &mut KindTable) -> Option<Arc<dyn FaultKind>> {
         }
     };
     let body = t.string("body").map(|b| b.into_inner());
+    let mut headers = Vec::new();
+    if let Some(table) = t.string_table("headers") {
+        for (name, value) in table.get_ref() {
+            match (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                (Ok(n), Ok(v)) => headers.push((n, v)),
+                _ => t.error(
+                    table.span(),
+                    format!("header `{name}: {value}` is not a valid HTTP header"),
+                ),
+            }
+        }
+    }
     let code = code?;
     let body = body
         .unwrap_or_else(|| format!("{{\"error\":\"injected by breakerbox\",\"status\":{code}}}"));
     Some(Arc::new(Status {
         code,
         body: Bytes::from(body),
-        headers: Vec::new(),
+        headers,
     }))
 }
 
