@@ -36,12 +36,19 @@ struct Rig {
 }
 
 async fn rig_seeded(text: &str, until: Duration, seed: u64) -> Rig {
+    rig_with(text, until, seed, Duration::from_secs(30)).await
+}
+
+async fn rig_with(text: &str, until: Duration, seed: u64, upstream_timeout: Duration) -> Rig {
     let mut big = breakerbox::stub::default_route();
     big.path = "/big/{id}".into();
     big.body = "x".repeat(BIG);
+    let mut slow = breakerbox::stub::default_route();
+    slow.path = "/slow/{id}".into();
+    slow.delay = Duration::from_secs(3);
     let stub = Stub::start(&StubSettings {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        routes: vec![breakerbox::stub::default_route(), big as StubRoute],
+        routes: vec![breakerbox::stub::default_route(), big as StubRoute, slow],
     })
     .await
     .expect("stub starts");
@@ -56,6 +63,7 @@ async fn rig_seeded(text: &str, until: Duration, seed: u64) -> Rig {
         layer,
         clock,
         tap.clone(),
+        upstream_timeout,
     )
     .await
     .expect("proxy starts");
@@ -339,4 +347,22 @@ async fn the_same_seed_and_traffic_give_the_same_decisions() {
     assert_eq!(first, again);
     assert!(first.0.contains(&503) && first.0.contains(&200));
     assert_ne!(first.0, run(43).await.0, "another seed, other decisions");
+}
+
+#[tokio::test]
+async fn the_proxy_times_out_a_silent_upstream_with_a_504_and_counts_it() {
+    let rig = rig_with(
+        "[[faults]]\nkind = \"status\"\nstatus = 500\npath = \"/never\"\n",
+        Duration::from_secs(600),
+        1,
+        Duration::from_millis(300),
+    )
+    .await;
+    let raw = raw_get(&rig, "/slow/1").await;
+    assert!(raw.text().starts_with("HTTP/1.1 504"), "{}", raw.text());
+    assert!(raw.took < Duration::from_secs(3), "took {:?}", raw.took);
+    let tap = rig.tap.snapshot();
+    let sum = |f: fn(&breakerbox::fault::TapBucket) -> u64| tap.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|b| b.upstream_timeouts), 1);
+    assert_eq!(sum(|b| b.upstream_errors), 1);
 }

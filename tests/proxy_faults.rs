@@ -50,6 +50,7 @@ async fn rig(rules: Rules) -> Rig {
         layer,
         clock,
         tap.clone(),
+        Duration::from_secs(30),
     )
     .await
     .expect("proxy starts");

@@ -201,6 +201,14 @@ pub struct ProxySettings {
     pub listen: SocketAddr,
     /// The real upstream's base URL; `None` means the stub.
     pub upstream: Option<String>,
+    /// Longest wait for the upstream's response headers; then the proxy answers 504.
+    pub upstream_timeout: Duration,
+}
+
+impl ProxySettings {
+    /// Longer than any sensible client timeout, so the service's own timeout fires first,
+    /// yet a dead upstream cannot hold the proxy's requests for ever.
+    pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 /// Settings of the built-in demo service.

@@ -91,6 +91,7 @@ pub(crate) struct StubRouteFile {
 pub(crate) struct ProxyFile {
     pub listen: Option<Spanned<String>>,
     pub upstream: Option<Spanned<String>>,
+    pub upstream_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -130,8 +130,15 @@ impl PreparedDrill {
                 );
                 let layer = FaultLayer::new(rules, clock.clone(), plan.seed, tap.clone());
                 Some(
-                    FaultProxy::start(settings.listen, &upstream, layer, clock.clone(), tap)
-                        .await?,
+                    FaultProxy::start(
+                        settings.listen,
+                        &upstream,
+                        layer,
+                        clock.clone(),
+                        tap,
+                        settings.upstream_timeout,
+                    )
+                    .await?,
                 )
             }
             None => None,

@@ -56,8 +56,9 @@ impl FaultProxy {
         layer: FaultLayer,
         clock: RunClock,
         tap: Arc<Tap>,
+        upstream_timeout: Duration,
     ) -> Result<FaultProxy, ProxyError> {
-        let forward = Forward::new(upstream, clock, tap.clone())?;
+        let forward = Forward::new(upstream, clock, tap.clone(), upstream_timeout)?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ProxyError::Bind {
@@ -186,10 +187,17 @@ struct ForwardInner {
     base_path: String,
     clock: RunClock,
     tap: Arc<Tap>,
+    /// Longest wait for the upstream's response headers.
+    timeout: Duration,
 }
 
 impl Forward {
-    fn new(upstream: &str, clock: RunClock, tap: Arc<Tap>) -> Result<Forward, ProxyError> {
+    fn new(
+        upstream: &str,
+        clock: RunClock,
+        tap: Arc<Tap>,
+        timeout: Duration,
+    ) -> Result<Forward, ProxyError> {
         let uri: http::Uri = upstream
             .parse()
             .map_err(|_| ProxyError::Upstream(upstream.to_string()))?;
@@ -216,6 +224,7 @@ impl Forward {
                 base_path: uri.path().trim_end_matches('/').to_string(),
                 clock,
                 tap,
+                timeout,
             }),
         })
     }
@@ -258,10 +267,23 @@ impl tower::Service<http::Request<Incoming>> for Forward {
             if let Some(sent) = this.clock.elapsed() {
                 this.tap.forwarded(sent);
             }
-            let result = this.client.request(request).await;
+            let result = tokio::time::timeout(this.timeout, this.client.request(request)).await;
             let answered = this.clock.elapsed();
             match result {
-                Ok(mut response) => {
+                Err(_elapsed) => {
+                    tracing::warn!(
+                        timeout = ?this.timeout,
+                        "upstream gave no response headers within the proxy's upstream timeout"
+                    );
+                    if let Some(at) = answered {
+                        this.tap.answered(at, UpstreamOutcome::Timeout);
+                    }
+                    Ok(status_answer(
+                        http::StatusCode::GATEWAY_TIMEOUT,
+                        format!("upstream timed out after {:?}", this.timeout),
+                    ))
+                }
+                Ok(Ok(mut response)) => {
                     if let Some(at) = answered {
                         let status = response.status().as_u16();
                         this.tap.answered(at, UpstreamOutcome::Status(status));
@@ -269,7 +291,7 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                     strip_hop_by_hop(response.headers_mut());
                     Ok(response.map(|body| body.map_err(Into::into).boxed()))
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     if let Some(at) = answered {
                         this.tap.answered(at, UpstreamOutcome::Error);
                     }
@@ -308,10 +330,14 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
 }
 
 fn bad_gateway(message: String) -> http::Response<ProxyBody> {
+    status_answer(http::StatusCode::BAD_GATEWAY, message)
+}
+
+fn status_answer(status: http::StatusCode, message: String) -> http::Response<ProxyBody> {
     let body = Full::new(Bytes::from(message))
         .map_err(|never| match never {})
         .boxed();
     let mut response = http::Response::new(body);
-    *response.status_mut() = http::StatusCode::BAD_GATEWAY;
+    *response.status_mut() = status;
     response
 }

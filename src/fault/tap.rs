@@ -32,6 +32,8 @@ pub struct TapBucket {
     pub upstream_5xx: u64,
     /// Forwarded requests that got no upstream answer (refused, reset, timeout).
     pub upstream_errors: u64,
+    /// Of `upstream_errors`, those cut by the proxy's own upstream timeout.
+    pub upstream_timeouts: u64,
     /// Injections per scheduled fault id.
     pub injected: Vec<u64>,
 }
@@ -43,6 +45,8 @@ pub enum UpstreamOutcome {
     Status(u16),
     /// No answer.
     Error,
+    /// No answer within the proxy's upstream timeout.
+    Timeout,
 }
 
 /// What happened to one call, in the call log.
@@ -91,7 +95,8 @@ const UPSTREAM_OK: usize = 2;
 const UPSTREAM_4XX: usize = 3;
 const UPSTREAM_5XX: usize = 4;
 const UPSTREAM_ERRORS: usize = 5;
-const COLUMNS: usize = 6;
+const UPSTREAM_TIMEOUTS: usize = 6;
+const COLUMNS: usize = 7;
 
 /// Buckets kept past the planned end (requests draining, a late Ctrl-C).
 const GRACE: Duration = Duration::from_secs(30);
@@ -231,9 +236,12 @@ impl Tap {
                 UpstreamOutcome::Status(s) if s >= 500 => UPSTREAM_5XX,
                 UpstreamOutcome::Status(s) if s >= 400 => UPSTREAM_4XX,
                 UpstreamOutcome::Status(_) => UPSTREAM_OK,
-                UpstreamOutcome::Error => UPSTREAM_ERRORS,
+                UpstreamOutcome::Error | UpstreamOutcome::Timeout => UPSTREAM_ERRORS,
             },
         );
+        if outcome == UpstreamOutcome::Timeout {
+            self.add(at, UPSTREAM_TIMEOUTS);
+        }
         self.log(at, call);
     }
 
@@ -288,6 +296,7 @@ impl Tap {
                     upstream_4xx: count(UPSTREAM_4XX),
                     upstream_5xx: count(UPSTREAM_5XX),
                     upstream_errors: count(UPSTREAM_ERRORS),
+                    upstream_timeouts: count(UPSTREAM_TIMEOUTS),
                     injected: self
                         .injected
                         .iter()
