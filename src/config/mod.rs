@@ -449,6 +449,8 @@ pub struct Fault {
     pub ramp: Option<Ramp>,
     /// Which requests the fault applies to.
     pub matcher: FaultMatch,
+    /// On and off in cycles within the window (flapping), if set.
+    pub cycle: Option<Cycle>,
     /// Window start, relative to the start of the phase using the profile.
     pub start: Duration,
     /// Window length; `None` lasts to the end of the phase.
@@ -471,6 +473,23 @@ impl Fault {
                 r.from + (self.probability - r.from) * share
             }
         }
+    }
+}
+
+/// A fault that is on for `on_for` at the start of every `period` of its window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cycle {
+    /// Length of one on/off cycle.
+    pub period: Duration,
+    /// How long the fault is on at the start of each cycle.
+    pub on_for: Duration,
+}
+
+impl Cycle {
+    /// Whether the fault is on `into` its window.
+    pub fn is_on(&self, into: Duration) -> bool {
+        let period = self.period.as_nanos().max(1);
+        into.as_nanos() % period < self.on_for.as_nanos()
     }
 }
 

@@ -40,6 +40,10 @@ impl Rule {
         let m = &self.fault.matcher;
         self.from <= t
             && t < self.until
+            && self
+                .fault
+                .cycle
+                .is_none_or(|c| c.is_on(t.saturating_sub(self.from)))
             && (m.methods.is_empty() || m.methods.contains(request.method))
             && m.path
                 .as_deref()
@@ -232,6 +236,16 @@ mod tests {
         );
         assert_eq!(hits(&down, Duration::from_secs(10), &get, &none), 1000);
         assert_eq!(hits(&down, Duration::from_secs(20), &get, &none), 0);
+    }
+
+    #[test]
+    fn a_cycle_flaps_the_fault_on_and_off() {
+        let r = rules("[[faults]]\nkind = \"reset\"\nperiod = \"10s\"\non_for = \"4s\"\n");
+        let none = http::HeaderMap::new();
+        let get = http::Method::GET;
+        let at = |s: u64| hits(&r, Duration::from_secs(s), &get, &none);
+        assert_eq!((at(10), at(13), at(14), at(19)), (1000, 1000, 0, 0));
+        assert_eq!((at(20), at(23), at(25)), (1000, 1000, 0));
     }
 
     #[test]

@@ -256,6 +256,33 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Option<Fault> {
             None
         }
     };
+    let period = t.positive_duration("period");
+    let on_for = t.positive_duration("on_for");
+    let cycle = match (period, on_for) {
+        (None, None) => None,
+        (Some(p), Some(o)) if o.get_ref() >= p.get_ref() => {
+            t.error(o.span(), "on_for must be shorter than period");
+            None
+        }
+        (Some(p), Some(o)) => Some(Cycle {
+            period: *p.get_ref(),
+            on_for: *o.get_ref(),
+        }),
+        (Some(p), None) => {
+            t.error(
+                p.span(),
+                "`period` needs `on_for` (how long each cycle is on)",
+            );
+            None
+        }
+        (None, Some(o)) => {
+            t.error(
+                o.span(),
+                "`on_for` needs `period` (the length of one cycle)",
+            );
+            None
+        }
+    };
     let methods = t
         .strings("method")
         .map(|m| {
@@ -313,6 +340,7 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Option<Fault> {
             path,
             headers,
         },
+        cycle,
         start,
         duration,
     })
