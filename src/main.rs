@@ -137,7 +137,7 @@ enum Command {
     /// Run the stub upstream alone (GET /item/{id} answers JSON).
     Stub {
         /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:9091")]
+        #[arg(long, default_value = "127.0.0.1:9090")]
         listen: SocketAddr,
     },
 }

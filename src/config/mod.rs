@@ -16,6 +16,8 @@ mod raw;
 pub mod template;
 mod validate;
 
+pub use validate::KindTable;
+
 pub use data::{DataMode, DataSet};
 pub use diagnostic::{line_column, Diagnostic, LineIndex};
 pub use duration::{parse_duration, MAX_DURATION};
@@ -28,9 +30,11 @@ pub use validate::check_base_url;
 
 use crate::breaker_state::BreakerState;
 pub use crate::breaker_state::Channel;
+use crate::fault::kind::FaultKind;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a drill could not be loaded.
@@ -115,6 +119,11 @@ pub fn parse_drill(
     validate::drill(file, text, profiles)
 }
 
+/// Validates one fault-profile `text` (shown as `file` in diagnostics) named `name`.
+pub fn parse_profile(name: &str, file: &str, text: &str) -> Result<FaultProfile, ConfigError> {
+    validate::profile(name, file, text).map_err(ConfigError::Invalid)
+}
+
 /// A validated drill: everything the run needs, with defaults filled in.
 #[derive(Debug, Clone)]
 pub struct Drill {
@@ -192,6 +201,14 @@ pub struct ProxySettings {
     pub listen: SocketAddr,
     /// The real upstream's base URL; `None` means the stub.
     pub upstream: Option<String>,
+    /// Longest wait for the upstream's response headers; then the proxy answers 504.
+    pub upstream_timeout: Duration,
+}
+
+impl ProxySettings {
+    /// Longer than any sensible client timeout, so the service's own timeout fires first,
+    /// yet a dead upstream cannot hold the proxy's requests for ever.
+    pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 /// Settings of the built-in demo service.
@@ -420,50 +437,80 @@ pub struct FaultProfile {
 }
 
 /// One thing the proxy does to matching requests while its window is open.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Fault {
-    /// What happens.
-    pub action: FaultAction,
-    /// Chance per request, 0.0 to 1.0.
+    /// What happens: the kind, with its own settings.
+    pub kind: Arc<dyn FaultKind>,
+    /// Chance per request (or per connection), 0.0 to 1.0; the ramp's end if it ramps.
     pub probability: f64,
-    /// Only requests whose path starts with this are affected.
-    pub path_prefix: Option<String>,
+    /// Whether the chance is rolled once per connection instead of once per request.
+    pub per_connection: bool,
+    /// Probability rising (or falling) linearly from the window's start.
+    pub ramp: Option<Ramp>,
+    /// Which requests the fault applies to.
+    pub matcher: FaultMatch,
+    /// On and off in cycles within the window (flapping), if set.
+    pub cycle: Option<Cycle>,
     /// Window start, relative to the start of the phase using the profile.
     pub start: Duration,
     /// Window length; `None` lasts to the end of the phase.
     pub duration: Option<Duration>,
 }
 
-/// The effect of a fault.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FaultAction {
-    /// Answer with this status instead of forwarding.
-    Status {
-        /// The status code.
-        code: u16,
-        /// The body to send.
-        body: String,
-    },
-    /// Hold the request before forwarding it.
-    Latency {
-        /// The added delay.
-        delay: Duration,
-        /// Uniform jitter, plus or minus.
-        jitter: Duration,
-    },
-    /// Close the connection with a TCP reset, no response.
-    Reset,
-}
-
-impl FaultAction {
+impl Fault {
     /// The kind's name as written in profiles.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FaultAction::Status { .. } => "status",
-            FaultAction::Latency { .. } => "latency",
-            FaultAction::Reset => "reset",
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// The probability `into` the window (a ramp's value, else the fixed one).
+    pub fn probability_at(&self, into: Duration) -> f64 {
+        match &self.ramp {
+            None => self.probability,
+            Some(r) if into >= r.over => self.probability,
+            Some(r) => {
+                let share = into.as_secs_f64() / r.over.as_secs_f64();
+                r.from + (self.probability - r.from) * share
+            }
         }
     }
+}
+
+/// A fault that is on for `on_for` at the start of every `period` of its window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cycle {
+    /// Length of one on/off cycle.
+    pub period: Duration,
+    /// How long the fault is on at the start of each cycle.
+    pub on_for: Duration,
+}
+
+impl Cycle {
+    /// Whether the fault is on `into` its window.
+    pub fn is_on(&self, into: Duration) -> bool {
+        let period = self.period.as_nanos().max(1);
+        into.as_nanos() % period < self.on_for.as_nanos()
+    }
+}
+
+/// A linear ramp of a fault's probability from `from` to its `probability` over `over`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ramp {
+    /// Probability when the window opens.
+    pub from: f64,
+    /// How long the ramp takes.
+    pub over: Duration,
+}
+
+/// Which requests a fault applies to; an empty part matches everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultMatch {
+    /// Methods, any of which matches.
+    pub methods: Vec<http::Method>,
+    /// A path prefix, or a glob (`*` any run of characters, `?` one) if it has either.
+    pub path: Option<String>,
+    /// Headers that must be present, with a glob their value must match.
+    pub headers: Vec<(http::HeaderName, String)>,
 }
 
 /// Health check before any load starts.

@@ -91,6 +91,7 @@ pub(crate) struct StubRouteFile {
 pub(crate) struct ProxyFile {
     pub listen: Option<Spanned<String>>,
     pub upstream: Option<Spanned<String>>,
+    pub upstream_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -441,16 +442,7 @@ pub(crate) struct ProfileFile {
     pub faults: Vec<FaultFile>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FaultFile {
-    pub kind: Spanned<String>,
-    pub probability: Option<Spanned<f64>>,
-    pub path: Option<Spanned<String>>,
-    pub start: Option<Spanned<String>>,
-    pub duration: Option<Spanned<String>>,
-    pub status: Option<Spanned<u16>>,
-    pub body: Option<Spanned<String>>,
-    pub delay: Option<Spanned<String>>,
-    pub jitter: Option<Spanned<String>>,
-}
+/// One `[[faults]]` entry: every key with its span, so the common keys are read here and
+/// the rest by the fault kind that owns them (see `fault::kind`).
+pub(crate) type FaultFile =
+    Spanned<std::collections::BTreeMap<Spanned<String>, Spanned<toml::Value>>>;

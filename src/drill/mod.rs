@@ -16,7 +16,7 @@ use crate::breaker_state::Channel;
 use crate::clock::RunClock;
 use crate::config::{Drill, PollSettings};
 use crate::demo::{DemoError, DemoService};
-use crate::fault::{FaultLayer, FaultProxy, ProxyError, Tap};
+use crate::fault::{FaultLayer, FaultProxy, ProxyError, Rule, Rules, Tap};
 use crate::load::{self, Live, LoadError, Observers, Target};
 use crate::metrics::ClientActivity;
 use crate::observe::poll::{Poller, Reader};
@@ -117,11 +117,28 @@ impl PreparedDrill {
                     .or_else(|| stub.as_ref().map(Stub::url))
                     .unwrap_or_default();
                 let tap = Arc::new(Tap::new(plan.faults.len(), plan.total_duration()));
-                let layer =
-                    FaultLayer::new(plan.faults.clone(), clock.clone(), plan.seed, tap.clone());
+                let rules = Rules::new(
+                    plan.faults
+                        .iter()
+                        .map(|s| Rule {
+                            id: s.id,
+                            from: s.from,
+                            until: s.until,
+                            fault: s.fault.clone(),
+                        })
+                        .collect(),
+                );
+                let layer = FaultLayer::new(rules, clock.clone(), plan.seed, tap.clone());
                 Some(
-                    FaultProxy::start(settings.listen, &upstream, layer, clock.clone(), tap)
-                        .await?,
+                    FaultProxy::start(
+                        settings.listen,
+                        &upstream,
+                        layer,
+                        clock.clone(),
+                        tap,
+                        settings.upstream_timeout,
+                    )
+                    .await?,
                 )
             }
             None => None,

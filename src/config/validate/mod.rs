@@ -7,6 +7,9 @@ mod observe;
 mod parts;
 mod phase;
 
+pub(crate) use fault::profile;
+pub use fault::KindTable;
+
 use expect::expectations;
 use phase::phases;
 
