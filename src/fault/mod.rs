@@ -7,11 +7,13 @@
 //! HTTP server that puts the layer between a service and its upstream; [`tap`] counts what
 //! happened.
 
+pub mod admin;
 pub mod body;
 pub mod kind;
 pub mod proxy;
 pub mod rules;
 pub mod tap;
+pub mod tcp;
 
 pub use proxy::{FaultProxy, ProxyError};
 pub use rules::{RequestView, Rule, RuleSet, Rules};
