@@ -199,6 +199,32 @@ impl Attributes {
         }
     }
 
+    /// A time attribute in milliseconds (0 when absent), at most [`MAX_TIME`].
+    pub fn millis(&self, key: &str) -> Result<Duration, String> {
+        let ms = self.int(key)?;
+        let d = Duration::from_millis(ms);
+        if d > MAX_TIME {
+            return Err(format!(
+                "attribute {key} must be at most {} ms, not {ms}",
+                MAX_TIME.as_millis()
+            ));
+        }
+        Ok(d)
+    }
+
+    /// A time attribute in microseconds (0 when absent), at most [`MAX_TIME`].
+    pub fn micros(&self, key: &str) -> Result<Duration, String> {
+        let us = self.int(key)?;
+        let d = Duration::from_micros(us);
+        if d > MAX_TIME {
+            return Err(format!(
+                "attribute {key} must be at most {} µs, not {us}",
+                MAX_TIME.as_micros()
+            ));
+        }
+        Ok(d)
+    }
+
     /// Only the keys in `keys`, absent ones as 0 (unknown keys are ignored, as Toxiproxy
     /// does), for keeping and listing.
     pub fn complete(&self, keys: &[&str]) -> Attributes {
@@ -236,7 +262,11 @@ pub struct ToxicSpec {
 /// The toxics of one proxy, in the order they were added.
 pub type Chain = Arc<Vec<Arc<ToxicSpec>>>;
 
-/// Toxiproxy's time attributes are milliseconds.
+/// The longest time any toxic attribute may say (a day): longer is surely a mistake, and
+/// keeps every deadline computed from it far from overflowing.
+pub const MAX_TIME: Duration = Duration::from_secs(86_400);
+
+#[cfg(test)]
 pub(crate) fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }

@@ -194,3 +194,36 @@ pub async fn pump(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toxicity_rolls_are_seeded_per_connection() {
+        let now = Instant::now();
+        let roll = |seed, connection| {
+            Link {
+                seed,
+                connection,
+                direction: Direction::Downstream,
+            }
+            .state(3, 0.5, now)
+            .active
+        };
+        let a: Vec<bool> = (0..200).map(|c| roll(7, c)).collect();
+        let b: Vec<bool> = (0..200).map(|c| roll(7, c)).collect();
+        let other: Vec<bool> = (0..200).map(|c| roll(8, c)).collect();
+        assert_eq!(a, b, "same seed, same rolls");
+        assert_ne!(a, other);
+        let hits = a.iter().filter(|h| **h).count();
+        assert!((70..130).contains(&hits), "{hits} of 200");
+        let link = Link {
+            seed: 1,
+            connection: 0,
+            direction: Direction::Upstream,
+        };
+        assert!(link.state(1, 1.0, now).active);
+        assert!(!link.state(1, 0.0, now).active);
+    }
+}

@@ -1,31 +1,32 @@
 //! `latency`: every chunk is delayed by `latency` ms, ± up to `jitter` ms (seeded).
 
-use super::super::{millis, Attributes, Flow, LinkState, Piece, Toxic};
+use super::super::{Attributes, Flow, LinkState, Piece, Toxic};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug)]
 struct Latency {
-    latency: u64,
-    jitter: u64,
+    latency: Duration,
+    jitter: Duration,
 }
 
 /// Parses `latency` and `jitter` (milliseconds).
 pub fn parse(attrs: &Attributes) -> Result<Arc<dyn Toxic>, String> {
     Ok(Arc::new(Latency {
-        latency: attrs.int("latency")?,
-        jitter: attrs.int("jitter")?,
+        latency: attrs.millis("latency")?,
+        jitter: attrs.millis("jitter")?,
     }))
 }
 
 impl Toxic for Latency {
     fn shape(&self, pieces: &mut Vec<Piece>, state: &mut LinkState) -> Flow {
         // As Toxiproxy: latency + a uniform offset in [-jitter, jitter), never below zero.
-        let mut delay = self.latency as i64;
-        if self.jitter > 0 {
-            let j = i64::try_from(self.jitter).unwrap_or(i64::MAX / 2);
-            delay = delay.saturating_add(state.rng.range_inclusive(-j, j - 1));
+        let mut delay = self.latency.as_millis() as i64;
+        let jitter = self.jitter.as_millis() as i64;
+        if jitter > 0 {
+            delay += state.rng.range_inclusive(-jitter, jitter - 1);
         }
-        let delay = millis(u64::try_from(delay).unwrap_or(0));
+        let delay = Duration::from_millis(u64::try_from(delay).unwrap_or(0));
         for p in pieces.iter_mut() {
             p.due = p.due.max(p.read_at + delay);
         }
@@ -37,6 +38,7 @@ impl Toxic for Latency {
 mod tests {
     use super::super::testing::{json_attrs, piece, state};
     use super::*;
+    use crate::fault::tcp::millis;
     use tokio::time::Instant;
 
     fn attrs(l: u64, j: u64) -> Attributes {

@@ -1,7 +1,7 @@
 //! `reset_peer`: the first data to arrive is dropped and the connection is reset (RST)
 //! `timeout` ms later (at once with 0).
 
-use super::super::{millis, Attributes, End, Flow, LinkState, Piece, Toxic};
+use super::super::{Attributes, End, Flow, LinkState, Piece, Toxic};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -14,7 +14,7 @@ struct ResetPeer {
 /// Parses `timeout` (milliseconds).
 pub fn parse(attrs: &Attributes) -> Result<Arc<dyn Toxic>, String> {
     Ok(Arc::new(ResetPeer {
-        timeout: millis(attrs.int("timeout")?),
+        timeout: attrs.millis("timeout")?,
     }))
 }
 
@@ -37,6 +37,7 @@ impl Toxic for ResetPeer {
 mod tests {
     use super::super::testing::{json_attrs, piece, state};
     use super::*;
+    use crate::fault::tcp::millis;
 
     #[test]
     fn arms_on_the_first_data() {

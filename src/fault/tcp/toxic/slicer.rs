@@ -23,7 +23,7 @@ pub fn parse(attrs: &Attributes) -> Result<Arc<dyn Toxic>, String> {
     Ok(Arc::new(Slicer {
         average: size(average),
         variation: size(attrs.int("size_variation")?),
-        delay: Duration::from_micros(attrs.int("delay")?),
+        delay: attrs.micros("delay")?,
     }))
 }
 

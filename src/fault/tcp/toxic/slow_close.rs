@@ -1,6 +1,6 @@
 //! `slow_close`: the close is held `delay` ms after the source closed.
 
-use super::super::{millis, Attributes, Flow, LinkState, Piece, Toxic};
+use super::super::{Attributes, Flow, LinkState, Piece, Toxic};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ struct SlowClose {
 /// Parses `delay` (milliseconds).
 pub fn parse(attrs: &Attributes) -> Result<Arc<dyn Toxic>, String> {
     Ok(Arc::new(SlowClose {
-        delay: millis(attrs.int("delay")?),
+        delay: attrs.millis("delay")?,
     }))
 }
 

@@ -1,7 +1,7 @@
 //! `timeout`: no data gets through; the connection is closed `timeout` ms after the toxic
 //! became active on it (0: never closed, data dropped while the toxic is on).
 
-use super::super::{millis, Attributes, End, Flow, LinkState, Piece, Toxic};
+use super::super::{Attributes, End, Flow, LinkState, Piece, Toxic};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -14,7 +14,7 @@ struct Timeout {
 /// Parses `timeout` (milliseconds).
 pub fn parse(attrs: &Attributes) -> Result<Arc<dyn Toxic>, String> {
     Ok(Arc::new(Timeout {
-        timeout: millis(attrs.int("timeout")?),
+        timeout: attrs.millis("timeout")?,
     }))
 }
 
@@ -33,6 +33,7 @@ impl Toxic for Timeout {
 mod tests {
     use super::super::testing::{json_attrs, piece, state};
     use super::*;
+    use crate::fault::tcp::millis;
 
     #[test]
     fn drops_data_and_closes_after_the_timeout_unless_zero() {
