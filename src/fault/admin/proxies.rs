@@ -534,3 +534,40 @@ fn attributes(value: Option<&Value>) -> Result<Attributes, ApiError> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn proxies_work_without_the_http_api() {
+        let proxies = Proxies::new(1);
+        let p = proxies
+            .create(ProxyConfig {
+                name: "db".into(),
+                upstream: "127.0.0.1:5432".into(),
+                enabled: Some(false),
+                ..ProxyConfig::default()
+            })
+            .await
+            .expect("created");
+        assert_eq!(p["enabled"], json!(false));
+        let t = proxies
+            .add_toxic(
+                "db",
+                json!({"type": "limit_data", "stream": "UPSTREAM", "attributes": {"bytes": 5, "extra": 1}}),
+            )
+            .await
+            .expect("added");
+        assert_eq!(t["name"], json!("limit_data_upstream"));
+        assert_eq!(t["attributes"], json!({"bytes": 5}), "unknown keys dropped");
+        let e = proxies
+            .update("nope", ProxyUpdate::default())
+            .await
+            .expect_err("unknown");
+        assert_eq!(
+            e.to_json(),
+            json!({"error": "proxy not found", "status": 404})
+        );
+    }
+}

@@ -40,9 +40,9 @@ impl Direction {
         }
     }
 
-    /// Parses an API stream name.
+    /// Parses an API stream name (any case, as Toxiproxy accepts).
     pub fn parse(s: &str) -> Option<Direction> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "upstream" => Some(Direction::Upstream),
             "downstream" => Some(Direction::Downstream),
             _ => None,
