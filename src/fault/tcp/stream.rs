@@ -34,8 +34,10 @@ pub async fn read_into(
     chunks: mpsc::Sender<Chunk>,
     cancel: CancellationToken,
 ) {
+    let mut buf = BytesMut::new();
     loop {
-        let mut buf = BytesMut::with_capacity(CHUNK);
+        // Reuses what is left of the last allocation; a chunk is split off when read.
+        buf.reserve(CHUNK);
         let read = tokio::select! {
             _ = cancel.cancelled() => return,
             r = source.read_buf(&mut buf) => r,
@@ -44,7 +46,7 @@ pub async fn read_into(
             Ok(0) => return,
             Ok(_) => {
                 let chunk = Chunk {
-                    data: buf.freeze(),
+                    data: buf.split().freeze(),
                     at: Instant::now(),
                 };
                 if chunks.send(chunk).await.is_err() {
@@ -106,19 +108,26 @@ pub async fn pump(
     cancel: CancellationToken,
 ) -> Outcome {
     let mut states: HashMap<u64, LinkState> = HashMap::new();
+    let mut mine = Vec::new();
+    let mut stale = true;
     loop {
-        let toxics = chain.borrow_and_update().clone();
-        let now = Instant::now();
-        let mine: Vec<_> = toxics
-            .iter()
-            .filter(|t| t.stream == link.direction)
-            .cloned()
-            .collect();
-        states.retain(|uid, _| mine.iter().any(|t| t.uid == *uid));
-        for t in &mine {
-            states
-                .entry(t.uid)
-                .or_insert_with(|| link.state(t.uid, t.toxicity, now));
+        if stale {
+            // The toxics changed (or this is the start): take this direction's, keep the
+            // state of those still there, start the new ones now.
+            let now = Instant::now();
+            mine = chain
+                .borrow_and_update()
+                .iter()
+                .filter(|t| t.stream == link.direction)
+                .cloned()
+                .collect::<Vec<_>>();
+            states.retain(|uid, _| mine.iter().any(|t| t.uid == *uid));
+            for t in &mine {
+                states
+                    .entry(t.uid)
+                    .or_insert_with(|| link.state(t.uid, t.toxicity, now));
+            }
+            stale = false;
         }
         let deadline = mine
             .iter()
@@ -127,7 +136,10 @@ pub async fn pump(
                 t.toxic.deadline(st)
             })
             .min_by_key(|(at, _)| *at);
-        let sleep_until = deadline.map_or(now + Duration::from_secs(86_400), |(at, _)| at);
+        let sleep_until = deadline.map_or_else(
+            || Instant::now() + Duration::from_secs(86_400),
+            |(at, _)| at,
+        );
         let chunk = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Outcome::Cancelled,
@@ -139,6 +151,7 @@ pub async fn pump(
                     // The proxy is gone: its connections go with it.
                     return Outcome::Cancelled;
                 }
+                stale = true;
                 continue;
             }
             chunk = chunks.recv() => chunk,
