@@ -297,6 +297,19 @@ async fn api_answers_with_toxiproxy_shapes_and_status_codes() {
         );
     }
 
+    // A second proxy cannot take the first one's port.
+    let taken =
+        json!({"name": "other", "listen": listen.to_string(), "upstream": upstream.to_string()});
+    let (s, v) = call(&api, "POST", "/proxies", Some(&taken.to_string())).await;
+    assert_eq!((s, v["status"].clone()), (409, json!(409)), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot listen"),
+        "{v}"
+    );
+
     // A toxic with the defaults filled in: name {type}_{stream}, downstream, toxicity 1.
     let t = toxic(
         &api,
