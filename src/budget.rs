@@ -108,7 +108,7 @@ fn peak_workers(plan: &Plan) -> u64 {
 /// Estimates the peak needs of `plan`.
 pub fn estimate(plan: &Plan) -> Estimate {
     let workers = peak_workers(plan);
-    let groups = plan.drill.requests.len().max(1) as u64;
+    let groups = plan.drill.journey.cells_used(&plan.drill.requests).max(1) as u64;
     let recorders = LIVE_RECORDERS + plan.phases.len() as u64;
     let Parts { stub, proxy, demo } = &plan.drill.parts;
     // Every client connection to an in-process part is a descriptor on both ends, and the
@@ -140,6 +140,20 @@ pub fn estimate(plan: &Plan) -> Estimate {
                 fds: workers * per_worker,
             });
         }
+    }
+    let data: u64 = plan
+        .drill
+        .journey
+        .data
+        .iter()
+        .map(|d| d.bytes() as u64)
+        .sum();
+    if data > 0 {
+        costs.push(Cost {
+            part: format!("data files: {} sets", plan.drill.journey.data.len()),
+            memory: data,
+            fds: 0,
+        });
     }
     let slots = (plan.total_duration().as_millis() / 10).min(12 * 3600 * 100) as u64;
     costs.push(Cost {

@@ -116,7 +116,7 @@ impl PlannedPhase {
 }
 
 /// One fault with its absolute window on the run clock.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ScheduledFault {
     /// Position in the schedule; the tap counts injections under this id.
     pub id: usize,
@@ -132,19 +132,6 @@ pub struct ScheduledFault {
     pub from: Duration,
     /// Window end (exclusive), from the run epoch.
     pub until: Duration,
-}
-
-impl ScheduledFault {
-    /// Whether the window is open at `t` and the fault applies to `path`.
-    pub fn applies(&self, t: Duration, path: &str) -> bool {
-        self.from <= t
-            && t < self.until
-            && self
-                .fault
-                .path_prefix
-                .as_deref()
-                .is_none_or(|prefix| path.starts_with(prefix))
-    }
 }
 
 /// Everything a run needs, concrete and seeded.
@@ -206,7 +193,7 @@ impl Plan {
                             drill: drill.source.clone(),
                             phase: phase.name.clone(),
                             profile: profile.name.clone(),
-                            kind: fault.action.kind(),
+                            kind: fault.kind_name(),
                             start: fault.start,
                             phase_len: phase.duration,
                         });

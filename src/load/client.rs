@@ -89,6 +89,14 @@ impl Target {
         &self.raw
     }
 
+    /// Where a redirect's `location` leads from `current` (both relative to the base
+    /// path), if it stays on this target; see `redirect.rs`.
+    pub(super) fn redirect_path(&self, location: &str, current: &str) -> Option<String> {
+        let scheme = self.raw.split("://").next().unwrap_or("http");
+        let authority = self.host.to_str().ok()?;
+        super::redirect::resolve(location, current, scheme, authority, &self.base_path)
+    }
+
     /// The request URI path for `path` (base path prepended).
     fn path(&self, path: &str) -> String {
         format!("{}{}", self.base_path, path)

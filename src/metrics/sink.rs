@@ -5,7 +5,7 @@
 //! 10,000 virtual users); sharding by worker keeps it to a handful of recorders whatever the
 //! count, while two workers rarely contend for the same lock.
 
-use super::{Recorder, Sample};
+use super::{CheckTally, Recorder, Sample};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -33,6 +33,34 @@ impl PhaseSink {
     /// Records `sample` for request group `group`; `worker` picks the shard.
     pub fn record(&self, worker: usize, group: usize, sample: &Sample) {
         self.with_shard(worker, |r| r.record(group, sample));
+    }
+
+    /// Records `sample` and the response's `checks` for cell `group` under one lock.
+    pub fn record_checked(&self, worker: usize, group: usize, sample: &Sample, checks: CheckTally) {
+        self.with_shard(worker, |r| {
+            r.record(group, sample);
+            if let Some(g) = r.groups.get_mut(group) {
+                g.record_checks(checks);
+            }
+        });
+    }
+
+    /// Counts a request of cell `group` that was not sent, for `reason`.
+    pub fn skipped(&self, worker: usize, group: usize, reason: &str) {
+        self.with_shard(worker, |r| {
+            if let Some(g) = r.groups.get_mut(group) {
+                g.record_skip(reason);
+            }
+        });
+    }
+
+    /// Counts a capture, `name`, of a cell-`group` request that found nothing.
+    pub fn capture_missed(&self, worker: usize, group: usize, name: &str) {
+        self.with_shard(worker, |r| {
+            if let Some(g) = r.groups.get_mut(group) {
+                g.record_capture_miss(name);
+            }
+        });
     }
 
     /// Adds `dropped` requests that were due but could not start.

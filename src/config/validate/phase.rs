@@ -147,7 +147,7 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
         let duration = opt_duration(c, &p.duration).unwrap_or(Duration::from_secs(1));
         let placeholder = LoadShape::ConstantVus {
             vus: 1,
-            think_time: Duration::ZERO,
+            think_time: crate::config::ThinkTime::NONE,
         };
         return (placeholder, duration);
     };
@@ -208,7 +208,11 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
         ExecutorName::ConstantVus => {
             let vus = required_vus(c, p, name);
             let duration = required_duration(c, p, name);
-            let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
+            let think_time = p
+                .think_time
+                .as_ref()
+                .map(|t| super::journey::think_time(c, t))
+                .unwrap_or_default();
             (LoadShape::ConstantVus { vus, think_time }, duration)
         }
         ExecutorName::RampingVus => {
@@ -222,7 +226,11 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                 })
                 .collect();
             let total = stages_duration(c, p, stages.iter().map(|s| s.duration));
-            let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
+            let think_time = p
+                .think_time
+                .as_ref()
+                .map(|t| super::journey::think_time(c, t))
+                .unwrap_or_default();
             let graceful_ramp_down =
                 opt_duration(c, &p.graceful_ramp_down).unwrap_or(DEFAULT_GRACEFUL_RAMP_DOWN);
             let load = LoadShape::RampingVus {
@@ -255,7 +263,11 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
                 }
                 Some(d) => positive_duration(c, d, "max_duration"),
             };
-            let think_time = opt_duration(c, &p.think_time).unwrap_or_default();
+            let think_time = p
+                .think_time
+                .as_ref()
+                .map(|t| super::journey::think_time(c, t))
+                .unwrap_or_default();
             let load = if executor == ExecutorName::PerVuIterations {
                 LoadShape::PerVuIterations {
                     vus,
@@ -503,7 +515,7 @@ mod tests {
             load,
             LoadShape::ConstantVus {
                 vus: 8,
-                think_time: Duration::from_millis(250)
+                think_time: crate::config::ThinkTime::Constant(Duration::from_millis(250))
             }
         );
         assert_eq!(duration, Duration::from_secs(30));
@@ -597,7 +609,7 @@ mod tests {
             LoadShape::PerVuIterations {
                 vus: 4,
                 iterations: 5,
-                think_time: Duration::from_secs(1)
+                think_time: crate::config::ThinkTime::Constant(Duration::from_secs(1))
             }
         );
         assert_eq!(duration, Duration::from_secs(30));

@@ -63,7 +63,7 @@ pub(super) struct Users<W> {
     /// Users wanted this far into the phase.
     pub(super) wanted: W,
     /// Pause after each iteration (none after a user's last).
-    pub(super) think_time: Duration,
+    pub(super) think_time: crate::config::ThinkTime,
     /// How many iterations the users run.
     pub(super) iterations: Iterations,
     /// Set when the count of users can fall: how long a user above the new count may
@@ -77,7 +77,7 @@ struct Context {
     sink: Arc<PhaseSink>,
     phase: usize,
     phase_end: Instant,
-    think_time: Duration,
+    think_time: crate::config::ThinkTime,
     ramp_down: Option<Duration>,
     /// Users the schedule wants now; users numbered from it up idle.
     desired: AtomicUsize,

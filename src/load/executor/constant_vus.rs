@@ -6,7 +6,6 @@ use super::closed::{Iterations, Users};
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs `vus` virtual users until the phase ends or the run stops.
 pub(super) async fn run(
@@ -14,7 +13,7 @@ pub(super) async fn run(
     phase: PlannedPhase,
     sink: Arc<PhaseSink>,
     vus: usize,
-    think_time: Duration,
+    think_time: crate::config::ThinkTime,
 ) {
     let users = Users {
         wanted: |_| vus,

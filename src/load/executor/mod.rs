@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs one phase to its end (or the run's stop) and returns what its workers recorded.
 pub(super) async fn run_phase(shared: Arc<Shared>, phase: PlannedPhase) -> Recorder {
-    let sink = Arc::new(PhaseSink::new(shared.requests.len()));
+    let sink = Arc::new(PhaseSink::new(shared.cells()));
     let sink_handle = sink.clone();
     match phase.load.clone() {
         LoadShape::ConstantArrivalRate { rate, pool } => {

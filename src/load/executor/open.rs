@@ -86,7 +86,7 @@ pub(super) async fn run(
                 phase.index,
                 started,
                 sink.clone(),
-                Duration::ZERO,
+                crate::config::ThinkTime::NONE,
             );
             let tally = Tally::new(sink.clone(), started);
             started += 1;

@@ -8,7 +8,6 @@ use super::closed::{Iterations, Users};
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs `vus` users of `iterations` iterations each, until they are done, the phase
 /// (`max_duration`) ends or the run stops.
@@ -18,7 +17,7 @@ pub(super) async fn run(
     sink: Arc<PhaseSink>,
     vus: usize,
     iterations: u64,
-    think_time: Duration,
+    think_time: crate::config::ThinkTime,
 ) {
     let users = Users {
         wanted: |_| vus,

@@ -38,7 +38,7 @@ pub(super) async fn run(
     phase: PlannedPhase,
     sink: Arc<PhaseSink>,
     ramp: Ramp,
-    think_time: Duration,
+    think_time: crate::config::ThinkTime,
 ) {
     let ramp_down = ramp.falls().then_some(ramp.graceful_ramp_down);
     let users = Users {

@@ -9,7 +9,6 @@ use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs `iterations` iterations spread over `vus` users, until they are done, the phase
 /// (`max_duration`) ends or the run stops.
@@ -19,7 +18,7 @@ pub(super) async fn run(
     sink: Arc<PhaseSink>,
     vus: usize,
     iterations: u64,
-    think_time: Duration,
+    think_time: crate::config::ThinkTime,
 ) {
     let users = Users {
         wanted: |_| vus,
