@@ -2,9 +2,9 @@
 # Long-run memory: stub + fault proxy + demo service + load engine in one process, 2,000
 # requests/s over 10,000,000 distinct ids, sampling RSS and open descriptors every 10 s.
 # Fails if RSS grows more than SOAK_MAX_GROWTH_MB (default 8) after warm-up (the first fifth
-# of the run, at least a minute: the open model's worker pool grows to the concurrency the
-# run needs, then stays). Run it on an otherwise idle machine: CPU contention makes the pool
-# grow, and each worker holds its histograms.
+# of the run, at least a minute), judged on the trend: the median of the last quarter of the
+# samples against the first. Best on an otherwise idle machine: under CPU contention the
+# open model's worker pool grows (and retires again), which shows as noise.
 # Usage: bench/soak.sh [DURATION]   (default 10m; e.g. 2m for a quick look)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,10 +62,17 @@ after = [kb for t, kb in samples if t >= warm_up]
 p = result["phases"][0]
 print(f'achieved {p["rps"]} req/s, {p["all"]["requests"]} requests, errors {p["all"]["errors"]}, '
       f'dropped {p["dropped"]}, p99 {p["all"]["latency_ms"]["p99"]} ms')
-if len(after) < 2:
-    print("too short to judge growth (needs samples after the first minute)")
+if len(after) < 8:
+    print("too short to judge growth (needs samples well after the first minute)")
     sys.exit(0)
-growth = (max(after) - after[0]) / 1024
-print(f"RSS after warm-up ({warm_up} s): {after[0] / 1024:.1f} MB, peak {max(after) / 1024:.1f} MB, growth {growth:.1f} MB (limit {limit} MB)")
+# Growth is the trend, not the noise: the median of the last quarter of the samples after
+# warm-up against the median of the first quarter. The allocator returns memory in steps,
+# so single samples swing a few MB either way without anything accumulating.
+quarter = max(2, len(after) // 4)
+median = lambda xs: sorted(xs)[len(xs) // 2] / 1024
+first, last = median(after[:quarter]), median(after[-quarter:])
+growth = last - first
+print(f"RSS after warm-up ({warm_up} s): median {first:.1f} MB at the start, {last:.1f} MB at the end, "
+      f"peak {max(after) / 1024:.1f} MB; growth {growth:.1f} MB (limit {limit} MB)")
 sys.exit(0 if growth <= limit else 1)
 PY

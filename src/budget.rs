@@ -5,13 +5,19 @@
 //! line, naming the part that costs most, a drill that would otherwise exhaust the machine
 //! halfway through (thousands of descriptors, gigabytes of histograms).
 
-use crate::config::{LoadShape, Parts};
+use crate::config::Parts;
 use crate::plan::Plan;
 use std::fmt;
 
-/// Bytes of the two latency histograms (latency, service time) a worker keeps per request
-/// group: 1 µs..60 s at 3 significant digits, ~136 KiB each.
+/// Bytes of the two latency histograms (latency, service time) a recorder keeps per
+/// request group: 1 µs..60 s at 3 significant digits, ~136 KiB each.
 const HISTOGRAMS_PER_GROUP: u64 = 2 * 136 * 1024;
+
+/// Recorders that hold histograms at once, besides one merged recorder kept per phase:
+/// the shards of two phase sinks (a phase's last iterations may still be finishing, within
+/// its graceful stop, when the next one starts). Workers share these, so the count does
+/// not grow with the workers.
+const LIVE_RECORDERS: u64 = 2 * crate::metrics::sink::MAX_SHARDS as u64;
 
 /// Bytes of buffers per open connection (hyper's read and write buffers, the task).
 const PER_CONNECTION: u64 = 64 * 1024;
@@ -94,17 +100,7 @@ impl Limits {
 fn peak_workers(plan: &Plan) -> u64 {
     plan.phases
         .iter()
-        .map(|p| match &p.load {
-            LoadShape::ConstantArrivalRate { max_vus, .. } => *max_vus as u64,
-            LoadShape::RampingVus {
-                start_vus, stages, ..
-            } => stages
-                .iter()
-                .map(|s| s.target)
-                .chain(std::iter::once(*start_vus))
-                .max()
-                .unwrap_or(0) as u64,
-        })
+        .map(|p| p.load.peak_workers() as u64)
         .max()
         .unwrap_or(0)
 }
@@ -112,16 +108,17 @@ fn peak_workers(plan: &Plan) -> u64 {
 /// Estimates the peak needs of `plan`.
 pub fn estimate(plan: &Plan) -> Estimate {
     let workers = peak_workers(plan);
-    let groups = plan.drill.requests.len().max(1) as u64;
+    let groups = plan.drill.journey.cells_used(&plan.drill.requests).max(1) as u64;
+    let recorders = LIVE_RECORDERS + plan.phases.len() as u64;
     let Parts { stub, proxy, demo } = &plan.drill.parts;
     // Every client connection to an in-process part is a descriptor on both ends, and the
     // demo service may hold one upstream call per client connection.
     let mut costs = vec![
         Cost {
             part: format!(
-                "latency histograms: {workers} workers × {groups} request groups × 2 × 136 KiB"
+                "latency histograms: {recorders} recorders × {groups} request groups × 2 × 136 KiB"
             ),
-            memory: workers * groups * HISTOGRAMS_PER_GROUP,
+            memory: recorders * groups * HISTOGRAMS_PER_GROUP,
             fds: 0,
         },
         Cost {
@@ -143,6 +140,20 @@ pub fn estimate(plan: &Plan) -> Estimate {
                 fds: workers * per_worker,
             });
         }
+    }
+    let data: u64 = plan
+        .drill
+        .journey
+        .data
+        .iter()
+        .map(|d| d.bytes() as u64)
+        .sum();
+    if data > 0 {
+        costs.push(Cost {
+            part: format!("data files: {} sets", plan.drill.journey.data.len()),
+            memory: data,
+            fds: 0,
+        });
     }
     let slots = (plan.total_duration().as_millis() / 10).min(12 * 3600 * 100) as u64;
     costs.push(Cost {
@@ -179,7 +190,7 @@ pub fn check(estimate: &Estimate, limits: Limits) -> Result<(), OverBudget> {
     };
     if estimate.fds() > limits.fds {
         return Err(OverBudget(format!(
-            "the drill needs about {} open descriptors, over this process's limit of {} (ulimit -n); most go to {}",
+            "the drill needs about {} open descriptors, over this process's limit of {} (raise it with `ulimit -n`, up to the hard limit `ulimit -Hn` shows); most go to {}",
             estimate.fds(),
             limits.fds,
             largest(|c| c.fds)
@@ -256,19 +267,38 @@ mod tests {
     }
 
     #[test]
-    fn thousands_of_users_times_groups_are_refused_with_their_cost_named() {
+    fn tens_of_thousands_of_users_are_refused_with_their_cost_named() {
+        let limits = Limits {
+            memory: 2 << 30,
+            fds: 100_000,
+        };
+        let big = estimate(&plan(&many_users(40_000, 8)));
+        let err = check(&big, limits).expect_err("over budget").to_string();
+        assert!(err.contains("over the memory budget of 2.0 GiB"), "{err}");
+        assert!(err.contains("load connections: 40000"), "{err}");
+        assert_eq!(check(&estimate(&plan(&many_users(50, 2))), limits), Ok(()));
+    }
+
+    #[test]
+    fn histograms_do_not_grow_with_the_users() {
+        // Workers share their phase's recorders: 20,000 users cost no more histograms
+        // than 20, and fit the default budget (the stress ramp users write).
+        let histograms = |users| {
+            estimate(&plan(&many_users(users, 4)))
+                .costs
+                .into_iter()
+                .find(|c| c.part.starts_with("latency histograms"))
+                .map(|c| c.memory)
+        };
+        assert_eq!(histograms(20), histograms(20_000));
         let limits = Limits {
             memory: 4 << 30,
-            fds: 20_000,
+            fds: 65_536,
         };
-        let big = estimate(&plan(&many_users(2000, 8)));
-        let err = check(&big, limits).expect_err("over budget").to_string();
-        assert!(err.contains("over the memory budget of 4.0 GiB"), "{err}");
-        assert!(
-            err.contains("latency histograms: 2000 workers × 8 request groups"),
-            "{err}"
+        assert_eq!(
+            check(&estimate(&plan(&many_users(20_000, 4))), limits),
+            Ok(())
         );
-        assert_eq!(check(&estimate(&plan(&many_users(50, 2))), limits), Ok(()));
     }
 
     #[test]

@@ -94,10 +94,12 @@ pub struct PlannedPhase {
     pub name: String,
     /// Offset of the phase start from the run epoch.
     pub start: Duration,
-    /// Phase length.
+    /// Phase length: its slot on the clock (an iteration executor may finish sooner).
     pub duration: Duration,
     /// How load is made.
     pub load: LoadShape,
+    /// How long iterations running at the phase end may finish before they are cut.
+    pub graceful_stop: Duration,
     /// Names of the fault profiles active in the phase.
     pub profiles: Vec<String>,
 }
@@ -107,10 +109,16 @@ impl PlannedPhase {
     pub fn end(&self) -> Duration {
         self.start + self.duration
     }
+
+    /// Offset from the run epoch at which iterations still running are cut: the end plus
+    /// the graceful stop.
+    pub fn cut(&self) -> Duration {
+        self.end() + self.graceful_stop
+    }
 }
 
 /// One fault with its absolute window on the run clock.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ScheduledFault {
     /// Position in the schedule; the tap counts injections under this id.
     pub id: usize,
@@ -126,19 +134,6 @@ pub struct ScheduledFault {
     pub from: Duration,
     /// Window end (exclusive), from the run epoch.
     pub until: Duration,
-}
-
-impl ScheduledFault {
-    /// Whether the window is open at `t` and the fault applies to `path`.
-    pub fn applies(&self, t: Duration, path: &str) -> bool {
-        self.from <= t
-            && t < self.until
-            && self
-                .fault
-                .path_prefix
-                .as_deref()
-                .is_none_or(|prefix| path.starts_with(prefix))
-    }
 }
 
 /// Everything a run needs, concrete and seeded.
@@ -201,7 +196,7 @@ impl Plan {
                             drill: drill.source.clone(),
                             phase: phase.name.clone(),
                             profile: profile.name.clone(),
-                            kind: fault.action.kind(),
+                            kind: fault.kind_name(),
                             start: fault.start,
                             phase_len: phase.duration,
                         });
@@ -228,6 +223,7 @@ impl Plan {
                 start,
                 duration: phase.duration,
                 load: phase.load.clone(),
+                graceful_stop: phase.graceful_stop,
                 profiles: phase.faults.iter().map(|p| p.name.clone()).collect(),
             });
             start += phase.duration;

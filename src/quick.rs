@@ -9,9 +9,10 @@
 //! virtual users pausing between requests, their start spread over the longest pause.
 
 use crate::config::guard::Permission;
+use crate::config::template::Names;
 use crate::config::{
-    self, Drill, Expectations, LoadShape, ObserveSettings, Parts, PathTemplate, Phase, RequestSpec,
-    Stage, ThinkTime,
+    self, BodySpec, Drill, Expectations, HeaderSpec, LoadShape, ObserveSettings, OpenPool, Parts,
+    Phase, RequestSpec, Stage, Template, ThinkTime,
 };
 use crate::drill::{DrillError, PreparedDrill, Stop};
 use crate::plan::Overrides;
@@ -90,19 +91,18 @@ pub fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
 /// Parses a think time: `MIN-MAX` (`1s-5s`, uniform between them) or one duration (`2s`).
 pub fn parse_think(text: &str) -> Result<ThinkTime, String> {
     let parse = |part: &str| config::parse_duration(part.trim());
-    let think = match text.split_once('-') {
-        Some((low, high)) => ThinkTime {
-            min: parse(low)?,
-            max: parse(high)?,
-        },
-        None => ThinkTime::constant(parse(text)?),
-    };
-    if think.min > think.max {
-        return Err(format!(
-            "think time \"{text}\": the shortest pause is longer than the longest"
-        ));
+    match text.split_once('-') {
+        Some((low, high)) => {
+            let (min, max) = (parse(low)?, parse(high)?);
+            if min > max {
+                return Err(format!(
+                    "think time \"{text}\": the shortest pause is longer than the longest"
+                ));
+            }
+            Ok(ThinkTime::Uniform { min, max })
+        }
+        None => Ok(ThinkTime::Constant(parse(text)?)),
     }
-    Ok(think)
 }
 
 /// Parses a positive request rate per second.
@@ -145,6 +145,29 @@ pub fn default_max_in_flight(rate: f64) -> usize {
 }
 
 impl QuickOptions {
+    /// The one request quick mode sends: fixed method, headers and body on `path`.
+    fn request(&self, path: Template) -> RequestSpec {
+        let mut request = RequestSpec::get("load", path);
+        request.method = self.method.clone();
+        request.headers = self
+            .headers
+            .iter()
+            .map(|(name, value)| HeaderSpec {
+                name: name.clone(),
+                value: Template::literal(&String::from_utf8_lossy(value.as_bytes())),
+                fixed: Some(value.clone()),
+            })
+            .collect();
+        if !self.body.is_empty() {
+            request.body = Some(BodySpec {
+                template: Template::literal(&String::from_utf8_lossy(&self.body)),
+                fixed: Some(self.body.clone()),
+                content_type: None,
+            });
+        }
+        request
+    }
+
     /// The one-phase drill these options describe; the error is a one-line usage message.
     pub fn drill(&self) -> Result<Drill, String> {
         // The path may hold placeholders (`{{random_int 1 9}}`), which are not URL
@@ -152,20 +175,17 @@ impl QuickOptions {
         let (origin, path) = split_url(&self.url);
         let origin = config::check_target_url(origin)
             .map_err(|why| why.replace("target", "URL").replace(origin, &self.url))?;
-        let path = PathTemplate::parse(&path)?;
+        let path = Template::parse_path(&path, &Names::EMPTY)
+            .map_err(|e| format!("URL path: {}", e.message))?;
         if self.duration.is_zero() {
             return Err("the duration must be longer than zero".into());
         }
         let load = match &self.model {
             Model::Connections(n) => {
                 check_count(*n, "connections")?;
-                LoadShape::RampingVus {
-                    start_vus: *n,
-                    stages: vec![Stage {
-                        duration: self.duration,
-                        target: *n,
-                    }],
-                    think_time: ThinkTime::ZERO,
+                LoadShape::ConstantVus {
+                    vus: *n,
+                    think_time: ThinkTime::NONE,
                 }
             }
             Model::Users { vus, think } => {
@@ -173,7 +193,7 @@ impl QuickOptions {
                 // Start the users over one longest pause (at most a quarter of the run), as
                 // they would be spread in a steady state: all at once would connect
                 // thousands of sockets in the same millisecond and measure that.
-                let ramp = think.max.min(self.duration / 4);
+                let ramp = think.longest().min(self.duration / 4);
                 let hold = Stage {
                     duration: self.duration - ramp,
                     target: *vus,
@@ -193,6 +213,7 @@ impl QuickOptions {
                     start_vus: if ramp.is_zero() { *vus } else { 0 },
                     stages,
                     think_time: *think,
+                    graceful_ramp_down: self.timeout,
                 }
             }
             Model::Rate {
@@ -202,7 +223,10 @@ impl QuickOptions {
                 check_count(*max_in_flight, "requests in flight")?;
                 LoadShape::ConstantArrivalRate {
                     rate: *rate,
-                    max_vus: *max_in_flight,
+                    pool: OpenPool {
+                        pre_allocated_vus: ((rate * 0.05).ceil() as usize).clamp(1, *max_in_flight),
+                        max_vus: *max_in_flight,
+                    },
                 }
             }
         };
@@ -216,19 +240,14 @@ impl QuickOptions {
             request_timeout: self.timeout,
             insecure: self.insecure,
             parts: Parts::default(),
-            requests: vec![RequestSpec {
-                name: "load".into(),
-                method: self.method.clone(),
-                path,
-                weight: 1,
-                headers: self.headers.clone(),
-                body: self.body.clone(),
-            }],
+            requests: vec![self.request(path)],
             phases: vec![Phase {
                 name: "load".into(),
                 duration: self.duration,
                 load,
                 faults: Vec::new(),
+                // In-flight requests at the end finish within the request timeout.
+                graceful_stop: self.timeout,
             }],
             // Nothing to observe: no breaker, cache or fallback markers are read.
             observe: ObserveSettings {
@@ -239,6 +258,7 @@ impl QuickOptions {
             },
             expect: Expectations::default(),
             preflight: None,
+            journey: Default::default(),
         })
     }
 
@@ -486,12 +506,15 @@ mod tests {
         assert!(parse_header("bad name: x").is_err());
         let think = parse_think("1s-5s").expect("parses");
         assert_eq!(
-            (think.min, think.max),
-            (Duration::from_secs(1), Duration::from_secs(5))
+            think,
+            ThinkTime::Uniform {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(5)
+            }
         );
         assert_eq!(
             parse_think("250ms").expect("parses"),
-            ThinkTime::constant(Duration::from_millis(250))
+            ThinkTime::Constant(Duration::from_millis(250))
         );
         assert!(parse_think("5s-1s").is_err());
         assert!(parse_think("soon").is_err());
@@ -519,11 +542,20 @@ mod tests {
             .drill()
             .expect("valid");
         assert_eq!(d.target.as_deref(), Some("http://127.0.0.1:8080"));
-        let mut path = String::new();
-        d.requests[0]
-            .path
-            .render(&mut crate::rng::Rng::new(1, 1), &mut path);
-        assert_eq!(path, "/api/x?q=1");
+        let render = |t: &Template| {
+            let mut rng = crate::rng::Rng::new(1, 1);
+            let mut cx = crate::config::template::Context {
+                rng: &mut rng,
+                vu: 1,
+                iteration: 0,
+                data: &[],
+                rows: &[],
+                captures: &[],
+            };
+            let mut out = String::new();
+            t.render(&mut cx, &mut out).map(|_| out).ok()
+        };
+        assert_eq!(render(&d.requests[0].path).as_deref(), Some("/api/x?q=1"));
         let d = options("https://example.test", Model::Connections(1))
             .drill()
             .expect("valid");
@@ -535,10 +567,7 @@ mod tests {
         )
         .drill()
         .expect("placeholders in the path");
-        d.requests[0]
-            .path
-            .render(&mut crate::rng::Rng::new(1, 1), &mut path);
-        assert_eq!(path, "/item/5?q=1");
+        assert_eq!(render(&d.requests[0].path).as_deref(), Some("/item/5?q=1"));
         let d = options("http://127.0.0.1:1?q=1", Model::Connections(1))
             .drill()
             .expect("query only");
@@ -558,6 +587,7 @@ mod tests {
             start_vus,
             stages,
             think_time,
+            ..
         } = &d.phases[0].load
         else {
             panic!("closed model expected");
@@ -580,7 +610,10 @@ mod tests {
             open.phases[0].load,
             LoadShape::ConstantArrivalRate {
                 rate: 50.0,
-                max_vus: 100
+                pool: OpenPool {
+                    pre_allocated_vus: 3,
+                    max_vus: 100
+                }
             }
         );
     }

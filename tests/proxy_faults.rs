@@ -2,30 +2,28 @@
 //! behind the proxy sees fewer calls (or the delay).
 
 use breakerbox::clock::RunClock;
-use breakerbox::config::{Fault, FaultAction, StubSettings};
-use breakerbox::fault::{FaultLayer, FaultProxy, Tap};
-use breakerbox::plan::ScheduledFault;
+use breakerbox::config::{parse_profile, StubSettings};
+use breakerbox::fault::{FaultLayer, FaultProxy, Rule, Rules, Tap};
 use breakerbox::stub::Stub;
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn fault(id: usize, action: FaultAction, path: &str, probability: f64) -> ScheduledFault {
-    ScheduledFault {
-        id,
-        phase: 0,
-        profile: "test".into(),
-        slot: id,
-        fault: Fault {
-            action,
-            probability,
-            path_prefix: Some(path.into()),
-            start: Duration::ZERO,
-            duration: None,
-        },
-        from: Duration::ZERO,
-        until: Duration::from_secs(600),
-    }
+/// The faults of a profile written inline, each always on.
+fn profile(text: &str) -> Rules {
+    let p = parse_profile("test", "test.toml", text).expect("valid profile");
+    Rules::new(
+        p.faults
+            .into_iter()
+            .enumerate()
+            .map(|(id, fault)| Rule {
+                id,
+                from: Duration::ZERO,
+                until: Duration::from_secs(600),
+                fault,
+            })
+            .collect(),
+    )
 }
 
 struct Rig {
@@ -35,7 +33,7 @@ struct Rig {
     client: reqwest::Client,
 }
 
-async fn rig(schedule: Vec<ScheduledFault>) -> Rig {
+async fn rig(rules: Rules) -> Rig {
     let stub = Stub::start(&StubSettings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         routes: Vec::new(),
@@ -44,14 +42,15 @@ async fn rig(schedule: Vec<ScheduledFault>) -> Rig {
     .expect("stub starts");
     let clock = RunClock::new();
     clock.start();
-    let tap = Arc::new(Tap::new(schedule.len(), Duration::from_secs(60)));
-    let layer = FaultLayer::new(schedule, clock.clone(), 1, tap.clone());
+    let tap = Arc::new(Tap::new(rules.rules().len(), Duration::from_secs(60)));
+    let layer = FaultLayer::new(rules, clock.clone(), 1, tap.clone());
     let proxy = FaultProxy::start(
         "127.0.0.1:0".parse().expect("addr"),
         &stub.url(),
         layer,
         clock,
         tap.clone(),
+        Duration::from_secs(30),
     )
     .await
     .expect("proxy starts");
@@ -80,7 +79,7 @@ impl Rig {
 
 #[tokio::test]
 async fn requests_without_an_active_fault_pass_through_to_the_stub() {
-    let rig = rig(vec![fault(0, FaultAction::Reset, "/item/9", 1.0)]).await;
+    let rig = rig(profile("[[faults]]\nkind = \"reset\"\npath = \"/item/9\"")).await;
     let response = rig.get("/item/42").await.expect("answered");
     assert_eq!(response.status(), 200);
     let body = response.text().await.expect("body");
@@ -92,15 +91,9 @@ async fn requests_without_an_active_fault_pass_through_to_the_stub() {
 
 #[tokio::test]
 async fn status_fault_answers_500_and_the_stub_never_sees_the_call() {
-    let rig = rig(vec![fault(
-        0,
-        FaultAction::Status {
-            code: 500,
-            body: "boom".into(),
-        },
-        "/item/",
-        1.0,
-    )])
+    let rig = rig(profile(
+        "[[faults]]\nkind = \"status\"\nstatus = 500\nbody = \"boom\"\npath = \"/item/\"",
+    ))
     .await;
     for id in 0..5 {
         let response = rig.get(&format!("/item/{id}")).await.expect("answered");
@@ -114,7 +107,7 @@ async fn status_fault_answers_500_and_the_stub_never_sees_the_call() {
 
 #[tokio::test]
 async fn reset_fault_resets_the_connection_without_a_response() {
-    let rig = rig(vec![fault(0, FaultAction::Reset, "/item/", 1.0)]).await;
+    let rig = rig(profile("[[faults]]\nkind = \"reset\"\npath = \"/item/\"")).await;
     let err = rig.get("/item/1").await.expect_err("no response");
     let mut source = err.source();
     let mut saw_reset = false;
@@ -131,15 +124,9 @@ async fn reset_fault_resets_the_connection_without_a_response() {
 #[tokio::test]
 async fn latency_fault_delays_the_call_which_still_reaches_the_stub() {
     let delay = Duration::from_millis(300);
-    let rig = rig(vec![fault(
-        0,
-        FaultAction::Latency {
-            delay,
-            jitter: Duration::ZERO,
-        },
-        "/item/",
-        1.0,
-    )])
+    let rig = rig(profile(
+        "[[faults]]\nkind = \"latency\"\ndelay = \"300ms\"\npath = \"/item/\"",
+    ))
     .await;
     let started = Instant::now();
     let response = rig.get("/item/7").await.expect("answered");
@@ -150,15 +137,9 @@ async fn latency_fault_delays_the_call_which_still_reaches_the_stub() {
 
 #[tokio::test]
 async fn probability_applies_per_request_not_per_connection() {
-    let rig = rig(vec![fault(
-        0,
-        FaultAction::Status {
-            code: 503,
-            body: String::new(),
-        },
-        "/item/",
-        0.5,
-    )])
+    let rig = rig(profile(
+        "[[faults]]\nkind = \"status\"\nstatus = 503\nprobability = 0.5\npath = \"/item/\"",
+    ))
     .await;
     let mut failed = 0;
     for id in 0..200 {

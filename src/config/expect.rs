@@ -19,6 +19,10 @@ pub struct Threshold {
     pub phase: Option<String>,
     /// Request group it applies to; `None` is every request.
     pub request: Option<String>,
+    /// User type it applies to; `None` is every user type.
+    pub user: Option<String>,
+    /// Only requests carrying this tag; `None` is every request.
+    pub tag: Option<String>,
     /// What is measured.
     pub metric: Metric,
     /// The limits that separate pass, warn and fail.
@@ -51,12 +55,22 @@ pub enum Metric {
     MinFallbackRate,
     /// Fallback responses over all responses, at most.
     MaxFallbackRate,
+    /// Passed per-request checks over all checks, at least.
+    MinCheckRate,
 }
 
 impl Metric {
     /// Whether larger values are worse (latency, error rate), or better (hit rates).
     pub fn higher_is_worse(self) -> bool {
-        !matches!(self, Metric::MinCacheHitRate | Metric::MinFallbackRate)
+        !matches!(
+            self,
+            Metric::MinCacheHitRate | Metric::MinFallbackRate | Metric::MinCheckRate
+        )
+    }
+
+    /// Whether the metric is counted per second, so windows and aborts can judge it.
+    pub fn in_series(self) -> bool {
+        self.is_rate() && self != Metric::MinCheckRate
     }
 
     /// Whether the metric is a rate (a fraction of requests).

@@ -114,6 +114,8 @@ mod tests {
         let t = Threshold {
             phase: None,
             request: None,
+            user: None,
+            tag: None,
             metric: Metric::ErrorRate,
             limits: Limits {
                 target: None,

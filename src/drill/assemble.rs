@@ -2,9 +2,11 @@
 //! and witnesses, the timeline, and the per-phase summaries.
 
 use crate::breaker_state::Channel;
-use crate::config::{FaultAction, LoadShape, TapSettings};
+use crate::config::TapSettings;
 use crate::fault::{TapBucket, UpstreamSeries};
-use crate::metrics::{ClientSeries, EventKind, RunMetrics, Timeline};
+use crate::metrics::{
+    ClientSeries, EventKind, GroupStats, PhaseRecord, RunMetrics, Select, Timeline,
+};
 use crate::observe::tap::{infer, QuietRule};
 use crate::observe::{BreakerTracker, ChannelTimeline, Observations};
 use crate::plan::Plan;
@@ -106,15 +108,6 @@ pub(super) fn injections(tap: &[TapBucket], faults: usize) -> Vec<u64> {
     injections
 }
 
-/// Whether a fault makes calls fail, rather than only slowing them.
-fn injects_failure(action: &FaultAction) -> bool {
-    match action {
-        FaultAction::Status { code, .. } => *code >= 500,
-        FaultAction::Reset => true,
-        FaultAction::Latency { .. } => false,
-    }
-}
-
 /// Every fault window that opened before `run_end`.
 pub(super) fn fault_windows(
     plan: &Plan,
@@ -126,8 +119,8 @@ pub(super) fn fault_windows(
         .filter(|f| f.from < run_end)
         .map(|f| FaultWindow {
             profile: f.profile.clone(),
-            kind: f.fault.action.kind().to_string(),
-            injects_failure: injects_failure(&f.fault.action),
+            kind: f.fault.kind_name().to_string(),
+            injects_failure: f.fault.kind.injects_failure(),
             from: f.from,
             until: f.until.min(run_end),
             first_injection: first_injection(f.id),
@@ -150,7 +143,7 @@ pub(super) fn witnesses(plan: &Plan, run_end: Duration, injected: &[u64]) -> Vec
                 witnesses.push(FaultWitness {
                     profile: f.profile.clone(),
                     slot: f.slot,
-                    kind: f.fault.action.kind().to_string(),
+                    kind: f.fault.kind_name().to_string(),
                     phases: Vec::new(),
                     phases_without: Vec::new(),
                     injected: 0,
@@ -195,7 +188,7 @@ pub(super) fn timeline(
     }
     let opened: Vec<_> = plan.faults.iter().filter(|f| f.from < run_end).collect();
     for (i, f) in opened.iter().enumerate() {
-        let kind = f.fault.action.kind().to_string();
+        let kind = f.fault.kind_name().to_string();
         let same = |g: &&&crate::plan::ScheduledFault| g.profile == f.profile && g.slot == f.slot;
         // A window that continues one of the same fault ending as it starts is not new.
         if !opened[..i].iter().any(|g| same(&g) && g.until == f.from) {
@@ -252,15 +245,16 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
         .zip(&plan.phases)
         .map(|(record, planned)| {
             let all = record.recorder.total();
-            let secs = record.duration.as_secs_f64();
+            let done = record.recorder.finished.map(|d| d.as_secs_f64());
+            // A phase done early sent its requests in less than its slot.
+            let secs = done
+                .unwrap_or(f64::INFINITY)
+                .min(record.duration.as_secs_f64());
             PhaseSummary {
                 name: record.name.clone(),
-                executor: match planned.load {
-                    LoadShape::ConstantArrivalRate { .. } => "constant-arrival-rate".into(),
-                    LoadShape::RampingVus { .. } => "ramping-vus".into(),
-                },
+                executor: planned.load.executor().into(),
                 start_s: record.start.as_secs_f64(),
-                duration_s: secs,
+                duration_s: record.duration.as_secs_f64(),
                 fault_profiles: planned.profiles.clone(),
                 rps: if secs > 0.0 {
                     ((all.requests as f64 / secs) * 10.0).round() / 10.0
@@ -268,16 +262,70 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
                     0.0
                 },
                 dropped: record.recorder.dropped,
+                interrupted: record.recorder.interrupted,
+                iterations: record.recorder.iterations,
+                peak_vus: record.recorder.peak_vus,
+                planned_iterations: planned.load.planned_iterations(),
+                done_s: done.map(|d| (d * 1e3).round() / 1e3),
                 all: GroupSummary::from_stats("*", &all),
                 groups: metrics
                     .groups
                     .iter()
-                    .zip(&record.recorder.groups)
-                    .map(|(name, g)| GroupSummary::from_stats(name, g))
+                    .map(|name| {
+                        let select = Select {
+                            request: Some(name),
+                            ..Select::default()
+                        };
+                        GroupSummary::from_stats(name, &cells_of(metrics, record, &select))
+                    })
+                    .collect(),
+                users: if plan.drill.journey.users.is_empty() {
+                    Vec::new()
+                } else {
+                    metrics
+                        .users
+                        .iter()
+                        .map(|name| {
+                            let select = Select {
+                                user: Some(name),
+                                ..Select::default()
+                            };
+                            GroupSummary::from_stats(name, &cells_of(metrics, record, &select))
+                        })
+                        .collect()
+                },
+                tags: tag_names(metrics)
+                    .into_iter()
+                    .map(|tag| {
+                        let select = Select {
+                            tag: Some(tag),
+                            ..Select::default()
+                        };
+                        GroupSummary::from_stats(tag, &cells_of(metrics, record, &select))
+                    })
                     .collect(),
             }
         })
         .collect()
+}
+
+/// One phase's stats over the cells `select` picks.
+fn cells_of(metrics: &RunMetrics, record: &PhaseRecord, select: &Select) -> GroupStats {
+    let mut stats = GroupStats::default();
+    for cell in metrics.cells(select).unwrap_or_default() {
+        if let Some(g) = record.recorder.groups.get(cell) {
+            stats.merge(g);
+        }
+    }
+    stats
+}
+
+/// Every tag some request carries, sorted, once each.
+fn tag_names(metrics: &RunMetrics) -> Vec<&str> {
+    let mut tags: Vec<&str> = metrics.tags.iter().flatten().map(String::as_str).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
 }
 
 /// Every scheduled fault with its window and injection count.
@@ -288,7 +336,7 @@ pub(super) fn fault_summaries(plan: &Plan, injected: &[u64]) -> Vec<FaultSummary
             id: f.id,
             phase: plan.phases[f.phase].name.clone(),
             profile: f.profile.clone(),
-            kind: f.fault.action.kind().to_string(),
+            kind: f.fault.kind_name().to_string(),
             probability: f.fault.probability,
             from_s: f.from.as_secs_f64(),
             until_s: f.until.as_secs_f64(),

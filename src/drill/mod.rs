@@ -16,7 +16,7 @@ use crate::breaker_state::Channel;
 use crate::clock::RunClock;
 use crate::config::{Drill, PollSettings};
 use crate::demo::{DemoError, DemoService};
-use crate::fault::{FaultLayer, FaultProxy, ProxyError, Tap};
+use crate::fault::{FaultLayer, FaultProxy, ProxyError, Rule, Rules, Tap};
 use crate::load::{self, Live, LoadError, Observers, Target};
 use crate::metrics::ClientActivity;
 use crate::observe::poll::{Poller, Reader};
@@ -55,6 +55,9 @@ pub enum DrillError {
         /// What it needs, what is allowed, and what costs most.
         why: crate::budget::OverBudget,
     },
+    /// A setup request failed, so the load never started.
+    #[error(transparent)]
+    Setup(#[from] load::SetupFailed),
     /// The health URL did not answer as required before the load started.
     #[error("preflight: {url} {why}; check that the service is up and healthy, and that the target (or --target) points at it")]
     Preflight {
@@ -70,7 +73,9 @@ impl DrillError {
     pub fn is_invalid_run(&self) -> bool {
         matches!(
             self,
-            DrillError::Load(LoadError::Unreachable { .. }) | DrillError::Preflight { .. }
+            DrillError::Load(LoadError::Unreachable { .. })
+                | DrillError::Preflight { .. }
+                | DrillError::Setup(_)
         )
     }
 }
@@ -86,6 +91,7 @@ pub struct PreparedDrill {
     demo: Option<DemoService>,
     live: Arc<Live>,
     header: Arc<BreakerTracker>,
+    setup: load::SetupDone,
 }
 
 impl PreparedDrill {
@@ -111,11 +117,28 @@ impl PreparedDrill {
                     .or_else(|| stub.as_ref().map(Stub::url))
                     .unwrap_or_default();
                 let tap = Arc::new(Tap::new(plan.faults.len(), plan.total_duration()));
-                let layer =
-                    FaultLayer::new(plan.faults.clone(), clock.clone(), plan.seed, tap.clone());
+                let rules = Rules::new(
+                    plan.faults
+                        .iter()
+                        .map(|s| Rule {
+                            id: s.id,
+                            from: s.from,
+                            until: s.until,
+                            fault: s.fault.clone(),
+                        })
+                        .collect(),
+                );
+                let layer = FaultLayer::new(rules, clock.clone(), plan.seed, tap.clone());
                 Some(
-                    FaultProxy::start(settings.listen, &upstream, layer, clock.clone(), tap)
-                        .await?,
+                    FaultProxy::start(
+                        settings.listen,
+                        &upstream,
+                        layer,
+                        clock.clone(),
+                        tap,
+                        settings.upstream_timeout,
+                    )
+                    .await?,
                 )
             }
             None => None,
@@ -146,6 +169,8 @@ impl PreparedDrill {
         if let Some(check) = &plan.drill.preflight {
             health_check(&target, check).await?;
         }
+        let keep_body = load::classifier_body(&Classifier::new(&plan.drill.observe));
+        let setup = load::setup(&plan.drill, plan.seed, &target, keep_body).await?;
         Ok(PreparedDrill {
             plan,
             target,
@@ -155,6 +180,7 @@ impl PreparedDrill {
             demo,
             live: Arc::new(Live::default()),
             header: Arc::new(BreakerTracker::new()),
+            setup,
         })
     }
 
@@ -249,12 +275,21 @@ impl PreparedDrill {
             self.target.clone(),
             &self.clock,
             observers,
+            &self.setup,
             self.live.clone(),
             stop.token(),
         )
         .await;
         let ran = self.clock.elapsed().unwrap_or_default();
         load_done.cancel();
+        let teardown = load::teardown(
+            &self.plan.drill,
+            self.plan.seed,
+            &self.target,
+            load::classifier_body(&classifier),
+            &self.setup,
+        )
+        .await;
         if let Some(task) = abort_watch {
             let _ = task.await;
         }
@@ -318,7 +353,8 @@ impl PreparedDrill {
             witnesses: &witnesses,
             run_end,
         };
-        let verdicts = verdict::judge(&self.plan.drill.expect, &evidence);
+        let mut verdicts = verdict::judge(&self.plan.drill.expect, &evidence);
+        verdicts.extend(verdict::teardown(&teardown));
         let outcome = verdict::outcome(&verdicts, aborted);
 
         RunResult {
@@ -357,6 +393,8 @@ impl PreparedDrill {
             faults: assemble::fault_summaries(&self.plan, &injected),
             tap: tap_buckets,
             series: metrics.seconds(),
+            setup: self.setup.steps.clone(),
+            teardown,
             verdicts,
         }
     }

@@ -1,95 +1,72 @@
 //! Fault injection: the decisions, as a tower layer, and the proxy that applies them.
 //!
-//! [`FaultLayer`] wraps any upstream-forwarding service. For each request it finds the
-//! scheduled faults whose window is open and whose path matches, rolls each one's
-//! probability (per request, seeded), and then delays, answers with an injected status,
-//! or resets the connection. [`proxy`] is the HTTP server that puts the layer between a
-//! service and its upstream; [`tap`] counts what happened.
+//! [`FaultLayer`] wraps any upstream-forwarding service. For each request it finds the rules
+//! whose window is open and whose match accepts the request, rolls each one's probability
+//! (seeded), and lets each hit fault kind add to the request's [`kind::Decision`]: hold it,
+//! answer instead of the upstream, end the connection, or shape the body. [`proxy`] is the
+//! HTTP server that puts the layer between a service and its upstream; [`tap`] counts what
+//! happened.
 
+pub mod admin;
+pub mod body;
+pub mod kind;
 pub mod proxy;
+pub mod rules;
 pub mod tap;
+pub mod tcp;
 
 pub use proxy::{FaultProxy, ProxyError};
+pub use rules::{RequestView, Rule, RuleSet, Rules};
 pub use tap::{CallEvent, Tap, TapBucket, UpstreamOutcome, UpstreamSeries};
 
 use crate::clock::RunClock;
-use crate::config::FaultAction;
-use crate::plan::ScheduledFault;
-use crate::rng;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use kind::{ConnectionEnd, Decision, Terminal};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+
+/// Errors a proxied body or service may end with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body type the proxy answers with.
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// Error a fault service returns to make the connection end without a response.
 #[derive(Debug, thiserror::Error)]
-#[error("connection reset by an injected fault")]
-pub struct InjectedReset;
+#[error("connection ended by an injected fault")]
+pub struct InjectedClose;
+
+/// How one connection must end, set by the first fault that takes it over.
+pub type ConnectionFate = Arc<OnceLock<ConnectionEnd>>;
 
 /// Shared state behind every clone of a [`FaultLayer`]'s services.
 #[derive(Debug)]
 struct Injector {
-    schedule: Vec<ScheduledFault>,
+    rules: RuleSet,
     clock: RunClock,
     seed: u64,
     requests: AtomicU64,
+    connections: AtomicU64,
     tap: Arc<Tap>,
 }
 
-/// What the injector decided for one request.
-#[derive(Debug, Default, PartialEq)]
-struct Decision {
-    delay: Duration,
-    terminal: Option<Terminal>,
-}
-
-#[derive(Debug, PartialEq)]
-enum Terminal {
-    Status(u16, Bytes),
-    Reset,
-}
-
 impl Injector {
-    fn decide(&self, path: &str) -> Decision {
-        let mut decision = Decision::default();
+    fn decide(&self, request: &RequestView, connection: u64) -> Decision {
         let Some(now) = self.clock.elapsed() else {
-            return decision;
+            return Decision::default();
         };
         self.tap.received(now);
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        for scheduled in self.schedule.iter().filter(|s| s.applies(now, path)) {
-            let fault = &scheduled.fault;
-            let roll = rng::decision(self.seed, scheduled.id as u64, n);
-            if roll >= fault.probability {
-                continue;
-            }
-            match &fault.action {
-                FaultAction::Latency { delay, jitter } => {
-                    let spread = rng::decision(self.seed ^ 0x5eed, scheduled.id as u64, n);
-                    decision.delay += jittered(*delay, *jitter, spread);
-                }
-                FaultAction::Status { code, body } if decision.terminal.is_none() => {
-                    decision.terminal = Some(Terminal::Status(*code, Bytes::from(body.clone())));
-                }
-                FaultAction::Reset if decision.terminal.is_none() => {
-                    decision.terminal = Some(Terminal::Reset);
-                }
-                _ => continue,
-            }
-            self.tap.injected(now, scheduled.id);
-        }
-        decision
+        let rules = self.rules.load();
+        rules.decide(self.seed, now, request, (n, connection), |id| {
+            self.tap.injected(now, id)
+        })
     }
-}
 
-impl Injector {
     /// Counts the outcome of an injected answer, as the service under test sees it.
     fn outcome(&self, failed: bool) {
         if let Some(now) = self.clock.elapsed() {
@@ -98,30 +75,30 @@ impl Injector {
     }
 }
 
-/// `delay ± jitter`, with `unit` in [0, 1) choosing where in the band.
-fn jittered(delay: Duration, jitter: Duration, unit: f64) -> Duration {
-    let offset = jitter.as_secs_f64() * (2.0 * unit - 1.0);
-    Duration::from_secs_f64((delay.as_secs_f64() + offset).max(0.0))
-}
-
-/// A tower layer applying a fault schedule in front of an upstream-forwarding service.
+/// A tower layer applying a rule set in front of an upstream-forwarding service.
 #[derive(Debug, Clone)]
 pub struct FaultLayer {
     injector: Arc<Injector>,
 }
 
 impl FaultLayer {
-    /// Applies `schedule` on `clock`, deciding with `seed`, counting into `tap`.
-    pub fn new(schedule: Vec<ScheduledFault>, clock: RunClock, seed: u64, tap: Arc<Tap>) -> Self {
+    /// Applies `rules` on `clock`, deciding with `seed`, counting into `tap`.
+    pub fn new(rules: Rules, clock: RunClock, seed: u64, tap: Arc<Tap>) -> Self {
         FaultLayer {
             injector: Arc::new(Injector {
-                schedule,
+                rules: RuleSet::new(rules),
                 clock,
                 seed,
                 requests: AtomicU64::new(0),
+                connections: AtomicU64::new(0),
                 tap,
             }),
         }
+    }
+
+    /// The live rule set: [`RuleSet::swap`] changes the faults of a running proxy.
+    pub fn rules(&self) -> &RuleSet {
+        &self.injector.rules
     }
 }
 
@@ -132,34 +109,36 @@ impl<S> tower::Layer<S> for FaultLayer {
         FaultService {
             inner,
             injector: self.injector.clone(),
-            reset: Arc::new(AtomicBool::new(false)),
+            fate: ConnectionFate::default(),
+            connection: 0,
         }
     }
 }
 
-/// The service [`FaultLayer`] produces; one per connection, so a reset ends the right one.
+/// The service [`FaultLayer`] produces; one per connection, so a fault ends the right one.
 #[derive(Debug, Clone)]
 pub struct FaultService<S> {
     inner: S,
     injector: Arc<Injector>,
-    reset: Arc<AtomicBool>,
+    fate: ConnectionFate,
+    /// The connection's number, in accept order (per-connection faults roll on it).
+    connection: u64,
 }
 
 impl<S> FaultService<S> {
-    /// A copy for a new connection, raising `reset` when a reset fault hits it.
-    pub fn for_connection(&self, reset: Arc<AtomicBool>) -> Self
+    /// A copy for a new connection, whose end a fault may decide through `fate`.
+    pub fn for_connection(&self, fate: ConnectionFate) -> Self
     where
         S: Clone,
     {
         FaultService {
             inner: self.inner.clone(),
             injector: self.injector.clone(),
-            reset,
+            fate,
+            connection: self.injector.connections.fetch_add(1, Ordering::Relaxed),
         }
     }
 }
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl<S, B> tower::Service<http::Request<B>> for FaultService<S>
 where
@@ -180,154 +159,180 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let decision = self.injector.decide(request.uri().path());
+        let decision = self.injector.decide(
+            &RequestView {
+                method: request.method(),
+                path: request.uri().path(),
+                headers: request.headers(),
+            },
+            self.connection,
+        );
         // Take the service that was driven to readiness; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let reset = self.reset.clone();
+        let fate = self.fate.clone();
         let injector = self.injector.clone();
         Box::pin(async move {
-            if !decision.delay.is_zero() {
-                tokio::time::sleep(decision.delay).await;
+            if !decision.hold.is_zero() {
+                tokio::time::sleep(decision.hold).await;
             }
-            match decision.terminal {
-                Some(Terminal::Reset) => {
+            let response = match decision.terminal {
+                Some(Terminal::Close(end)) => {
                     injector.outcome(true);
-                    reset.store(true, Ordering::Release);
-                    Err(Box::new(InjectedReset) as BoxError)
+                    let _ = fate.set(end);
+                    return Err(Box::new(InjectedClose) as BoxError);
                 }
-                Some(Terminal::Status(code, body)) => {
+                Some(Terminal::Blackhole { until }) => {
+                    if let Some(now) = injector.clock.elapsed() {
+                        tokio::time::sleep(until.saturating_sub(now)).await;
+                    }
+                    injector.outcome(true);
+                    let _ = fate.set(ConnectionEnd::Empty);
+                    return Err(Box::new(InjectedClose) as BoxError);
+                }
+                Some(Terminal::Status {
+                    code,
+                    body,
+                    headers,
+                }) => {
                     injector.outcome(code >= 500);
-                    Ok(injected_response(code, body))
+                    injected_response(code, body, headers)
                 }
-                None => inner.call(request).await.map_err(Into::into),
-            }
+                None => inner.call(request).await.map_err(Into::into)?,
+            };
+            Ok(if decision.body.is_plain() {
+                response
+            } else {
+                body::shape(response, decision.body)
+            })
         })
     }
 }
 
-fn injected_response(code: u16, body: Bytes) -> http::Response<ProxyBody> {
+fn injected_response(
+    code: u16,
+    body: Bytes,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+) -> http::Response<ProxyBody> {
     let mut response = http::Response::new(Full::new(body).map_err(|never| match never {}).boxed());
     *response.status_mut() =
         http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
+    let h = response.headers_mut();
+    h.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    response.headers_mut().insert(
+    h.insert(
         "x-breakerbox-fault",
         http::HeaderValue::from_static("status"),
     );
+    for (name, value) in headers {
+        h.insert(name, value);
+    }
     response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Fault;
+    use crate::config::parse_profile;
+    use std::time::Duration;
 
-    fn scheduled(
-        id: usize,
-        action: FaultAction,
-        probability: f64,
-        path: Option<&str>,
-    ) -> ScheduledFault {
-        ScheduledFault {
-            id,
-            phase: 0,
-            profile: "p".into(),
-            slot: id,
-            fault: Fault {
-                action,
-                probability,
-                path_prefix: path.map(str::to_string),
-                start: Duration::ZERO,
-                duration: None,
-            },
-            from: Duration::ZERO,
-            until: Duration::from_secs(3600),
-        }
+    fn rules(profile: &str) -> Rules {
+        let p = parse_profile("p", "p.toml", profile).expect("valid profile");
+        Rules::new(
+            p.faults
+                .into_iter()
+                .enumerate()
+                .map(|(id, fault)| Rule {
+                    id,
+                    from: Duration::ZERO,
+                    until: Duration::from_secs(3600),
+                    fault,
+                })
+                .collect(),
+        )
     }
 
-    fn injector(schedule: Vec<ScheduledFault>) -> Injector {
+    fn injector(rules: Rules) -> Injector {
         let clock = RunClock::new();
         clock.start();
         Injector {
-            tap: Arc::new(Tap::new(schedule.len(), Duration::from_secs(1))),
-            schedule,
+            tap: Arc::new(Tap::new(rules.rules().len(), Duration::from_secs(1))),
+            rules: RuleSet::new(rules),
             clock,
             seed: 9,
             requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
         }
     }
+
+    fn decide(inj: &Injector, path: &str) -> Decision {
+        inj.decide(
+            &RequestView {
+                method: &http::Method::GET,
+                path,
+                headers: &http::HeaderMap::new(),
+            },
+            0,
+        )
+    }
+
+    const RESET: &str = "[[faults]]\nkind = \"reset\"\n";
 
     #[test]
     fn nothing_is_injected_before_the_run_starts() {
         let inj = Injector {
             clock: RunClock::new(),
-            ..injector(vec![scheduled(0, FaultAction::Reset, 1.0, None)])
+            ..injector(rules(RESET))
         };
-        assert_eq!(inj.decide("/x"), Decision::default());
+        assert_eq!(decide(&inj, "/x"), Decision::default());
     }
 
     #[test]
     fn probability_is_per_request_and_seeded() {
-        let inj = injector(vec![scheduled(
-            0,
-            FaultAction::Status {
-                code: 503,
-                body: String::new(),
-            },
-            0.3,
-            None,
-        )]);
+        let profile = "[[faults]]\nkind = \"status\"\nstatus = 503\nprobability = 0.3\n";
+        let inj = injector(rules(profile));
         let hits = (0..2000)
-            .filter(|_| inj.decide("/x").terminal.is_some())
+            .filter(|_| decide(&inj, "/x").terminal.is_some())
             .count();
         assert!((500..700).contains(&hits), "{hits} of 2000");
-        let again = injector(inj.schedule.clone());
-        let first: Vec<bool> = (0..50)
-            .map(|_| again.decide("/x").terminal.is_some())
-            .collect();
-        let replay = injector(inj.schedule.clone());
-        let second: Vec<bool> = (0..50)
-            .map(|_| replay.decide("/x").terminal.is_some())
-            .collect();
-        assert_eq!(first, second);
+        let run = || {
+            let inj = injector(rules(profile));
+            (0..50)
+                .map(|_| decide(&inj, "/x").terminal.is_some())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
     }
 
     #[test]
     fn path_prefix_limits_faults_and_latency_adds_up() {
-        let inj = injector(vec![
-            scheduled(
-                0,
-                FaultAction::Latency {
-                    delay: Duration::from_millis(100),
-                    jitter: Duration::ZERO,
-                },
-                1.0,
-                None,
-            ),
-            scheduled(1, FaultAction::Reset, 1.0, Some("/item/")),
-            scheduled(
-                2,
-                FaultAction::Status {
-                    code: 500,
-                    body: String::new(),
-                },
-                1.0,
-                None,
-            ),
-        ]);
-        let d = inj.decide("/item/1");
-        assert_eq!(d.delay, Duration::from_millis(100));
+        let inj = injector(rules(
+            r#"
+[[faults]]
+kind = "latency"
+delay = "100ms"
+[[faults]]
+kind = "reset"
+path = "/item/"
+[[faults]]
+kind = "status"
+status = 500
+"#,
+        ));
+        let d = decide(&inj, "/item/1");
+        assert_eq!(d.hold, Duration::from_millis(100));
         assert_eq!(
             d.terminal,
-            Some(Terminal::Reset),
+            Some(Terminal::Close(ConnectionEnd::Reset)),
             "first terminal fault wins"
         );
-        let d = inj.decide("/other");
-        assert!(matches!(d.terminal, Some(Terminal::Status(500, _))));
+        let d = decide(&inj, "/other");
+        assert!(matches!(
+            d.terminal,
+            Some(Terminal::Status { code: 500, .. })
+        ));
         let tap = inj.tap.snapshot();
         let injected: Vec<u64> = (0..3)
             .map(|i| tap.iter().map(|b| b.injected[i]).sum())
@@ -336,11 +341,10 @@ mod tests {
     }
 
     #[test]
-    fn jitter_stays_in_band() {
-        let d = Duration::from_millis(100);
-        let j = Duration::from_millis(20);
-        assert_eq!(jittered(d, j, 0.0), Duration::from_millis(80));
-        assert_eq!(jittered(d, j, 0.5), Duration::from_millis(100));
-        assert!(jittered(d, j, 0.999) <= Duration::from_millis(120));
+    fn rules_swap_at_run_time() {
+        let inj = injector(rules(RESET));
+        assert!(decide(&inj, "/x").terminal.is_some());
+        inj.rules.swap(Rules::default());
+        assert_eq!(decide(&inj, "/x"), Decision::default());
     }
 }

@@ -4,7 +4,8 @@
 //! upstream (a real service or the stub) unless an active fault answers, delays or resets
 //! them first. Resets are real TCP RSTs: the connection's socket is closed with linger 0.
 
-use super::{FaultLayer, FaultService, ProxyBody, Tap, UpstreamOutcome};
+use super::kind::ConnectionEnd;
+use super::{ConnectionFate, FaultLayer, FaultService, ProxyBody, Tap, UpstreamOutcome};
 use crate::clock::RunClock;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -15,7 +16,6 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -56,8 +56,9 @@ impl FaultProxy {
         layer: FaultLayer,
         clock: RunClock,
         tap: Arc<Tap>,
+        upstream_timeout: Duration,
     ) -> Result<FaultProxy, ProxyError> {
-        let forward = Forward::new(upstream, clock, tap.clone())?;
+        let forward = Forward::new(upstream, clock, tap.clone(), upstream_timeout)?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ProxyError::Bind {
@@ -98,13 +99,13 @@ impl Drop for FaultProxy {
 
 async fn accept_loop(listener: TcpListener, service: FaultService<Forward>) {
     crate::accept::accept_forever(listener, "fault proxy", |stream, slot| {
-        let reset = Arc::new(AtomicBool::new(false));
-        let service = service.for_connection(reset.clone());
+        let fate = ConnectionFate::default();
+        let service = service.for_connection(fate.clone());
         tokio::spawn(async move {
             let _slot = slot;
-            let io = TokioIo::new(ResettableStream {
+            let io = TokioIo::new(FatedStream {
                 inner: stream,
-                reset,
+                fate,
             });
             let hyper_service = hyper_util::service::TowerToHyperService::new(service);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
@@ -118,23 +119,33 @@ async fn accept_loop(listener: TcpListener, service: FaultService<Forward>) {
     .await
 }
 
-/// A TCP stream that closes with an RST instead of a FIN when its reset flag is raised.
-struct ResettableStream {
+/// A TCP stream that ends as a fault decided when it is dropped: with an RST instead of a
+/// FIN, or after raw bytes (a malformed answer) written straight to the socket.
+struct FatedStream {
     inner: TcpStream,
-    reset: Arc<AtomicBool>,
+    fate: ConnectionFate,
 }
 
-impl Drop for ResettableStream {
+impl Drop for FatedStream {
     fn drop(&mut self) {
-        if self.reset.load(Ordering::Acquire) {
-            if let Err(e) = self.inner.set_zero_linger() {
-                tracing::debug!(error = %e, "could not arm the reset");
+        match self.fate.get() {
+            Some(ConnectionEnd::Reset) => {
+                if let Err(e) = self.inner.set_zero_linger() {
+                    tracing::debug!(error = %e, "could not arm the reset");
+                }
             }
+            Some(ConnectionEnd::Raw(bytes)) => {
+                // A few hundred bytes fit the socket's send buffer: one non-blocking write.
+                if let Err(e) = self.inner.try_write(bytes) {
+                    tracing::debug!(error = %e, "could not write the malformed answer");
+                }
+            }
+            Some(ConnectionEnd::Empty) | None => {}
         }
     }
 }
 
-impl AsyncRead for ResettableStream {
+impl AsyncRead for FatedStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -144,7 +155,7 @@ impl AsyncRead for ResettableStream {
     }
 }
 
-impl AsyncWrite for ResettableStream {
+impl AsyncWrite for FatedStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -176,10 +187,17 @@ struct ForwardInner {
     base_path: String,
     clock: RunClock,
     tap: Arc<Tap>,
+    /// Longest wait for the upstream's response headers.
+    timeout: Duration,
 }
 
 impl Forward {
-    fn new(upstream: &str, clock: RunClock, tap: Arc<Tap>) -> Result<Forward, ProxyError> {
+    fn new(
+        upstream: &str,
+        clock: RunClock,
+        tap: Arc<Tap>,
+        timeout: Duration,
+    ) -> Result<Forward, ProxyError> {
         let uri: http::Uri = upstream
             .parse()
             .map_err(|_| ProxyError::Upstream(upstream.to_string()))?;
@@ -206,6 +224,7 @@ impl Forward {
                 base_path: uri.path().trim_end_matches('/').to_string(),
                 clock,
                 tap,
+                timeout,
             }),
         })
     }
@@ -248,18 +267,31 @@ impl tower::Service<http::Request<Incoming>> for Forward {
             if let Some(sent) = this.clock.elapsed() {
                 this.tap.forwarded(sent);
             }
-            let result = this.client.request(request).await;
+            let result = tokio::time::timeout(this.timeout, this.client.request(request)).await;
             let answered = this.clock.elapsed();
             match result {
-                Ok(mut response) => {
+                Err(_elapsed) => {
+                    tracing::warn!(
+                        timeout = ?this.timeout,
+                        "upstream gave no response headers within the proxy's upstream timeout"
+                    );
+                    if let Some(at) = answered {
+                        this.tap.answered(at, UpstreamOutcome::Timeout);
+                    }
+                    Ok(status_answer(
+                        http::StatusCode::GATEWAY_TIMEOUT,
+                        format!("upstream timed out after {:?}", this.timeout),
+                    ))
+                }
+                Ok(Ok(mut response)) => {
                     if let Some(at) = answered {
                         let status = response.status().as_u16();
                         this.tap.answered(at, UpstreamOutcome::Status(status));
                     }
                     strip_hop_by_hop(response.headers_mut());
-                    Ok(response.map(|body| body.boxed()))
+                    Ok(response.map(|body| body.map_err(Into::into).boxed()))
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     if let Some(at) = answered {
                         this.tap.answered(at, UpstreamOutcome::Error);
                     }
@@ -298,10 +330,14 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
 }
 
 fn bad_gateway(message: String) -> http::Response<ProxyBody> {
+    status_answer(http::StatusCode::BAD_GATEWAY, message)
+}
+
+fn status_answer(status: http::StatusCode, message: String) -> http::Response<ProxyBody> {
     let body = Full::new(Bytes::from(message))
         .map_err(|never| match never {})
         .boxed();
     let mut response = http::Response::new(body);
-    *response.status_mut() = http::StatusCode::BAD_GATEWAY;
+    *response.status_mut() = status;
     response
 }

@@ -8,8 +8,8 @@
 
 use crate::series::AtomicSeries;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// Width of one tap bucket.
@@ -32,6 +32,8 @@ pub struct TapBucket {
     pub upstream_5xx: u64,
     /// Forwarded requests that got no upstream answer (refused, reset, timeout).
     pub upstream_errors: u64,
+    /// Of `upstream_errors`, those cut by the proxy's own upstream timeout.
+    pub upstream_timeouts: u64,
     /// Injections per scheduled fault id.
     pub injected: Vec<u64>,
 }
@@ -43,6 +45,8 @@ pub enum UpstreamOutcome {
     Status(u16),
     /// No answer.
     Error,
+    /// No answer within the proxy's upstream timeout.
+    Timeout,
 }
 
 /// What happened to one call, in the call log.
@@ -84,91 +88,114 @@ const ATTEMPTS: usize = 0;
 const FAILED: usize = 1;
 const SUCCEEDED: usize = 2;
 
-/// What the tap's lock guards.
+/// Columns of a 100 ms bucket.
+const RECEIVED: usize = 0;
+const FORWARDED: usize = 1;
+const UPSTREAM_OK: usize = 2;
+const UPSTREAM_4XX: usize = 3;
+const UPSTREAM_5XX: usize = 4;
+const UPSTREAM_ERRORS: usize = 5;
+const UPSTREAM_TIMEOUTS: usize = 6;
+const COLUMNS: usize = 7;
+
+/// Buckets kept past the planned end (requests draining, a late Ctrl-C).
+const GRACE: Duration = Duration::from_secs(30);
+
+/// Most buckets one tap holds (12 hours); later counts share the last bucket.
+const MAX_BUCKETS: usize = 12 * 3600 * 10;
+
+/// The log of calls near failures; only locked when a call is logged.
 #[derive(Debug, Default)]
-struct Inner {
-    buckets: Vec<TapBucket>,
+struct CallLog {
     /// Calls as `micros << 2 | kind`, in the order they were counted.
     calls: Vec<u64>,
-    calls_truncated: bool,
-    /// When the last failure was counted.
-    last_failure: Option<Duration>,
+    truncated: bool,
 }
 
-/// A thread-safe, growing series of tap buckets.
+/// The proxy's counters: plain atomics, sized once for the planned run, so counting a
+/// request takes no lock and no allocation.
 #[derive(Debug)]
 pub struct Tap {
-    faults: usize,
-    inner: Mutex<Inner>,
+    buckets: usize,
+    counts: Box<[AtomicU32]>,
+    /// Per fault id, its per-bucket injections, allocated on its first injection.
+    injected: Box<[OnceLock<Box<[AtomicU32]>>]>,
+    /// One more than the highest bucket counted into.
+    touched: AtomicUsize,
     fine: AtomicSeries,
     /// Per fault id: 0 if never injected, else 1 + milliseconds of the first injection.
     first_injection: Vec<AtomicU64>,
+    /// 0 before any failure, else 1 + microseconds of the last one.
+    last_failure: AtomicU64,
+    log: Mutex<CallLog>,
 }
 
 impl Tap {
     /// A tap for a schedule of `faults` entries on a run planned to last `span`.
     pub fn new(faults: usize, span: Duration) -> Self {
+        let buckets =
+            (((span + GRACE).as_millis() / BUCKET.as_millis()) as usize).clamp(1, MAX_BUCKETS);
         Tap {
-            faults,
-            inner: Mutex::new(Inner::default()),
+            buckets,
+            counts: (0..buckets * COLUMNS).map(|_| AtomicU32::new(0)).collect(),
+            injected: (0..faults).map(|_| OnceLock::new()).collect(),
+            touched: AtomicUsize::new(0),
             fine: AtomicSeries::new(3, span),
             first_injection: (0..faults).map(|_| AtomicU64::new(0)).collect(),
+            last_failure: AtomicU64::new(0),
+            log: Mutex::new(CallLog::default()),
         }
     }
 
-    fn with_bucket(&self, at: Duration, f: impl FnOnce(&mut TapBucket)) {
-        self.with_inner(at, None, f);
+    /// The bucket of `at` (clamped to the last), marked as counted into.
+    fn bucket(&self, at: Duration) -> usize {
+        let index = ((at.as_millis() / BUCKET.as_millis()) as usize).min(self.buckets - 1);
+        self.touched.fetch_max(index + 1, Ordering::Relaxed);
+        index
     }
 
-    /// Updates the bucket of `at` and logs `call`, under one lock.
-    fn with_inner(&self, at: Duration, call: Option<CallEvent>, f: impl FnOnce(&mut TapBucket)) {
-        let index = (at.as_millis() / BUCKET.as_millis()) as usize;
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if call == Some(CallEvent::Failed) {
-            inner.last_failure = Some(at);
+    fn add(&self, at: Duration, column: usize) {
+        let index = self.bucket(at);
+        self.counts[index * COLUMNS + column].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Logs `call` if it is near a failure: only calls near failures matter to the breaker
+    /// (the failures that trip it, the probes after), so a healthy soak logs nothing.
+    fn log(&self, at: Duration, call: CallEvent) {
+        let micros = at.as_micros() as u64;
+        if call == CallEvent::Failed {
+            self.last_failure.fetch_max(micros + 1, Ordering::Relaxed);
         }
-        // Only calls near failures matter to the breaker (the failures that trip it, the
-        // probes after): a healthy soak logs nothing, so its memory does not grow.
-        let near_failure = inner
-            .last_failure
-            .is_some_and(|f| at.saturating_sub(f) < LOG_AFTER_FAILURE);
-        if let Some(call) = call.filter(|_| near_failure) {
-            if inner.calls.len() < MAX_CALL_EVENTS {
-                let code = match call {
-                    CallEvent::Attempt => 0,
-                    CallEvent::Failed => 1,
-                    CallEvent::Succeeded => 2,
-                };
-                inner.calls.push(((at.as_micros() as u64) << 2) | code);
-            } else {
-                inner.calls_truncated = true;
-            }
+        let last = self.last_failure.load(Ordering::Relaxed);
+        let near =
+            last != 0 && at.saturating_sub(Duration::from_micros(last - 1)) < LOG_AFTER_FAILURE;
+        if !near {
+            return;
         }
-        let buckets = &mut inner.buckets;
-        while buckets.len() <= index {
-            let at_ms = (buckets.len() as u64) * BUCKET.as_millis() as u64;
-            buckets.push(TapBucket {
-                at_ms,
-                injected: vec![0; self.faults],
-                ..TapBucket::default()
-            });
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.calls.len() < MAX_CALL_EVENTS {
+            let code = match call {
+                CallEvent::Attempt => 0,
+                CallEvent::Failed => 1,
+                CallEvent::Succeeded => 2,
+            };
+            log.calls.push((micros << 2) | code);
+        } else {
+            log.truncated = true;
         }
-        f(&mut buckets[index]);
     }
 
     /// Counts a request arriving at the proxy.
     pub fn received(&self, at: Duration) {
         self.fine.add(at, ATTEMPTS);
-        self.with_inner(at, Some(CallEvent::Attempt), |b| b.received += 1);
+        self.add(at, RECEIVED);
+        self.log(at, CallEvent::Attempt);
     }
 
     /// Counts the outcome of an injected answer, as the service under test saw it.
     pub fn outcome(&self, at: Duration, failed: bool) {
-        self.with_inner(
-            at,
-            Some(Self::count_outcome(&self.fine, at, failed)),
-            |_| {},
-        );
+        let call = Self::count_outcome(&self.fine, at, failed);
+        self.log(at, call);
     }
 
     fn count_outcome(fine: &AtomicSeries, at: Duration, failed: bool) -> CallEvent {
@@ -186,28 +213,36 @@ impl Tap {
             let ms = at.as_millis() as u64 + 1;
             let _ = first.compare_exchange(0, ms, Ordering::Relaxed, Ordering::Relaxed);
         }
-        self.with_bucket(at, |b| {
-            if let Some(n) = b.injected.get_mut(id) {
-                *n += 1;
-            }
-        });
+        let index = self.bucket(at);
+        if let Some(cells) = self.injected.get(id) {
+            let cells =
+                cells.get_or_init(|| (0..self.buckets).map(|_| AtomicU32::new(0)).collect());
+            cells[index].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts a request sent upstream.
     pub fn forwarded(&self, at: Duration) {
-        self.with_bucket(at, |b| b.forwarded += 1);
+        self.add(at, FORWARDED);
     }
 
     /// Counts how the upstream answered a forwarded request.
     pub fn answered(&self, at: Duration, outcome: UpstreamOutcome) {
         let failed = !matches!(outcome, UpstreamOutcome::Status(s) if s < 500);
         let call = Self::count_outcome(&self.fine, at, failed);
-        self.with_inner(at, Some(call), |b| match outcome {
-            UpstreamOutcome::Status(s) if s >= 500 => b.upstream_5xx += 1,
-            UpstreamOutcome::Status(s) if s >= 400 => b.upstream_4xx += 1,
-            UpstreamOutcome::Status(_) => b.upstream_ok += 1,
-            UpstreamOutcome::Error => b.upstream_errors += 1,
-        });
+        self.add(
+            at,
+            match outcome {
+                UpstreamOutcome::Status(s) if s >= 500 => UPSTREAM_5XX,
+                UpstreamOutcome::Status(s) if s >= 400 => UPSTREAM_4XX,
+                UpstreamOutcome::Status(_) => UPSTREAM_OK,
+                UpstreamOutcome::Error | UpstreamOutcome::Timeout => UPSTREAM_ERRORS,
+            },
+        );
+        if outcome == UpstreamOutcome::Timeout {
+            self.add(at, UPSTREAM_TIMEOUTS);
+        }
+        self.log(at, call);
     }
 
     /// When scheduled fault `id` was first applied, if it ever was.
@@ -221,8 +256,8 @@ impl Tap {
     /// Attempts and outcomes per 10 ms slot so far, and the call log.
     pub fn upstream(&self) -> UpstreamSeries {
         let (mut raw, truncated) = {
-            let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            (inner.calls.clone(), inner.calls_truncated)
+            let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+            (log.calls.clone(), log.truncated)
         };
         raw.sort_unstable();
         let calls = raw
@@ -245,13 +280,35 @@ impl Tap {
         }
     }
 
-    /// A copy of every bucket so far.
+    /// A copy of every bucket up to the last one counted into.
     pub fn snapshot(&self) -> Vec<TapBucket> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .buckets
-            .clone()
+        let touched = self.touched.load(Ordering::Relaxed).min(self.buckets);
+        (0..touched)
+            .map(|i| {
+                let count = |column: usize| {
+                    u64::from(self.counts[i * COLUMNS + column].load(Ordering::Relaxed))
+                };
+                TapBucket {
+                    at_ms: (i as u64) * BUCKET.as_millis() as u64,
+                    received: count(RECEIVED),
+                    forwarded: count(FORWARDED),
+                    upstream_ok: count(UPSTREAM_OK),
+                    upstream_4xx: count(UPSTREAM_4XX),
+                    upstream_5xx: count(UPSTREAM_5XX),
+                    upstream_errors: count(UPSTREAM_ERRORS),
+                    upstream_timeouts: count(UPSTREAM_TIMEOUTS),
+                    injected: self
+                        .injected
+                        .iter()
+                        .map(|cells| {
+                            cells
+                                .get()
+                                .map_or(0, |c| u64::from(c[i].load(Ordering::Relaxed)))
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
     }
 }
 

@@ -115,6 +115,19 @@ impl Target {
         &self.raw
     }
 
+    /// Where a redirect's `location` leads from `current` (both relative to the base
+    /// path), if it stays on this target; see `redirect.rs`.
+    pub(super) fn redirect_path(&self, location: &str, current: &str) -> Option<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        super::redirect::resolve(
+            location,
+            current,
+            scheme,
+            self.authority.as_str(),
+            &self.base_path,
+        )
+    }
+
     /// Whether requests go over TLS.
     pub fn is_https(&self) -> bool {
         self.tls.is_some()

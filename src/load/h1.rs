@@ -303,7 +303,9 @@ impl H1 {
                                 }
                                 _ => {}
                             }
-                            if keep_headers {
+                            // A redirect's headers are kept whatever was asked: its
+                            // `location` is needed to follow it (and redirects are rare).
+                            if keep_headers || (300..400).contains(&status) {
                                 if let (Ok(n), Ok(v)) = (
                                     HeaderName::from_bytes(name),
                                     HeaderValue::from_bytes(h.value),

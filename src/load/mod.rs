@@ -5,13 +5,21 @@
 //! [`PhaseSink`](crate::metrics::PhaseSink); responses are classified by the
 //! [`observe`](crate::observe) stage as they arrive.
 
+mod capture;
 mod client;
+mod data;
 mod executor;
 mod h1;
+mod journey;
+mod redirect;
+mod setup;
+mod timetable;
 mod tls;
 mod worker;
 
+pub use capture::MAX_KEPT_BODY;
 pub use client::Target;
+pub use setup::{setup, teardown, SetupDone, SetupFailed, StepReport};
 
 use crate::clock::RunClock;
 use crate::config::RequestSpec;
@@ -93,7 +101,8 @@ pub async fn probe(target: &Target, path: &str) -> Result<u16, &'static str> {
 struct Shared {
     target: Target,
     requests: Vec<RequestSpec>,
-    cumulative_weights: Vec<u64>,
+    /// User types, data rows, setup's captures.
+    journeys: journey::Journeys,
     timeout: Duration,
     seed: u64,
     epoch: Instant,
@@ -107,17 +116,19 @@ struct Shared {
 }
 
 impl Shared {
-    /// Picks a request group by weight from a uniform draw.
-    fn pick(&self, draw: u64) -> usize {
-        pick_weighted(&self.cumulative_weights, draw)
+    /// Metric cells: one per (user type, request).
+    fn cells(&self) -> usize {
+        self.journeys.users.len().max(1) * self.requests.len()
     }
 }
 
-/// The index whose weight band holds `draw` (modulo the total weight).
-fn pick_weighted(cumulative: &[u64], draw: u64) -> usize {
-    let total = cumulative.last().copied().unwrap_or(1).max(1);
-    let point = draw % total;
-    cumulative.partition_point(|&w| w <= point)
+/// Body bytes the classifier needs from every response.
+pub fn classifier_body(classifier: &Classifier) -> usize {
+    if classifier.needs_body() {
+        crate::observe::header::MAX_MATCHED_BODY
+    } else {
+        0
+    }
 }
 
 /// The observers a run's responses feed.
@@ -133,7 +144,8 @@ pub struct Observers {
     pub activity: Arc<ClientActivity>,
 }
 
-/// Runs every phase of `plan` against `target`; stops early when `stop` is cancelled.
+/// Runs every phase of `plan` against `target`, virtual users starting from what `setup`
+/// captured; stops early when `stop` is cancelled.
 ///
 /// The returned metrics hold every phase that started, whole or cut short.
 pub async fn run(
@@ -141,22 +153,18 @@ pub async fn run(
     target: Target,
     clock: &RunClock,
     observers: Observers,
+    setup: &SetupDone,
     live: Arc<Live>,
     stop: CancellationToken,
 ) -> RunMetrics {
     let requests = plan.drill.requests.clone();
-    let cumulative_weights = requests
-        .iter()
-        .scan(0u64, |sum, r| {
-            *sum += u64::from(r.weight);
-            Some(*sum)
-        })
-        .collect();
+    let keep_body = classifier_body(&observers.classifier);
+    let journeys = setup::journeys(&plan.drill, plan.seed, setup, keep_body);
     let epoch = clock.start();
     let shared = Arc::new(Shared {
         target,
         requests,
-        cumulative_weights,
+        journeys,
         timeout: plan.drill.request_timeout,
         seed: plan.seed,
         epoch,
@@ -199,6 +207,13 @@ pub async fn run(
         .then(|| clock.elapsed().unwrap_or_default());
     let mut metrics = RunMetrics {
         groups: plan.drill.requests.iter().map(|r| r.name.clone()).collect(),
+        users: shared
+            .journeys
+            .users
+            .iter()
+            .map(|u| u.name.clone())
+            .collect(),
+        tags: plan.drill.requests.iter().map(|r| r.tags.clone()).collect(),
         phases: Vec::new(),
         stopped_early: stopped_at.is_some(),
     };
@@ -207,7 +222,7 @@ pub async fn run(
             tracing::error!(phase = %phase.name, error = %e, "phase task failed");
             Recorder {
                 crashed_workers: 1,
-                ..Recorder::new(plan.drill.requests.len())
+                ..Recorder::new(shared.cells())
             }
         });
         let duration = match stopped_at {
@@ -222,16 +237,4 @@ pub async fn run(
         });
     }
     metrics
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn weighted_pick_follows_cumulative_weights() {
-        let cumulative = [1u64, 4, 5]; // weights 1, 3, 1
-        let picks: Vec<usize> = (0..6).map(|d| pick_weighted(&cumulative, d)).collect();
-        assert_eq!(picks, vec![0, 1, 1, 1, 2, 0]);
-    }
 }

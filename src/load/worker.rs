@@ -1,37 +1,80 @@
-//! A load worker: one connection, one random stream, one request at a time.
+//! A load worker: one virtual user on one connection, one request at a time.
+//!
+//! Executors decide *when* (`iterate` then `think`); the worker decides *what*: its user
+//! type's on-start requests (once), then per iteration the whole ordered flow or one
+//! weighted task, each request built from its templates, sent, and read for captures and
+//! checks.
 
-use super::client::{Connection, Outgoing};
+use super::client::{Connection, Keep, Outgoing};
+use super::journey::{self, Skip};
 use super::Shared;
 use crate::breaker_state::BreakerState;
-use crate::config::ThinkTime;
+use crate::config::template::Context;
+use crate::config::{CaptureSource, ThinkTime, Work};
 use crate::metrics::{Outcome, PhaseSink, Sample, Served};
 use crate::rng::Rng;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio_util::sync::WaitForCancellationFutureOwned;
+use std::time::Instant;
+
+/// A think time at least this long gives the connection's buffers back while it waits.
+const GIVE_BACK_BUFFERS_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The pause after an iteration whose every request was skipped.
+const SKIPPED_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A worker's request loop state: its connection, random stream and where it records.
 pub(super) struct Worker {
     shared: Arc<Shared>,
+    vu: Vu,
+}
+
+/// Everything a worker changes as it goes, apart from what it shares.
+struct Vu {
     connection: Connection,
     rng: Rng,
     /// The request being sent, reused so its buffers are allocated once.
     outgoing: Outgoing,
-    /// The request entry `outgoing`'s method, headers and body were copied from.
-    prepared: Option<usize>,
+    /// A reused buffer for rendering header values.
+    scratch: String,
     sink: Arc<PhaseSink>,
     index: usize,
-    /// Resolves when the run stops; made once, so waiting on it costs no registration per
-    /// request.
-    stopped: Pin<Box<WaitForCancellationFutureOwned>>,
-    /// Pause after each iteration (closed-model executors; zero in the open model).
+    /// The virtual user's number, 1-based (`{{vu}}`).
+    id: u64,
+    /// Its user type (index into the run's user types).
+    user: usize,
+    /// Iterations finished (`{{iteration}}`).
+    iteration: u64,
+    /// Pause after each iteration.
     think_time: ThinkTime,
+    /// When the current iteration started (for pacing).
+    iteration_start: Instant,
+    /// Whether the on-start requests have all succeeded.
+    started: bool,
+    /// Captured values by slot, starting from setup's.
+    captures: Vec<Option<String>>,
+    /// The current row of each data set.
+    rows: Vec<Option<usize>>,
+    /// The row held of each `unique` data set.
+    leases: Vec<Option<usize>>,
+}
+
+/// How sending one request went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// It got a response below 400 and captured every value.
+    Ok,
+    /// It failed, answered 400 or more, or missed a capture.
+    NotOk,
+    /// It was not sent (a placeholder had no value).
+    Skipped,
+    /// The run stopped while it was in flight (nothing recorded).
+    Stopped,
 }
 
 impl Worker {
-    /// Worker `index` of phase `phase`, recording into `sink`.
+    /// Worker `index` of phase `phase`, recording into `sink`; `think_time` is the phase's
+    /// (a user type's own think time wins).
     pub(super) fn new(
         shared: Arc<Shared>,
         phase: usize,
@@ -40,81 +83,191 @@ impl Worker {
         think_time: ThinkTime,
     ) -> Self {
         let rng = Rng::new(shared.seed, ((phase as u64) << 32) | index as u64);
-        let stopped = Box::pin(shared.stop.clone().cancelled_owned());
-        Worker {
-            shared,
+        let journeys = &shared.journeys;
+        let user = journeys.user_for(index);
+        let sets = journeys.data.sets.len();
+        let vu = Vu {
             connection: Connection::default(),
             rng,
             outgoing: Outgoing::default(),
-            prepared: None,
-            stopped,
+            scratch: String::new(),
             sink,
             index,
-            think_time,
-        }
+            id: index as u64 + 1,
+            user,
+            iteration: 0,
+            think_time: journeys
+                .users
+                .get(user)
+                .and_then(|u| u.think_time)
+                .unwrap_or(think_time),
+            iteration_start: Instant::now(),
+            started: false,
+            captures: journeys.globals.clone(),
+            rows: vec![None; sets],
+            leases: vec![None; sets],
+        };
+        Worker { shared, vu }
     }
 
-    /// Runs one iteration of this virtual user's work: today one request of the weighted
-    /// mix. Latency counts from `started` (the intended start in the open model). Returns
-    /// false if the run was stopped mid-iteration.
+    /// Runs one iteration of this virtual user's work: its on-start requests until they
+    /// have succeeded once, then its flow in order or one of its tasks by weight. The
+    /// first request's latency counts from `started` (the intended start in the open
+    /// model). Returns false if the run was stopped mid-iteration.
     pub(super) async fn iterate(&mut self, started: Instant) -> bool {
-        self.one_request(started).await
+        let Worker { shared, vu } = self;
+        let shared: &Shared = shared;
+        vu.iteration_start = started;
+        vu.pick_rows(shared);
+        let Some(user) = shared.journeys.users.get(vu.user) else {
+            return !shared.stop.is_cancelled();
+        };
+        let mut first = Some(started);
+        let mut sent_any = false;
+        if !vu.started && !user.on_start.is_empty() {
+            let mut all_ok = true;
+            for &request in &user.on_start {
+                let at = first.take().unwrap_or_else(Instant::now);
+                match vu.send(shared, request, at).await {
+                    Sent::Stopped => return false,
+                    Sent::Ok => sent_any = true,
+                    Sent::NotOk => {
+                        sent_any = true;
+                        all_ok = false;
+                    }
+                    Sent::Skipped => all_ok = false,
+                }
+            }
+            vu.started = all_ok;
+        }
+        let task;
+        let steps: &[usize] = match &user.work {
+            Work::Flow(steps) => steps,
+            Work::Tasks(_) => {
+                let draw = vu.rng.next_u64();
+                task = shared.journeys.task(vu.user, draw);
+                task.as_slice()
+            }
+        };
+        for &request in steps {
+            let at = first.take().unwrap_or_else(Instant::now);
+            match vu.send(shared, request, at).await {
+                Sent::Stopped => return false,
+                Sent::Skipped => {}
+                Sent::Ok | Sent::NotOk => sent_any = true,
+            }
+        }
+        vu.iteration += 1;
+        if !sent_any {
+            // Nothing went out (every request skipped): pause, so a user with no think
+            // time whose requests all wait for a value does not spin on its thread.
+            tokio::select! {
+                _ = tokio::time::sleep(SKIPPED_PAUSE) => {}
+                _ = shared.stop.cancelled() => return false,
+            }
+        }
+        true
     }
 
     /// Pauses after an iteration as the think time says; false if the run stopped first.
     pub(super) async fn think(&mut self) -> bool {
-        if self.think_time.max.is_zero() {
+        let vu = &mut self.vu;
+        let pause = match vu.think_time {
+            ThinkTime::Constant(d) => d,
+            ThinkTime::Uniform { min, max } => min + (max - min).mul_f64(vu.rng.next_f64()),
+            ThinkTime::Pacing(every) => {
+                (vu.iteration_start + every).saturating_duration_since(Instant::now())
+            }
+        };
+        if pause.is_zero() {
             return !self.shared.stop.is_cancelled();
         }
-        let pause = self.think_time.pick(self.rng.next_u64());
-        if pause >= Duration::from_millis(100) {
-            self.connection.idle();
+        if pause >= GIVE_BACK_BUFFERS_AFTER {
+            // Thousands of thinking users should not each hold a connection's buffers.
+            vu.connection.idle();
         }
         tokio::select! {
             biased;
-            _ = &mut self.stopped => false,
+            _ = self.shared.stop.cancelled() => false,
             _ = tokio::time::sleep(pause) => true,
         }
     }
+}
 
-    /// Sends one request; latency counts from `started` (the intended start in open model).
-    /// Returns false if the run was stopped mid-request (nothing is recorded then).
-    async fn one_request(&mut self, started: Instant) -> bool {
-        // Split borrows: the shared state is read while the worker's own parts change.
-        let Worker {
-            shared,
-            connection,
-            rng,
-            outgoing,
-            sink,
-            index,
-            prepared,
-            stopped,
-            ..
-        } = self;
-        let group = shared.pick(rng.next_u64());
-        let spec = &shared.requests[group];
-        spec.path.render(rng, &mut outgoing.path);
-        if *prepared != Some(group) {
-            // Method, headers and body only change with the request entry.
-            outgoing.method.clone_from(&spec.method);
-            outgoing.headers.clone_from(&spec.headers);
-            outgoing.body = spec.body.clone();
-            *prepared = Some(group);
+impl Drop for Worker {
+    fn drop(&mut self) {
+        for (set, lease) in self.vu.leases.iter().enumerate() {
+            if let Some(row) = lease {
+                self.shared.journeys.data.release(set, *row);
+            }
         }
+    }
+}
+
+impl Vu {
+    /// Takes this iteration's row of every data set the user type reads.
+    fn pick_rows(&mut self, shared: &Shared) {
+        let journeys = &shared.journeys;
+        let Some(sets) = journeys.user_data.get(self.user) else {
+            return;
+        };
+        for &set in sets {
+            self.rows[set] = journeys
+                .data
+                .pick(set, &mut self.rng, &mut self.leases[set]);
+        }
+    }
+
+    /// Sends request `request`; latency counts from `started`.
+    async fn send(&mut self, shared: &Shared, request: usize, started: Instant) -> Sent {
+        let Some(spec) = shared.requests.get(request) else {
+            return Sent::Skipped;
+        };
+        let journeys = &shared.journeys;
+        let cell = self.user * shared.requests.len() + request;
+        let mut cx = Context {
+            rng: &mut self.rng,
+            vu: self.id,
+            iteration: self.iteration,
+            data: &journeys.data.sets,
+            rows: &self.rows,
+            captures: &self.captures,
+        };
+        if let Err(skip) = journey::build(spec, &mut cx, &mut self.outgoing, &mut self.scratch) {
+            let reason = journeys.reason(skip, spec);
+            self.sink.skipped(self.index, cell, &reason);
+            if let Skip::BadHeader(_) = skip {
+                tracing::debug!(request = %spec.name, %reason, "request skipped");
+            }
+            return Sent::Skipped;
+        }
+        let keep = Keep {
+            headers: shared.keep.headers
+                || spec
+                    .captures
+                    .iter()
+                    .any(|c| matches!(c.source, CaptureSource::Header(_))),
+            body: journeys.keep_body.get(request).copied().unwrap_or(0),
+        };
         let exchange = tokio::time::timeout(
-            shared.timeout,
-            connection.exchange(&shared.target, outgoing, shared.keep),
+            spec.timeout.unwrap_or(shared.timeout),
+            journey::exchange(
+                &mut self.connection,
+                &shared.target,
+                &mut self.outgoing,
+                keep,
+                spec.follow_redirects,
+            ),
         );
         let sent = Instant::now();
         let result = tokio::select! {
-            biased;
             r = exchange => r,
-            _ = stopped => return false,
+            _ = shared.stop.cancelled() => return Sent::Stopped,
         };
         let finished = Instant::now();
         let at = finished.saturating_duration_since(shared.epoch);
-        let (outcome, markers) = match result {
+        let service = finished.saturating_duration_since(sent);
+        let (outcome, markers, head) = match result {
             Ok(Ok(head)) => {
                 let status = head.status.as_u16();
                 let markers = shared
@@ -140,22 +293,34 @@ impl Worker {
                         tracker.observe(admitted, BreakerState::Closed);
                     }
                 }
-                (Outcome::Status(status), markers)
+                (Outcome::Status(status), markers, Some(head))
             }
-            Ok(Err(kind)) => (Outcome::Failed(kind), Default::default()),
+            Ok(Err(kind)) => (Outcome::Failed(kind), Default::default(), None),
             Err(_) => {
-                connection.discard();
-                (Outcome::Failed("timeout"), Default::default())
+                self.connection.discard();
+                (Outcome::Failed("timeout"), Default::default(), None)
             }
         };
+        let (sink, index) = (&self.sink, self.index);
+        let read = journey::read(
+            spec,
+            head.as_ref().map(|h| (h, service)),
+            &mut self.captures,
+            |name| sink.capture_missed(index, cell, name),
+        );
         let sample = Sample {
             at,
             latency: finished.saturating_duration_since(started),
-            service: finished.saturating_duration_since(sent),
+            service,
             outcome,
             markers,
         };
-        sink.record(*index, group, &sample);
+        if spec.checks.is_empty() {
+            self.sink.record(self.index, cell, &sample);
+        } else {
+            self.sink
+                .record_checked(self.index, cell, &sample, read.checks);
+        }
         shared.activity.finished(
             sent.saturating_duration_since(shared.epoch),
             sample.latency,
@@ -175,6 +340,9 @@ impl Worker {
         if markers.cache_hit {
             shared.live.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
-        true
+        match outcome {
+            Outcome::Status(s) if s < 400 && read.captured => Sent::Ok,
+            _ => Sent::NotOk,
+        }
     }
 }

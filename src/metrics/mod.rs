@@ -56,6 +56,20 @@ pub struct Sample {
     pub markers: Markers,
 }
 
+/// How one response fared against its request's checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckTally {
+    /// Checks that passed.
+    pub passed: u16,
+    /// Checks that failed.
+    pub failed: u16,
+    /// Which kinds failed, as bits of [`CHECK_KINDS`].
+    pub failed_kinds: u8,
+}
+
+/// The kinds of per-request checks, in the bit order of [`CheckTally::failed_kinds`].
+pub const CHECK_KINDS: [&str; 4] = ["status", "body_contains", "body_pointer", "max_duration"];
+
 /// Counts and latencies of one (phase, request group), mergeable.
 #[derive(Debug, Clone, Default)]
 pub struct GroupStats {
@@ -77,6 +91,16 @@ pub struct GroupStats {
     pub by_state: BTreeMap<BreakerState, u64>,
     /// Responses reporting `open` that were neither a fallback nor a cache hit.
     pub open_not_degraded: u64,
+    /// Per-request checks that passed.
+    pub checks_passed: u64,
+    /// Per-request checks that failed.
+    pub checks_failed: u64,
+    /// Failed checks by kind (`status`, `body_contains`, `body_pointer`, `max_duration`).
+    pub check_failures: BTreeMap<&'static str, u64>,
+    /// Requests not sent, by reason (a capture with no value, no free data row, …).
+    pub skipped: BTreeMap<String, u64>,
+    /// Captures that found nothing in a response (or had no response), by name.
+    pub captures_missed: BTreeMap<String, u64>,
 }
 
 impl GroupStats {
@@ -106,6 +130,38 @@ impl GroupStats {
         }
     }
 
+    /// Counts one response's checks.
+    pub fn record_checks(&mut self, checks: CheckTally) {
+        self.checks_passed += u64::from(checks.passed);
+        self.checks_failed += u64::from(checks.failed);
+        for (bit, kind) in CHECK_KINDS.iter().enumerate() {
+            if checks.failed_kinds & (1 << bit) != 0 {
+                *self.check_failures.entry(kind).or_default() += 1;
+            }
+        }
+    }
+
+    /// Counts one request not sent, for `reason`.
+    pub fn record_skip(&mut self, reason: &str) {
+        bump(&mut self.skipped, reason);
+    }
+
+    /// Counts one capture, `name`, that found nothing.
+    pub fn record_capture_miss(&mut self, name: &str) {
+        bump(&mut self.captures_missed, name);
+    }
+
+    /// Passed checks over all checks; `None` when nothing was checked.
+    pub fn check_rate(&self) -> Option<f64> {
+        let all = self.checks_passed + self.checks_failed;
+        (all > 0).then(|| self.checks_passed as f64 / all as f64)
+    }
+
+    /// Requests skipped, whatever the reason.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
     /// Adds `other`'s counts and latencies into these.
     pub fn merge(&mut self, other: &GroupStats) {
         self.requests += other.requests;
@@ -122,6 +178,17 @@ impl GroupStats {
             *self.by_state.entry(*k).or_default() += v;
         }
         self.open_not_degraded += other.open_not_degraded;
+        self.checks_passed += other.checks_passed;
+        self.checks_failed += other.checks_failed;
+        for (k, v) in &other.check_failures {
+            *self.check_failures.entry(k).or_default() += v;
+        }
+        for (k, v) in &other.skipped {
+            *self.skipped.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.captures_missed {
+            *self.captures_missed.entry(k.clone()).or_default() += v;
+        }
         merge_histogram(&mut self.latency, &other.latency);
         merge_histogram(&mut self.service, &other.service);
     }
@@ -152,6 +219,16 @@ impl GroupStats {
             0.0
         } else {
             part as f64 / self.requests as f64
+        }
+    }
+}
+
+/// Adds one to `key`'s count, allocating the key only the first time.
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
         }
     }
 }
@@ -206,12 +283,23 @@ pub struct Second {
 /// What one phase (or one shard of it) recorded.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    /// Stats per request group, indexed like the drill's requests.
+    /// Stats per cell: one per (user type, request), at `user * requests + request`
+    /// (with one user type, indexed like the drill's requests).
     pub groups: Vec<GroupStats>,
     /// Counts per second of the run, indexed by whole seconds from the epoch.
     pub seconds: Vec<Second>,
-    /// Requests that were due but could not start (open model, every worker busy).
+    /// Requests that were due but could not start on time (open model: no worker free).
     pub dropped: u64,
+    /// Iterations cut short: still running when the graceful stop (or ramp-down) ran out,
+    /// or when the run was stopped. Not errors; their requests in flight are not recorded.
+    pub interrupted: u64,
+    /// Iterations that ran to their end (a request each in the open model).
+    pub iterations: u64,
+    /// When an iteration executor had run every iteration, from the phase start; `None`
+    /// when it did not (or for the executors that run to the phase end).
+    pub finished: Option<Duration>,
+    /// Most workers (virtual users, one connection each) alive at once.
+    pub peak_vus: usize,
     /// Workers that ended in a panic; their samples are lost and the run is invalid.
     pub crashed_workers: u64,
 }
@@ -223,6 +311,10 @@ impl Recorder {
             groups: vec![GroupStats::default(); groups],
             seconds: Vec::new(),
             dropped: 0,
+            interrupted: 0,
+            iterations: 0,
+            finished: None,
+            peak_vus: 0,
             crashed_workers: 0,
         }
     }
@@ -254,6 +346,10 @@ impl Recorder {
         }
         add_seconds(&mut self.seconds, &other.seconds);
         self.dropped += other.dropped;
+        self.interrupted += other.interrupted;
+        self.iterations += other.iterations;
+        self.finished = self.finished.max(other.finished);
+        self.peak_vus = self.peak_vus.max(other.peak_vus);
         self.crashed_workers += other.crashed_workers;
     }
 
@@ -280,11 +376,27 @@ pub struct PhaseRecord {
     pub recorder: Recorder,
 }
 
+/// Which requests a scope holds: a request group, a user type, a tag, or any mix.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Select<'a> {
+    /// Only this request group.
+    pub request: Option<&'a str>,
+    /// Only this user type.
+    pub user: Option<&'a str>,
+    /// Only requests carrying this tag.
+    pub tag: Option<&'a str>,
+}
+
 /// Everything recorded in a run, by phase.
 #[derive(Debug, Clone, Default)]
 pub struct RunMetrics {
-    /// Request group names, indexed like every recorder's groups.
+    /// Request group names, indexed like the drill's requests.
     pub groups: Vec<String>,
+    /// User type names; a recorder's cell `user * groups.len() + request` holds that
+    /// user type's requests of that group. Empty reads as one user type.
+    pub users: Vec<String>,
+    /// Each request group's tags, indexed like `groups`.
+    pub tags: Vec<Vec<String>>,
     /// One record per phase that started.
     pub phases: Vec<PhaseRecord>,
     /// Whether the run was stopped before its planned end.
@@ -294,10 +406,47 @@ pub struct RunMetrics {
 impl RunMetrics {
     /// Stats for one phase (or all) and one request group (or all); `None` if the phase never ran.
     pub fn scope(&self, phase: Option<&str>, group: Option<&str>) -> Option<GroupStats> {
-        let group_index = match group {
+        self.select(
+            phase,
+            &Select {
+                request: group,
+                ..Select::default()
+            },
+        )
+    }
+
+    /// The (user type, request) cells `select` picks, as recorder indices; `None` if it
+    /// names a request or user type the run does not have.
+    pub fn cells(&self, select: &Select) -> Option<Vec<usize>> {
+        let requests = self.groups.len().max(1);
+        let users = self.users.len().max(1);
+        let request = match select.request {
             Some(name) => Some(self.groups.iter().position(|g| g == name)?),
             None => None,
         };
+        let user = match select.user {
+            Some(name) => Some(self.users.iter().position(|u| u == name)?),
+            None => None,
+        };
+        Some(
+            (0..users * requests)
+                .filter(|cell| {
+                    let (u, r) = (cell / requests, cell % requests);
+                    request.is_none_or(|want| want == r)
+                        && user.is_none_or(|want| want == u)
+                        && select.tag.is_none_or(|tag| {
+                            self.tags.get(r).is_some_and(|t| t.iter().any(|t| t == tag))
+                        })
+                })
+                .collect(),
+        )
+    }
+
+    /// Stats for one phase (or all) and the cells `select` picks; `None` if the phase
+    /// never ran or the selection names what the run does not have.
+    pub fn select(&self, phase: Option<&str>, select: &Select) -> Option<GroupStats> {
+        let cells = self.cells(select)?;
+        let everything = select.request.is_none() && select.user.is_none() && select.tag.is_none();
         let mut stats = GroupStats::default();
         let mut any = false;
         for p in self
@@ -306,13 +455,14 @@ impl RunMetrics {
             .filter(|p| phase.is_none_or(|name| p.name == name))
         {
             any = true;
-            match group_index {
-                Some(i) => {
-                    if let Some(g) = p.recorder.groups.get(i) {
-                        stats.merge(g);
-                    }
+            if everything {
+                stats.merge(&p.recorder.total());
+                continue;
+            }
+            for &cell in &cells {
+                if let Some(g) = p.recorder.groups.get(cell) {
+                    stats.merge(g);
                 }
-                None => stats.merge(&p.recorder.total()),
             }
         }
         any.then_some(stats)
@@ -324,6 +474,15 @@ impl RunMetrics {
             .iter()
             .filter(|p| phase.is_none_or(|name| p.name == name))
             .map(|p| p.recorder.dropped)
+            .sum()
+    }
+
+    /// Iterations interrupted in one phase (or all): cut by a graceful stop or ramp-down.
+    pub fn interrupted(&self, phase: Option<&str>) -> u64 {
+        self.phases
+            .iter()
+            .filter(|p| phase.is_none_or(|name| p.name == name))
+            .map(|p| p.recorder.interrupted)
             .sum()
     }
 
@@ -348,6 +507,8 @@ impl RunMetrics {
     pub(crate) fn one_phase(phase: &str, groups: &[&str], recorder: Recorder) -> Self {
         RunMetrics {
             groups: groups.iter().map(|g| g.to_string()).collect(),
+            users: Vec::new(),
+            tags: Vec::new(),
             phases: vec![PhaseRecord {
                 name: phase.into(),
                 start: Duration::ZERO,

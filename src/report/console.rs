@@ -20,7 +20,7 @@ pub fn render_console(result: &RunResult) -> String {
     let _ = writeln!(out, "\nphases");
     let _ = writeln!(
         out,
-        "  {:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
+        "  {:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7} {:>11}",
         "phase",
         "requests",
         "rps",
@@ -31,13 +31,14 @@ pub fn render_console(result: &RunResult) -> String {
         "errors",
         "cache",
         "fallback",
-        "dropped"
+        "dropped",
+        "interrupted"
     );
     for p in &result.phases {
         let a = &p.all;
         let _ = writeln!(
             out,
-            "  {:<16} {:>8} {:>7.1} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7}",
+            "  {:<16} {:>8} {:>7.1} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>7} {:>11}",
             truncate(&p.name, 16),
             a.requests,
             p.rps,
@@ -49,8 +50,24 @@ pub fn render_console(result: &RunResult) -> String {
             format!("{:.0}%", a.cache_hit_rate * 100.0),
             format!("{:.0}%", a.fallback_rate * 100.0),
             p.dropped,
+            p.interrupted,
         );
     }
+    for p in &result.phases {
+        if let Some(planned) = p.planned_iterations {
+            let when = match p.done_s {
+                Some(done) => format!("done at {done:.1}s of its {:.1}s", p.duration_s),
+                None => format!("not done by its end ({:.1}s)", p.duration_s),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {} of {planned} iterations, {when}",
+                p.name, p.iterations
+            );
+        }
+    }
+
+    journeys(&mut out, result);
 
     let _ = writeln!(out, "\ntimeline");
     let mut any = false;
@@ -183,6 +200,74 @@ pub fn render_console(result: &RunResult) -> String {
     };
     let _ = writeln!(out, "\n{headline}");
     out
+}
+
+/// Per request and user type, with checks and skips, plus setup and teardown: shown only
+/// for drills that use them, so plain drills keep their short summary.
+fn journeys(out: &mut String, result: &RunResult) {
+    let detailed = |g: &super::GroupSummary| {
+        g.checks.is_some() || !g.skipped.is_empty() || !g.captures_missed.is_empty()
+    };
+    let show = result
+        .phases
+        .iter()
+        .any(|p| !p.users.is_empty() || !p.tags.is_empty() || p.groups.iter().any(detailed));
+    if show {
+        let _ = writeln!(out, "\nrequests");
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<20} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8}",
+            "phase", "group", "requests", "p50", "p95", "errors", "checks", "skipped"
+        );
+        for p in &result.phases {
+            let rows = p
+                .groups
+                .iter()
+                .map(|g| (g.name.clone(), g))
+                .chain(p.users.iter().map(|g| (format!("user {}", g.name), g)))
+                .chain(p.tags.iter().map(|g| (format!("tag {}", g.name), g)));
+            for (name, g) in rows {
+                let skipped: u64 = g.skipped.values().sum();
+                let _ = writeln!(
+                    out,
+                    "  {:<16} {:<20} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8}",
+                    truncate(&p.name, 16),
+                    truncate(&name, 20),
+                    g.requests,
+                    fmt_ms(g.latency_ms.p50),
+                    fmt_ms(g.latency_ms.p95),
+                    format!("{:.1}%", g.error_rate * 100.0),
+                    g.checks
+                        .as_ref()
+                        .map_or("-".to_string(), |c| format!("{:.1}%", c.rate * 100.0)),
+                    skipped,
+                );
+                for (reason, n) in &g.skipped {
+                    let _ = writeln!(out, "  {:<37} · {n} skipped: {reason}", "");
+                }
+                for (capture, n) in &g.captures_missed {
+                    let _ = writeln!(out, "  {:<37} · {n}× capture {capture} found nothing", "");
+                }
+            }
+        }
+    }
+    for (title, steps) in [("setup", &result.setup), ("teardown", &result.teardown)] {
+        if steps.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title}");
+        for s in steps {
+            let status = s.status.map_or("-".to_string(), |s| s.to_string());
+            let _ = writeln!(
+                out,
+                "  {:<24} {:>4} {:>9}  {}",
+                truncate(&s.name, 24),
+                status,
+                fmt_ms(s.ms),
+                s.problem.as_deref().unwrap_or("ok")
+            );
+        }
+    }
 }
 
 fn fmt_ms(v: f64) -> String {

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 pub use console::render_console;
 pub use result::{
-    FaultSummary, GroupSummary, LatencySummary, NotStarted, PartsSummary, PhaseSummary, RunResult,
+    CheckSummary, FaultSummary, GroupSummary, LatencySummary, NotStarted, PartsSummary,
+    PhaseSummary, RunResult,
 };
 
 /// Why a report could not be written.

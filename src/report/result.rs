@@ -3,6 +3,7 @@
 use crate::breaker_state::BreakerState;
 use crate::config::DemoBreaker;
 use crate::fault::TapBucket;
+use crate::load::StepReport;
 use crate::metrics::{GroupStats, Second, Timeline};
 use crate::observe::Observations;
 use crate::verdict::{Outcome, Verdict};
@@ -50,6 +51,12 @@ pub struct RunResult {
     pub tap: Vec<TapBucket>,
     /// Requests per second of the run.
     pub series: Vec<Second>,
+    /// The setup requests run before the load, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<StepReport>,
+    /// The teardown requests run after the load, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub teardown: Vec<StepReport>,
     /// The judged expectations.
     pub verdicts: Vec<Verdict>,
 }
@@ -98,6 +105,8 @@ impl RunResult {
             faults: Vec::new(),
             tap: Vec::new(),
             series: Vec::new(),
+            setup: Vec::new(),
+            teardown: Vec::new(),
             verdicts: vec![Verdict {
                 criterion: "the drill started its load".into(),
                 expected: "target reachable and healthy; not interrupted".into(),
@@ -169,6 +178,29 @@ pub struct GroupSummary {
     pub breaker_states: BTreeMap<BreakerState, u64>,
     /// Open responses that were neither fallback nor cache hit.
     pub open_not_degraded: u64,
+    /// Per-request checks, when any request has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<CheckSummary>,
+    /// Requests not sent, by reason (a capture with no value, no free data row, …).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, u64>,
+    /// Captures that found nothing, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures_missed: BTreeMap<String, u64>,
+}
+
+/// How responses fared against their requests' checks.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CheckSummary {
+    /// Checks that passed.
+    pub passed: u64,
+    /// Checks that failed.
+    pub failed: u64,
+    /// passed / (passed + failed).
+    pub rate: f64,
+    /// Failed checks by kind: `status`, `body_contains`, `body_pointer`, `max_duration`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, u64>,
 }
 
 impl GroupSummary {
@@ -205,6 +237,18 @@ impl GroupSummary {
                 .collect(),
             breaker_states: stats.by_state.clone(),
             open_not_degraded: stats.open_not_degraded,
+            checks: stats.check_rate().map(|rate| CheckSummary {
+                passed: stats.checks_passed,
+                failed: stats.checks_failed,
+                rate: round6(rate),
+                failures: stats
+                    .check_failures
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+            }),
+            skipped: stats.skipped.clone(),
+            captures_missed: stats.captures_missed.clone(),
         }
     }
 }
@@ -224,12 +268,31 @@ pub struct PhaseSummary {
     pub fault_profiles: Vec<String>,
     /// Finished requests per second.
     pub rps: f64,
-    /// Requests due but not started (open model).
+    /// Requests due but not started on time (open model), so never sent.
     pub dropped: u64,
+    /// Iterations cut short by the graceful stop or ramp-down (or the run's stop); not
+    /// errors.
+    pub interrupted: u64,
+    /// Most workers (virtual users, one connection each) alive at once: in the open model,
+    /// how many `max_vus` allowed were needed.
+    pub peak_vus: usize,
+    /// Iterations that ran to their end (one request each in the open model).
+    pub iterations: u64,
+    /// The iterations the phase was to run (iteration executors), else `None`.
+    pub planned_iterations: Option<u64>,
+    /// When an iteration executor had run every iteration, seconds into the phase; `None`
+    /// if it had not by the phase end (`max_duration`) or for other executors.
+    pub done_s: Option<f64>,
     /// All requests of the phase.
     pub all: GroupSummary,
     /// Per request group.
     pub groups: Vec<GroupSummary>,
+    /// Per user type, when the drill names user types.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<GroupSummary>,
+    /// Per tag, when requests carry tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<GroupSummary>,
 }
 
 /// A scheduled fault and its witness count.

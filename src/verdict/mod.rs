@@ -185,6 +185,33 @@ pub fn judge(expect: &Expectations, evidence: &Evidence) -> Vec<Verdict> {
     verdicts
 }
 
+/// A warning when a teardown request failed (teardown is cleanup: the load's verdict
+/// stands, but the report says the system may not be left as it was).
+pub fn teardown(steps: &[crate::load::StepReport]) -> Option<Verdict> {
+    if steps.is_empty() {
+        return None;
+    }
+    let failed: Vec<String> = steps
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| format!("{}: {}", s.name, s.problem.as_deref().unwrap_or("failed")))
+        .collect();
+    Some(Verdict::new(
+        "teardown requests succeeded",
+        format!("{} of {} ok", steps.len(), steps.len()),
+        if failed.is_empty() {
+            format!("{} of {} ok", steps.len(), steps.len())
+        } else {
+            failed.join("; ")
+        },
+        if failed.is_empty() {
+            Status::Pass
+        } else {
+            Status::Warn
+        },
+    ))
+}
+
 /// The outcome of a run with these verdicts.
 pub fn outcome(verdicts: &[Verdict], aborted: bool) -> Outcome {
     if aborted {

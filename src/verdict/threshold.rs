@@ -3,7 +3,7 @@
 
 use super::{ms, pct, Status, Verdict};
 use crate::config::{LatencyStat, Limits, Metric, Threshold};
-use crate::metrics::{GroupStats, RunMetrics, Second};
+use crate::metrics::{GroupStats, RunMetrics, Second, Select};
 use std::time::Duration;
 
 /// Grades `value` against `limits`: pass, warn (past the target) or fail.
@@ -31,6 +31,7 @@ fn metric_name(metric: Metric) -> String {
         Metric::ErrorRate => "error rate".into(),
         Metric::MinCacheHitRate => "cache-hit rate".into(),
         Metric::MinFallbackRate | Metric::MaxFallbackRate => "fallback rate".into(),
+        Metric::MinCheckRate => "check pass rate".into(),
     }
 }
 
@@ -70,11 +71,19 @@ fn expected(t: &Threshold) -> String {
 }
 
 fn scope_name(t: &Threshold) -> String {
-    match (&t.phase, &t.request) {
-        (Some(p), Some(r)) => format!("phase {p}, request {r}"),
-        (Some(p), None) => format!("phase {p}"),
-        (None, Some(r)) => format!("request {r}"),
-        (None, None) => "whole run".into(),
+    let parts: Vec<String> = [
+        t.phase.as_ref().map(|p| format!("phase {p}")),
+        t.user.as_ref().map(|u| format!("user {u}")),
+        t.request.as_ref().map(|r| format!("request {r}")),
+        t.tag.as_ref().map(|g| format!("tag {g}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "whole run".into()
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -85,7 +94,12 @@ pub(super) fn judge(t: &Threshold, metrics: &RunMetrics) -> Verdict {
     let fail = |measured: String| {
         Verdict::new(criterion.clone(), expected.clone(), measured, Status::Fail)
     };
-    let Some(stats) = metrics.scope(t.phase.as_deref(), t.request.as_deref()) else {
+    let select = Select {
+        request: t.request.as_deref(),
+        user: t.user.as_deref(),
+        tag: t.tag.as_deref(),
+    };
+    let Some(stats) = metrics.select(t.phase.as_deref(), &select) else {
         return fail("phase never ran".into());
     };
     if stats.requests < t.min_requests {
@@ -105,6 +119,7 @@ pub(super) fn judge(t: &Threshold, metrics: &RunMetrics) -> Verdict {
             text,
             grade(value, &t.limits, t.metric.higher_is_worse()),
         ),
+        None if t.metric == Metric::MinCheckRate => fail("no checks in scope".into()),
         None => fail("no latencies recorded".into()),
     }
 }
@@ -127,9 +142,9 @@ fn whole_scope(t: &Threshold, metrics: &RunMetrics, stats: &GroupStats) -> Optio
         Metric::ErrorRate => {
             // Requests dropped by the open model never got an answer: they count as errors.
             // Drops belong to no request group, so only group-less scopes include them.
-            let dropped = match t.request {
-                None => metrics.dropped(t.phase.as_deref()),
-                Some(_) => 0,
+            let dropped = match (&t.request, &t.user, &t.tag) {
+                (None, None, None) => metrics.dropped(t.phase.as_deref()),
+                _ => 0,
             };
             let failed = stats.errors + dropped;
             let all = stats.requests + dropped;
@@ -147,6 +162,11 @@ fn whole_scope(t: &Threshold, metrics: &RunMetrics, stats: &GroupStats) -> Optio
         }
         Metric::MinCacheHitRate => rate(stats.cache_hits),
         Metric::MinFallbackRate | Metric::MaxFallbackRate => rate(stats.fallbacks),
+        Metric::MinCheckRate => {
+            let all = stats.checks_passed + stats.checks_failed;
+            let v = stats.check_rate()?;
+            (v, format!("{} ({} of {all})", pct(v), stats.checks_passed))
+        }
     })
 }
 
@@ -189,7 +209,7 @@ pub fn window_rates(
                     Metric::ErrorRate => s.errors,
                     Metric::MinCacheHitRate => s.cache_hits,
                     Metric::MinFallbackRate | Metric::MaxFallbackRate => s.fallbacks,
-                    Metric::Latency(_) => 0,
+                    Metric::Latency(_) | Metric::MinCheckRate => 0,
                 })
                 .sum();
             (requests >= min_requests.max(1)).then(|| WindowRate {
@@ -295,6 +315,8 @@ mod tests {
         Threshold {
             phase: Some("p".into()),
             request: None,
+            user: None,
+            tag: None,
             metric,
             limits: Limits {
                 target: None,

@@ -10,10 +10,11 @@ pub(super) fn expectations(
     raw: &raw::ExpectFile,
     phases: &[Phase],
     requests: &[RequestSpec],
+    journey: &Journey,
 ) -> Expectations {
     let mut thresholds = Vec::new();
     for t in &raw.thresholds {
-        thresholds.extend(threshold(c, t, phases, requests));
+        thresholds.extend(threshold(c, t, phases, requests, journey));
     }
     let breaker = raw.breaker.as_ref().map(|b| breaker(c, b, phases));
     Expectations {
@@ -27,6 +28,7 @@ fn threshold(
     t: &raw::ThresholdFile,
     phases: &[Phase],
     requests: &[RequestSpec],
+    journey: &Journey,
 ) -> Vec<Threshold> {
     let phase = t.phase.as_ref().map(|p| {
         if !phases.iter().any(|ph| &ph.name == p.get_ref()) {
@@ -40,6 +42,30 @@ fn threshold(
         }
         r.get_ref().clone()
     });
+    let user = t.user.as_ref().map(|u| {
+        let users = journey.user_types(requests);
+        if !users.iter().any(|ut| &ut.name == u.get_ref()) {
+            let known: Vec<&str> = users.iter().map(|ut| ut.name.as_str()).collect();
+            c.at(
+                u.span(),
+                format!(
+                    "no user type named \"{}\" (user types: {})",
+                    u.get_ref(),
+                    known.join(", ")
+                ),
+            );
+        }
+        u.get_ref().clone()
+    });
+    let tag = t.tag.as_ref().map(|g| {
+        if !requests.iter().any(|rq| rq.tags.contains(g.get_ref())) {
+            c.at(
+                g.span(),
+                format!("no request carries the tag \"{}\"", g.get_ref()),
+            );
+        }
+        g.get_ref().clone()
+    });
     let window = opt_duration(c, &t.window);
     if let (Some(w), Some(span)) = (window, t.window.as_ref().map(Spanned::span)) {
         if w < Duration::from_secs(1) {
@@ -48,14 +74,21 @@ fn threshold(
                 "window must be at least 1s (rates are counted per second)",
             );
         }
-        if request.is_some() {
+        if request.is_some() || user.is_some() || tag.is_some() {
             c.at(
                 span,
-                "window applies to whole phases or runs, not to one request group",
+                "window applies to whole phases or runs, not to one request group, user type or tag",
             );
         }
     }
     let abort = match &t.abort_on_fail {
+        Some(on) if *on.get_ref() && (user.is_some() || tag.is_some()) => {
+            c.at(
+                on.span(),
+                "abort_on_fail judges whole phases or runs, not one user type or tag",
+            );
+            None
+        }
         Some(on) if *on.get_ref() => Some(AbortRule {
             grace: opt_duration(c, &t.abort_grace).unwrap_or_default(),
         }),
@@ -87,6 +120,7 @@ fn threshold(
         (&t.min_cache_hit_rate, Metric::MinCacheHitRate),
         (&t.min_fallback_rate, Metric::MinFallbackRate),
         (&t.max_fallback_rate, Metric::MaxFallbackRate),
+        (&t.min_check_rate, Metric::MinCheckRate),
     ];
     for (value, metric) in rates {
         if let Some(v) = value {
@@ -104,6 +138,25 @@ fn threshold(
         );
     }
     for (metric, _, span) in &found {
+        if *metric == Metric::MinCheckRate {
+            if window.is_some() || abort.is_some() {
+                c.at(
+                    span.clone(),
+                    "window and abort_on_fail work with error, cache-hit and fallback rates, not the check rate: split this threshold",
+                );
+            }
+            if !requests
+                .iter()
+                .chain(&journey.setup)
+                .any(|r| !r.checks.is_empty())
+            {
+                c.at(
+                    span.clone(),
+                    "min_check_rate: no request has a [requests.check]",
+                );
+            }
+            continue;
+        }
         if metric.is_rate() {
             continue;
         }
@@ -125,6 +178,8 @@ fn threshold(
         .map(|(metric, limits, _)| Threshold {
             phase: phase.clone(),
             request: request.clone(),
+            user: user.clone(),
+            tag: tag.clone(),
             metric,
             limits,
             min_requests: t.min_requests.unwrap_or(1),

@@ -2,9 +2,13 @@
 
 mod expect;
 mod fault;
+mod journey;
 mod observe;
 mod parts;
 mod phase;
+
+pub(crate) use fault::profile;
+pub use fault::KindTable;
 
 use expect::expectations;
 use phase::phases;
@@ -139,7 +143,7 @@ pub(super) fn drill(
         None => Duration::from_secs(5),
     };
     let parts = parts::parts(&mut c, &raw);
-    let requests = requests(&mut c, &raw.requests);
+    let (requests, journey) = journey::journey(&mut c, &raw);
     let phases = phases(&mut c, &raw.phases, profiles);
     if parts.proxy.is_none() {
         for p in raw.phases.iter().filter(|p| !p.faults.is_empty()) {
@@ -151,7 +155,7 @@ pub(super) fn drill(
     }
     let observe = observe::observe(&mut c, &raw.observe, parts.proxy.is_some());
     let preflight = raw.preflight.as_ref().map(|p| preflight(&mut c, p));
-    let expect = expectations(&mut c, &raw.expect, &phases, &requests);
+    let expect = expectations(&mut c, &raw.expect, &phases, &requests, &journey);
     if parts.proxy.is_none() {
         if let Some(b) = &raw.expect.breaker {
             let needs_tap = [
@@ -189,6 +193,7 @@ pub(super) fn drill(
         insecure: raw.insecure.unwrap_or(false),
         parts,
         requests,
+        journey,
         phases,
         observe,
         expect,
@@ -282,38 +287,6 @@ fn method(c: &mut Checker, m: &Option<Spanned<String>>) -> http::Method {
                 http::Method::GET
             }),
     }
-}
-
-fn requests(c: &mut Checker, raw: &[raw::RequestFile]) -> Vec<RequestSpec> {
-    if raw.is_empty() {
-        c.whole_file("no [[requests]]: a drill needs at least one request to send");
-    }
-    let mut names = HashSet::new();
-    raw.iter()
-        .map(|r| {
-            c.unique(&mut names, &r.name, "request name");
-            let path = PathTemplate::parse(r.path.get_ref()).unwrap_or_else(|why| {
-                c.at(r.path.span(), why);
-                PathTemplate::root()
-            });
-            let weight = match &r.weight {
-                Some(w) if *w.get_ref() == 0 => {
-                    c.at(w.span(), "weight must be at least 1");
-                    1
-                }
-                Some(w) => *w.get_ref(),
-                None => 1,
-            };
-            RequestSpec {
-                name: r.name.get_ref().clone(),
-                method: method(c, &r.method),
-                path,
-                weight,
-                headers: http::HeaderMap::new(),
-                body: bytes::Bytes::new(),
-            }
-        })
-        .collect()
 }
 
 fn preflight(c: &mut Checker, p: &raw::PreflightFile) -> Preflight {

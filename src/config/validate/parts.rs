@@ -34,6 +34,13 @@ pub(super) fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
                 .map_err(|why| c.at(u.span(), why.replace("target", "upstream")))
                 .ok()
         }),
+        upstream_timeout: raw
+            .proxy
+            .upstream_timeout
+            .as_ref()
+            .map_or(ProxySettings::DEFAULT_UPSTREAM_TIMEOUT, |t| {
+                positive_duration(c, t, "upstream_timeout")
+            }),
     });
     if let Some(p) = &proxy {
         if p.upstream.is_none() && stub.is_none() && raw.proxy.upstream.is_none() {

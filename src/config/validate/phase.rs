@@ -7,13 +7,82 @@ use crate::config::raw;
 use crate::config::*;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use toml::Spanned;
 
-/// The executors a phase can use.
+/// The executors a phase can use: the one list a new executor joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ExecutorName {
     ConstantArrivalRate,
+    RampingArrivalRate,
+    ConstantVus,
     RampingVus,
+    PerVuIterations,
+    SharedIterations,
 }
+
+impl ExecutorName {
+    const ALL: [ExecutorName; 6] = [
+        ExecutorName::ConstantArrivalRate,
+        ExecutorName::RampingArrivalRate,
+        ExecutorName::ConstantVus,
+        ExecutorName::RampingVus,
+        ExecutorName::PerVuIterations,
+        ExecutorName::SharedIterations,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            ExecutorName::ConstantArrivalRate => "constant-arrival-rate",
+            ExecutorName::RampingArrivalRate => "ramping-arrival-rate",
+            ExecutorName::ConstantVus => "constant-vus",
+            ExecutorName::RampingVus => "ramping-vus",
+            ExecutorName::PerVuIterations => "per-vu-iterations",
+            ExecutorName::SharedIterations => "shared-iterations",
+        }
+    }
+
+    /// The load keys this executor reads (`name`, `executor`, `graceful_stop` and `faults`
+    /// apply to all).
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            ExecutorName::ConstantArrivalRate => {
+                &["duration", "rate", "pre_allocated_vus", "max_vus"]
+            }
+            ExecutorName::RampingArrivalRate => &[
+                "duration",
+                "start_rate",
+                "stages",
+                "pre_allocated_vus",
+                "max_vus",
+            ],
+            ExecutorName::ConstantVus => &["duration", "vus", "think_time"],
+            ExecutorName::RampingVus => &[
+                "duration",
+                "start_vus",
+                "stages",
+                "think_time",
+                "graceful_ramp_down",
+            ],
+            ExecutorName::PerVuIterations | ExecutorName::SharedIterations => {
+                &["vus", "iterations", "max_duration", "think_time"]
+            }
+        }
+    }
+}
+
+/// How long iterations running at a phase's end may go on (k6's default).
+const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+
+/// How long a user above a falling ramping-vus target may finish its iteration (k6's
+/// default).
+const DEFAULT_GRACEFUL_RAMP_DOWN: Duration = Duration::from_secs(30);
+
+/// Open-model workers when `max_vus` is not given (or `pre_allocated_vus` if larger).
+const DEFAULT_MAX_VUS: usize = 100;
+
+/// Most iterations an iteration executor may be asked for (per user for
+/// per-vu-iterations): beyond it, a count is a typo.
+const MAX_ITERATIONS: i64 = 1_000_000_000;
 
 pub(super) fn phases(
     c: &mut Checker,
@@ -31,6 +100,7 @@ pub(super) fn phases(
         .map(|p| {
             c.unique(&mut names, &p.name, "phase name");
             let (load, duration) = load_shape(c, p);
+            let graceful_stop = opt_duration(c, &p.graceful_stop).unwrap_or(DEFAULT_GRACEFUL_STOP);
             let faults = p
                 .faults
                 .iter()
@@ -59,6 +129,7 @@ pub(super) fn phases(
                 name: p.name.get_ref().clone(),
                 duration,
                 load,
+                graceful_stop,
                 faults,
             }
         })
@@ -66,136 +137,613 @@ pub(super) fn phases(
 }
 
 fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
-    let executor_span = p.executor.span();
-    let not_for = |c: &mut Checker, span: Range<usize>, key: &str, executor: &str| {
+    let given = p.executor.get_ref().as_str();
+    let Some(executor) = ExecutorName::ALL.into_iter().find(|e| e.name() == given) else {
+        let known: Vec<&str> = ExecutorName::ALL.iter().map(|e| e.name()).collect();
         c.at(
-            span,
-            format!("`{key}` does not apply to the {executor} executor"),
+            p.executor.span(),
+            format!("unknown executor \"{given}\" (known: {})", known.join(", ")),
         );
+        let duration = opt_duration(c, &p.duration).unwrap_or(Duration::from_secs(1));
+        let placeholder = LoadShape::ConstantVus {
+            vus: 1,
+            think_time: crate::config::ThinkTime::NONE,
+        };
+        return (placeholder, duration);
     };
-    let executor = match p.executor.get_ref().as_str() {
-        "constant-arrival-rate" => ExecutorName::ConstantArrivalRate,
-        "ramping-vus" => ExecutorName::RampingVus,
-        other => {
+    let name = executor.name();
+    for (key, span) in load_keys_set(p) {
+        if !executor.keys().contains(&key) {
             c.at(
-                executor_span,
-                format!("unknown executor \"{other}\" (known: constant-arrival-rate, ramping-vus)"),
-            );
-            let duration = opt_duration(c, &p.duration).unwrap_or(Duration::from_secs(1));
-            return (
-                LoadShape::ConstantArrivalRate {
-                    rate: 1.0,
-                    max_vus: 1,
-                },
-                duration,
+                span,
+                format!("`{key}` does not apply to the {name} executor"),
             );
         }
-    };
+    }
     match executor {
         ExecutorName::ConstantArrivalRate => {
-            let name = "constant-arrival-rate";
-            if let Some(s) = &p.stages {
-                not_for(c, s.span(), "stages", name);
-            }
-            if let Some(s) = &p.start_vus {
-                not_for(c, s.span(), "start_vus", name);
-            }
             let rate = match &p.rate {
                 None => {
                     c.at(
-                        executor_span.clone(),
+                        p.executor.span(),
                         "constant-arrival-rate needs `rate` (requests per second)",
                     );
                     1.0
                 }
-                Some(r) => {
-                    let v = *r.get_ref();
-                    if !(MIN_RATE..=MAX_RATE).contains(&v) {
-                        c.at(
-                            r.span(),
-                            format!(
-                                "rate must be between {MIN_RATE} and {MAX_RATE} requests per second, not {v:?}"
-                            ),
-                        );
-                    }
-                    v
-                }
+                Some(r) => rate(c, r, "rate", MIN_RATE),
             };
-            let duration = match &p.duration {
-                None => {
-                    c.at(executor_span, "constant-arrival-rate needs `duration`");
-                    Duration::from_secs(1)
-                }
-                Some(d) => positive_duration(c, d, "duration"),
+            let duration = required_duration(c, p, name);
+            let pool = open_pool(c, p, rate);
+            (LoadShape::ConstantArrivalRate { rate, pool }, duration)
+        }
+        ExecutorName::RampingArrivalRate => {
+            let start_rate = p
+                .start_rate
+                .as_ref()
+                .map_or(0.0, |r| rate(c, r, "start_rate", 0.0));
+            let example = "[{ duration = \"10s\", target = 50 }] (requests per second)";
+            let stages: Vec<RateStage> = stages(c, p, name, example)
+                .into_iter()
+                .map(|(duration, target)| RateStage {
+                    duration,
+                    target: rate(c, target, "a stage target", 0.0),
+                })
+                .collect();
+            let total = stages_duration(c, p, stages.iter().map(|s| s.duration));
+            let all_zero = start_rate == 0.0 && stages.iter().all(|s| s.target == 0.0);
+            if all_zero && !stages.is_empty() {
+                c.at(
+                    p.executor.span(),
+                    "every rate of this ramping-arrival-rate phase is 0: it would send nothing",
+                );
+            }
+            let pool = open_pool(c, p, start_rate);
+            let load = LoadShape::RampingArrivalRate {
+                start_rate,
+                stages,
+                pool,
             };
-            let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, 100);
-            (LoadShape::ConstantArrivalRate { rate, max_vus }, duration)
+            (load, total)
+        }
+        ExecutorName::ConstantVus => {
+            let vus = required_vus(c, p, name);
+            let duration = required_duration(c, p, name);
+            let think_time = p
+                .think_time
+                .as_ref()
+                .map(|t| super::journey::think_time(c, t))
+                .unwrap_or_default();
+            (LoadShape::ConstantVus { vus, think_time }, duration)
         }
         ExecutorName::RampingVus => {
-            let name = "ramping-vus";
-            if let Some(r) = &p.rate {
-                not_for(c, r.span(), "rate", name);
-            }
-            if let Some(m) = &p.max_vus {
-                not_for(c, m.span(), "max_vus", name);
-            }
             let start_vus = c.count(&p.start_vus, "start_vus", 0..=MAX_VUS, 0);
-            let stages: Vec<Stage> = match &p.stages {
+            let example = "[{ duration = \"10s\", target = 20 }]";
+            let stages: Vec<Stage> = stages(c, p, name, example)
+                .into_iter()
+                .map(|(duration, target)| Stage {
+                    duration,
+                    target: vus_target(c, target),
+                })
+                .collect();
+            let total = stages_duration(c, p, stages.iter().map(|s| s.duration));
+            let think_time = p
+                .think_time
+                .as_ref()
+                .map(|t| super::journey::think_time(c, t))
+                .unwrap_or_default();
+            let graceful_ramp_down =
+                opt_duration(c, &p.graceful_ramp_down).unwrap_or(DEFAULT_GRACEFUL_RAMP_DOWN);
+            let load = LoadShape::RampingVus {
+                start_vus,
+                stages,
+                think_time,
+                graceful_ramp_down,
+            };
+            (load, total)
+        }
+        ExecutorName::PerVuIterations | ExecutorName::SharedIterations => {
+            let vus = required_vus(c, p, name);
+            let iterations = match &p.iterations {
                 None => {
                     c.at(
-                        executor_span.clone(),
-                        "ramping-vus needs `stages`, e.g. [{ duration = \"10s\", target = 20 }]",
+                        p.executor.span(),
+                        format!("{name} needs `iterations` (at least 1)"),
                     );
-                    Vec::new()
+                    1
                 }
-                Some(s) if s.get_ref().is_empty() => {
-                    c.at(s.span(), "stages must not be empty");
-                    Vec::new()
-                }
-                Some(s) => s
-                    .get_ref()
-                    .iter()
-                    .map(|st| {
-                        let target = *st.target.get_ref();
-                        if !(0..=MAX_VUS).contains(&target) {
-                            c.at(
-                                st.target.span(),
-                                format!("a stage target must be between 0 and {MAX_VUS}"),
-                            );
-                        }
-                        Stage {
-                            duration: positive_duration(c, &st.duration, "a stage duration"),
-                            target: target.clamp(0, MAX_VUS) as usize,
-                        }
-                    })
-                    .collect(),
+                Some(_) => c.count(&p.iterations, "iterations", 1..=MAX_ITERATIONS, 1) as u64,
             };
-            let total: Duration = stages.iter().map(|s| s.duration).sum();
-            if let Some(d) = &p.duration {
-                if let Some(stated) = duration(c, d).filter(|stated| *stated != total) {
+            let max_duration = match &p.max_duration {
+                None => {
                     c.at(
-                        d.span(),
-                        format!(
-                            "duration {} differs from the sum of the stages ({}); leave it out",
-                            humantime::format_duration(stated),
-                            humantime::format_duration(total)
-                        ),
+                        p.executor.span(),
+                        format!("{name} needs `max_duration`: the phase's slot on the run clock, which the next phase waits for even when the iterations finish sooner"),
+                    );
+                    Duration::from_secs(1)
+                }
+                Some(d) => positive_duration(c, d, "max_duration"),
+            };
+            let think_time = p
+                .think_time
+                .as_ref()
+                .map(|t| super::journey::think_time(c, t))
+                .unwrap_or_default();
+            let load = if executor == ExecutorName::PerVuIterations {
+                LoadShape::PerVuIterations {
+                    vus,
+                    iterations,
+                    think_time,
+                }
+            } else {
+                let given = |n: &Option<Spanned<i64>>| n.as_ref().map(|n| *n.get_ref());
+                // Only when both counts are themselves valid, so one mistake is one error.
+                let comparable = matches!(
+                    (given(&p.vus), given(&p.iterations)),
+                    (Some(v), Some(i)) if (1..=MAX_VUS).contains(&v) && (1..=MAX_ITERATIONS).contains(&i)
+                );
+                if let Some(v) = p
+                    .vus
+                    .as_ref()
+                    .filter(|_| comparable && vus as u64 > iterations)
+                {
+                    c.at(
+                        v.span(),
+                        format!("vus ({vus}) is more than iterations ({iterations}): the extra users would have nothing to do"),
                     );
                 }
-            }
-            if total > super::MAX_DURATION {
-                c.at(executor_span, "the stages add up to more than a year");
-            }
-            let think_time =
-                ThinkTime::constant(opt_duration(c, &p.think_time).unwrap_or_default());
-            (
-                LoadShape::RampingVus {
-                    start_vus,
-                    stages,
+                LoadShape::SharedIterations {
+                    vus,
+                    iterations,
                     think_time,
-                },
-                total,
-            )
+                }
+            };
+            (load, max_duration)
         }
+    }
+}
+
+/// `vus`, required by the executors with a fixed number of virtual users.
+fn required_vus(c: &mut Checker, p: &raw::PhaseFile, executor: &str) -> usize {
+    match &p.vus {
+        None => {
+            c.at(
+                p.executor.span(),
+                format!("{executor} needs `vus` (virtual users)"),
+            );
+            1
+        }
+        Some(_) => c.count(&p.vus, "vus", 1..=MAX_VUS, 1),
+    }
+}
+
+/// The workers of an open-model phase whose rate starts at `opening_rate`:
+/// `pre_allocated_vus` defaults to 50 ms worth of that rate (at least 1) and `max_vus` to
+/// 100, or to `pre_allocated_vus` when that is more.
+fn open_pool(c: &mut Checker, p: &raw::PhaseFile, opening_rate: f64) -> OpenPool {
+    let pre = p
+        .pre_allocated_vus
+        .as_ref()
+        .map(|_| c.count(&p.pre_allocated_vus, "pre_allocated_vus", 0..=MAX_VUS, 0));
+    let default_max = DEFAULT_MAX_VUS.max(pre.unwrap_or(0));
+    let max_vus = c.count(&p.max_vus, "max_vus", 1..=MAX_VUS, default_max);
+    let pre_allocated_vus = match pre {
+        Some(pre) if pre > max_vus => {
+            if let Some(span) = p.pre_allocated_vus.as_ref().map(Spanned::span) {
+                c.at(
+                    span,
+                    format!("pre_allocated_vus ({pre}) is more than max_vus ({max_vus})"),
+                );
+            }
+            max_vus
+        }
+        Some(pre) => pre,
+        None => ((opening_rate * 0.05).ceil() as usize).clamp(1, max_vus),
+    };
+    OpenPool {
+        pre_allocated_vus,
+        max_vus,
+    }
+}
+
+/// The load keys a phase sets, with where each is, in file order.
+fn load_keys_set(p: &raw::PhaseFile) -> Vec<(&'static str, Range<usize>)> {
+    let span = |key, s: Option<Range<usize>>| s.map(|s| (key, s));
+    let mut set = [
+        span("duration", p.duration.as_ref().map(Spanned::span)),
+        span("rate", p.rate.as_ref().map(Spanned::span)),
+        span("start_rate", p.start_rate.as_ref().map(Spanned::span)),
+        span("vus", p.vus.as_ref().map(Spanned::span)),
+        span(
+            "pre_allocated_vus",
+            p.pre_allocated_vus.as_ref().map(Spanned::span),
+        ),
+        span("max_vus", p.max_vus.as_ref().map(Spanned::span)),
+        span("start_vus", p.start_vus.as_ref().map(Spanned::span)),
+        span("stages", p.stages.as_ref().map(Spanned::span)),
+        span("iterations", p.iterations.as_ref().map(Spanned::span)),
+        span("max_duration", p.max_duration.as_ref().map(Spanned::span)),
+        span("think_time", p.think_time.as_ref().map(Spanned::span)),
+        span(
+            "graceful_ramp_down",
+            p.graceful_ramp_down.as_ref().map(Spanned::span),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>();
+    set.sort_by_key(|(_, span)| span.start);
+    set
+}
+
+/// A rate in requests per second between `low` and [`MAX_RATE`]; out of range is
+/// reported and read as clamped.
+fn rate(c: &mut Checker, r: &Spanned<f64>, what: &str, low: f64) -> f64 {
+    let v = *r.get_ref();
+    if !(low..=MAX_RATE).contains(&v) {
+        c.at(
+            r.span(),
+            format!("{what} must be between {low} and {MAX_RATE} requests per second, not {v:?}"),
+        );
+        return if v.is_nan() {
+            1.0
+        } else {
+            v.clamp(low.max(MIN_RATE), MAX_RATE)
+        };
+    }
+    v
+}
+
+/// A ramping-vus stage target: a whole number of virtual users up to [`MAX_VUS`].
+fn vus_target(c: &mut Checker, target: &Spanned<f64>) -> usize {
+    let v = *target.get_ref();
+    if !(0.0..=MAX_VUS as f64).contains(&v) || v.fract() != 0.0 {
+        c.at(
+            target.span(),
+            format!(
+                "a stage target must be a whole number of virtual users between 0 and {MAX_VUS}"
+            ),
+        );
+        return if v.is_nan() {
+            0
+        } else {
+            v.clamp(0.0, MAX_VUS as f64) as usize
+        };
+    }
+    v as usize
+}
+
+/// `duration`, required by the executors that do not take it from stages.
+fn required_duration(c: &mut Checker, p: &raw::PhaseFile, executor: &str) -> Duration {
+    match &p.duration {
+        None => {
+            c.at(p.executor.span(), format!("{executor} needs `duration`"));
+            Duration::from_secs(1)
+        }
+        Some(d) => positive_duration(c, d, "duration"),
+    }
+}
+
+/// The stages of a ramping executor, each with its duration checked, and their targets
+/// left to the executor to read.
+fn stages<'p>(
+    c: &mut Checker,
+    p: &'p raw::PhaseFile,
+    executor: &str,
+    example: &str,
+) -> Vec<(Duration, &'p Spanned<f64>)> {
+    match &p.stages {
+        None => {
+            c.at(
+                p.executor.span(),
+                format!("{executor} needs `stages`, e.g. {example}"),
+            );
+            Vec::new()
+        }
+        Some(s) if s.get_ref().is_empty() => {
+            c.at(s.span(), "stages must not be empty");
+            Vec::new()
+        }
+        Some(s) => s
+            .get_ref()
+            .iter()
+            .map(|st| {
+                let duration = positive_duration(c, &st.duration, "a stage duration");
+                (duration, &st.target)
+            })
+            .collect(),
+    }
+}
+
+/// The phase length of a ramping executor: the sum of its stages. A stated `duration`
+/// must agree with it.
+fn stages_duration(
+    c: &mut Checker,
+    p: &raw::PhaseFile,
+    stages: impl Iterator<Item = Duration>,
+) -> Duration {
+    let total: Duration = stages.sum();
+    if let Some(d) = &p.duration {
+        if let Some(stated) = duration(c, d).filter(|stated| *stated != total) {
+            c.at(
+                d.span(),
+                format!(
+                    "duration {} differs from the sum of the stages ({}); leave it out",
+                    humantime::format_duration(stated),
+                    humantime::format_duration(total)
+                ),
+            );
+        }
+    }
+    if total > super::MAX_DURATION {
+        c.at(p.executor.span(), "the stages add up to more than a year");
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse_drill, EmbeddedProfiles, LoadShape, OpenPool, RateStage, Stage};
+    use std::time::Duration;
+
+    /// Parses a drill whose one phase is `phase` (its first line is line 5).
+    fn parse(phase: &str) -> Result<crate::config::Drill, Vec<String>> {
+        let text = format!("[[requests]]\nname = \"r\"\npath = \"/\"\n[[phases]]\n{phase}\n");
+        parse_drill("d.toml", &text, &EmbeddedProfiles(&[])).map_err(|e| {
+            e.diagnostics()
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+                .collect()
+        })
+    }
+
+    fn shape(phase: &str) -> (LoadShape, Duration) {
+        let drill = parse(phase).unwrap_or_else(|e| panic!("valid: {e:#?}"));
+        let p = &drill.phases[0];
+        (p.load.clone(), p.duration)
+    }
+
+    fn problems(phase: &str) -> Vec<String> {
+        parse(phase).err().unwrap_or_default()
+    }
+
+    #[test]
+    fn constant_vus_reads_vus_duration_and_think_time() {
+        let (load, duration) = shape(
+            "name = \"p\"\nexecutor = \"constant-vus\"\nvus = 8\nduration = \"30s\"\nthink_time = \"250ms\"",
+        );
+        assert_eq!(
+            load,
+            LoadShape::ConstantVus {
+                vus: 8,
+                think_time: crate::config::ThinkTime::Constant(Duration::from_millis(250))
+            }
+        );
+        assert_eq!(duration, Duration::from_secs(30));
+        assert_eq!(load.executor(), "constant-vus");
+        assert_eq!(load.peak_workers(), 8);
+    }
+
+    #[test]
+    fn ramping_arrival_rate_takes_fractional_rates_and_its_length_from_the_stages() {
+        let (load, duration) = shape(
+            "name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nstart_rate = 0.5\nmax_vus = 40\nstages = [{ duration = \"10s\", target = 50 }, { duration = \"5s\", target = 2.5 }]",
+        );
+        let stage = |secs, target| RateStage {
+            duration: Duration::from_secs(secs),
+            target,
+        };
+        assert_eq!(
+            load,
+            LoadShape::RampingArrivalRate {
+                start_rate: 0.5,
+                stages: vec![stage(10, 50.0), stage(5, 2.5)],
+                // 50 ms of the opening 0.5/s rounds up to one worker.
+                pool: OpenPool {
+                    pre_allocated_vus: 1,
+                    max_vus: 40
+                }
+            }
+        );
+        assert_eq!(duration, Duration::from_secs(15));
+        assert_eq!(load.peak_workers(), 40);
+        // start_rate defaults to 0 and max_vus to 100.
+        let (load, _) = shape(
+            "name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nstages = [{ duration = \"1s\", target = 5 }]",
+        );
+        assert!(matches!(
+            load,
+            LoadShape::RampingArrivalRate { start_rate, pool: OpenPool { max_vus: 100, .. }, .. } if start_rate == 0.0
+        ));
+    }
+
+    #[test]
+    fn open_pools_default_to_50_ms_of_arrivals_and_honour_what_is_given() {
+        let pool = |phase: &str| match shape(phase).0 {
+            LoadShape::ConstantArrivalRate { pool, .. }
+            | LoadShape::RampingArrivalRate { pool, .. } => pool,
+            other => panic!("open model expected: {other:?}"),
+        };
+        let car = "name = \"p\"\nexecutor = \"constant-arrival-rate\"\nduration = \"1s\"\n";
+        let open = |pre_allocated_vus, max_vus| OpenPool {
+            pre_allocated_vus,
+            max_vus,
+        };
+        assert_eq!(pool(&format!("{car}rate = 1000")), open(50, 100));
+        assert_eq!(
+            pool(&format!("{car}rate = 1000\nmax_vus = 20")),
+            open(20, 20)
+        );
+        assert_eq!(
+            pool(&format!(
+                "{car}rate = 10\npre_allocated_vus = 30\nmax_vus = 40"
+            )),
+            open(30, 40)
+        );
+        // Pre-allocating more than 100 raises the default maximum with it (as in k6).
+        assert_eq!(
+            pool(&format!("{car}rate = 10\npre_allocated_vus = 300")),
+            open(300, 300)
+        );
+        assert_eq!(
+            problems(&format!(
+                "{car}rate = 10\npre_allocated_vus = 30\nmax_vus = 20"
+            )),
+            vec!["9:21: pre_allocated_vus (30) is more than max_vus (20)"]
+        );
+        assert_eq!(
+            problems(&format!("{car}rate = 0\nmax_vus = 200000")),
+            vec![
+                "8:8: rate must be between 0.001 and 1000000 requests per second, not 0.0",
+                "9:11: max_vus must be between 1 and 100000",
+            ]
+        );
+    }
+
+    #[test]
+    fn iteration_executors_read_vus_iterations_and_max_duration() {
+        let (load, duration) = shape(
+            "name = \"p\"\nexecutor = \"per-vu-iterations\"\nvus = 4\niterations = 5\nmax_duration = \"30s\"\nthink_time = \"1s\"",
+        );
+        assert_eq!(
+            load,
+            LoadShape::PerVuIterations {
+                vus: 4,
+                iterations: 5,
+                think_time: crate::config::ThinkTime::Constant(Duration::from_secs(1))
+            }
+        );
+        assert_eq!(duration, Duration::from_secs(30));
+        assert_eq!(load.planned_iterations(), Some(20));
+        let (load, _) = shape(
+            "name = \"p\"\nexecutor = \"shared-iterations\"\nvus = 4\niterations = 10\nmax_duration = \"1m\"",
+        );
+        assert_eq!(load.executor(), "shared-iterations");
+        assert_eq!(
+            (load.planned_iterations(), load.peak_workers()),
+            (Some(10), 4)
+        );
+    }
+
+    #[test]
+    fn impossible_iteration_phases_are_refused_where_they_stand() {
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"per-vu-iterations\"\nduration = \"10s\""),
+            vec![
+                "7:12: `duration` does not apply to the per-vu-iterations executor",
+                "6:12: per-vu-iterations needs `vus` (virtual users)",
+                "6:12: per-vu-iterations needs `iterations` (at least 1)",
+                "6:12: per-vu-iterations needs `max_duration`: the phase's slot on the run clock, which the next phase waits for even when the iterations finish sooner",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"shared-iterations\"\nvus = 5\niterations = 0\nmax_duration = \"0s\""),
+            vec![
+                "8:14: iterations must be between 1 and 1000000000",
+                "9:16: max_duration must be longer than zero",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"shared-iterations\"\nvus = 5\niterations = 3\nmax_duration = \"1s\""),
+            vec!["7:7: vus (5) is more than iterations (3): the extra users would have nothing to do"]
+        );
+    }
+
+    #[test]
+    fn graceful_bounds_default_to_30_s_and_ramp_down_is_for_ramping_vus() {
+        let drill = parse("name = \"p\"\nexecutor = \"ramping-vus\"\ngraceful_stop = \"2s\"\ngraceful_ramp_down = \"500ms\"\nstages = [{ duration = \"1s\", target = 5 }]")
+            .unwrap_or_else(|e| panic!("valid: {e:#?}"));
+        let phase = &drill.phases[0];
+        assert_eq!(phase.graceful_stop, Duration::from_secs(2));
+        assert!(matches!(
+            phase.load,
+            LoadShape::RampingVus { graceful_ramp_down, .. } if graceful_ramp_down == Duration::from_millis(500)
+        ));
+        let drill = parse("name = \"p\"\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"")
+            .unwrap_or_else(|e| panic!("valid: {e:#?}"));
+        assert_eq!(drill.phases[0].graceful_stop, Duration::from_secs(30));
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\ngraceful_ramp_down = \"1s\"\ngraceful_stop = \"soon\""),
+            vec![
+                "9:22: `graceful_ramp_down` does not apply to the constant-vus executor",
+                "10:17: invalid duration \"soon\" (expected number at 0); write e.g. \"250ms\", \"30s\", \"5m\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn ramping_vus_still_counts_whole_users() {
+        let (load, _) = shape(
+            "name = \"p\"\nexecutor = \"ramping-vus\"\nstart_vus = 2\nstages = [{ duration = \"2s\", target = 6 }]",
+        );
+        let stages = vec![Stage {
+            duration: Duration::from_secs(2),
+            target: 6,
+        }];
+        assert_eq!(load.peak_workers(), 6);
+        assert!(matches!(load, LoadShape::RampingVus { stages: s, .. } if s == stages));
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-vus\"\nstages = [{ duration = \"2s\", target = 2.5 }]"),
+            vec!["7:39: a stage target must be a whole number of virtual users between 0 and 100000"]
+        );
+    }
+
+    #[test]
+    fn keys_of_another_executor_are_refused_where_they_stand() {
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-arrival-rate\"\nrate = 5\nduration = \"1s\"\nthink_time = \"1s\"\nvus = 3"),
+            vec![
+                "9:14: `think_time` does not apply to the constant-arrival-rate executor",
+                "10:7: `vus` does not apply to the constant-arrival-rate executor",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-vus\"\nvus = 3\nduration = \"1s\"\nrate = 5\nstages = []"),
+            vec![
+                "9:8: `rate` does not apply to the constant-vus executor",
+                "10:10: `stages` does not apply to the constant-vus executor",
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_and_out_of_range_values_point_at_the_phase() {
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-vus\""),
+            vec![
+                "6:12: constant-vus needs `vus` (virtual users)",
+                "6:12: constant-vus needs `duration`",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-vus\"\nvus = 0\nduration = \"1s\""),
+            vec!["7:7: vus must be between 1 and 100000"]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-arrival-rate\""),
+            vec!["6:12: ramping-arrival-rate needs `stages`, e.g. [{ duration = \"10s\", target = 50 }] (requests per second)"]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nstart_rate = -1\nstages = [{ duration = \"1s\", target = 2e6 }]"),
+            vec![
+                "7:14: start_rate must be between 0 and 1000000 requests per second, not -1.0",
+                "8:39: a stage target must be between 0 and 1000000 requests per second, not 2000000.0",
+            ]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nstages = [{ duration = \"1s\", target = 0 }]"),
+            vec!["6:12: every rate of this ramping-arrival-rate phase is 0: it would send nothing"]
+        );
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"ramping-arrival-rate\"\nduration = \"3s\"\nstages = [{ duration = \"1s\", target = 5 }]"),
+            vec!["7:12: duration 3s differs from the sum of the stages (1s); leave it out"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_executor_lists_all_six() {
+        assert_eq!(
+            problems("name = \"p\"\nexecutor = \"constant-users\"\nduration = \"1s\""),
+            vec!["6:12: unknown executor \"constant-users\" (known: constant-arrival-rate, ramping-arrival-rate, constant-vus, ramping-vus, per-vu-iterations, shared-iterations)"]
+        );
     }
 }

@@ -1,72 +1,53 @@
-//! `ramping-vus` (closed model): virtual users loop request → think time, their number
-//! following linear stages.
+//! `ramping-vus` (closed model): virtual users loop request → think time (see
+//! [`closed`](super::closed)), their number following linear stages. Users above a
+//! falling target finish their iteration within `graceful_ramp_down`, then idle.
 
-use super::super::worker::Worker;
 use super::super::Shared;
-use crate::config::{Stage, ThinkTime};
+use super::closed::{Iterations, Users};
+use crate::config::Stage;
 use crate::metrics::PhaseSink;
 use crate::plan::PlannedPhase;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
+use std::time::Duration;
 
-/// Runs the phase's virtual users until it ends or the run stops.
+/// A ramping-vus schedule.
+pub(super) struct Ramp {
+    /// Users at the phase start.
+    pub(super) start_vus: usize,
+    /// Linear ramps from the previous target.
+    pub(super) stages: Vec<Stage>,
+    /// How long a user above a falling target may take to finish its iteration.
+    pub(super) graceful_ramp_down: Duration,
+}
+
+impl Ramp {
+    /// Whether the count of users ever falls (only then are users watched for it).
+    fn falls(&self) -> bool {
+        let mut level = self.start_vus;
+        self.stages.iter().any(|s| {
+            let falls = s.target < level;
+            level = s.target;
+            falls
+        })
+    }
+}
+
+/// Runs the phase's virtual users, ramping by `ramp`, until it ends or the run stops.
 pub(super) async fn run(
     shared: Arc<Shared>,
     phase: PlannedPhase,
     sink: Arc<PhaseSink>,
-    start_vus: usize,
-    stages: Vec<Stage>,
-    think_time: ThinkTime,
+    ramp: Ramp,
+    think_time: crate::config::ThinkTime,
 ) {
-    let phase_start = shared.epoch + phase.start;
-    let phase_end = shared.epoch + phase.end();
-    let desired = Arc::new(AtomicUsize::new(start_vus));
-    let mut workers = JoinSet::new();
-    let mut spawned = 0usize;
-    loop {
-        let now = Instant::now();
-        if now >= phase_end || shared.stop.is_cancelled() {
-            break;
-        }
-        let want = vus_at(
-            start_vus,
-            &stages,
-            now.saturating_duration_since(phase_start),
-        );
-        desired.store(want, Ordering::Relaxed);
-        while spawned < want {
-            let mut worker = Worker::new(
-                shared.clone(),
-                phase.index,
-                spawned,
-                sink.clone(),
-                think_time,
-            );
-            let index = spawned;
-            let desired = desired.clone();
-            let stop = shared.stop.clone();
-            workers.spawn(async move {
-                while Instant::now() < phase_end && !stop.is_cancelled() {
-                    if index >= desired.load(Ordering::Relaxed) {
-                        // Ramped down: idle until ramped up again or the phase ends.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                    if !worker.iterate(Instant::now()).await || !worker.think().await {
-                        break;
-                    }
-                }
-            });
-            spawned += 1;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            _ = shared.stop.cancelled() => break,
-        }
-    }
-    super::join_all(workers, &sink).await;
+    let ramp_down = ramp.falls().then_some(ramp.graceful_ramp_down);
+    let users = Users {
+        wanted: |elapsed| vus_at(ramp.start_vus, &ramp.stages, elapsed),
+        think_time,
+        iterations: Iterations::Unlimited,
+        ramp_down,
+    };
+    super::closed::run(shared, phase, sink, users).await;
 }
 
 /// Virtual users wanted `elapsed` into a phase ramping from `start_vus` through `stages`.
@@ -89,12 +70,15 @@ fn vus_at(start_vus: usize, stages: &[Stage], elapsed: Duration) -> usize {
 mod tests {
     use super::*;
 
-    #[test]
-    fn vus_ramp_linearly_between_stages() {
-        let s = |secs, target| Stage {
+    fn s(secs: u64, target: usize) -> Stage {
+        Stage {
             duration: Duration::from_secs(secs),
             target,
-        };
+        }
+    }
+
+    #[test]
+    fn vus_ramp_linearly_between_stages() {
         let stages = [s(10, 10), s(10, 10), s(5, 0)];
         let at = |ms| vus_at(0, &stages, Duration::from_millis(ms));
         assert_eq!(at(0), 0);
@@ -103,5 +87,17 @@ mod tests {
         assert_eq!(at(22_500), 5);
         assert_eq!(at(60_000), 0);
         assert_eq!(vus_at(4, &[s(4, 0)], Duration::from_secs(1)), 3);
+    }
+
+    #[test]
+    fn only_a_falling_ramp_watches_for_ramp_downs() {
+        let ramp = |start_vus, stages: Vec<Stage>| Ramp {
+            start_vus,
+            stages,
+            graceful_ramp_down: Duration::from_secs(1),
+        };
+        assert!(!ramp(0, vec![s(1, 10), s(1, 10), s(1, 20)]).falls());
+        assert!(ramp(0, vec![s(1, 10), s(1, 5)]).falls());
+        assert!(ramp(10, vec![s(1, 0)]).falls());
     }
 }

@@ -1,0 +1,150 @@
+//! A running TCP proxy: accepts clients, connects each to the upstream, runs both pumps.
+
+use super::stream::{pump, read_into, Link, Outcome};
+use super::{Chain, Direction, End};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long connecting to the upstream may take before the client is closed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Chunks in flight per direction between reading and writing.
+const IN_FLIGHT: usize = 8;
+
+/// What a listening proxy needs: where to connect, its toxics, its seed.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The upstream `host:port`.
+    pub upstream: String,
+    /// The proxy's toxics, live.
+    pub chain: watch::Receiver<Chain>,
+    /// The seed for toxicity rolls and toxic randomness.
+    pub seed: u64,
+    /// Numbers the proxy's connections (kept across restarts, so rolls do not repeat).
+    pub connections: Arc<AtomicU64>,
+}
+
+/// A listening proxy; [`Listening::stop`] closes the listener and every connection.
+#[derive(Debug)]
+pub struct Listening {
+    accept: JoinHandle<()>,
+    cancel: CancellationToken,
+}
+
+impl Listening {
+    /// Starts accepting on `listener`.
+    pub fn start(listener: TcpListener, route: Route) -> Listening {
+        let cancel = CancellationToken::new();
+        let accept = tokio::spawn(accept_loop(listener, route, cancel.clone()));
+        Listening { accept, cancel }
+    }
+
+    /// Stops accepting (the port is closed when this returns) and ends every connection.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        self.accept.abort();
+        let _ = (&mut self.accept).await;
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.accept.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, route: Route, cancel: CancellationToken) {
+    crate::accept::accept_forever(listener, "tcp proxy", |client, slot| {
+        let route = route.clone();
+        let cancel = cancel.child_token();
+        tokio::spawn(async move {
+            let _slot = slot;
+            connection(client, route, cancel).await;
+        });
+    })
+    .await
+}
+
+/// Proxies one client connection until both directions closed or a toxic ended it.
+async fn connection(client: TcpStream, route: Route, cancel: CancellationToken) {
+    let n = route.connections.fetch_add(1, Ordering::Relaxed);
+    let upstream = tokio::select! {
+        _ = cancel.cancelled() => return,
+        u = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&route.upstream)) => u,
+    };
+    let upstream = match upstream {
+        Ok(Ok(u)) => u,
+        Ok(Err(e)) => {
+            tracing::warn!(upstream = %route.upstream, error = %e, "tcp proxy: upstream refused");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(upstream = %route.upstream, "tcp proxy: upstream connect timed out");
+            return;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut upstream_read, mut upstream_write) = upstream.into_split();
+    let (to_upstream, from_client) = mpsc::channel(IN_FLIGHT);
+    let (to_client, from_upstream) = mpsc::channel(IN_FLIGHT);
+    let link = |direction| Link {
+        seed: route.seed,
+        connection: n,
+        direction,
+    };
+    let ended = |outcome: Outcome| {
+        if let Outcome::Ended(_) = outcome {
+            cancel.cancel();
+        }
+        outcome
+    };
+    let (up, down, (), ()) = tokio::join!(
+        async {
+            ended(
+                pump(
+                    link(Direction::Upstream),
+                    from_client,
+                    &mut upstream_write,
+                    route.chain.clone(),
+                    cancel.clone(),
+                )
+                .await,
+            )
+        },
+        async {
+            ended(
+                pump(
+                    link(Direction::Downstream),
+                    from_upstream,
+                    &mut client_write,
+                    route.chain.clone(),
+                    cancel.clone(),
+                )
+                .await,
+            )
+        },
+        read_into(&mut client_read, to_upstream, cancel.clone()),
+        read_into(&mut upstream_read, to_client, cancel.clone()),
+    );
+    if [up, down].contains(&Outcome::Ended(End::Reset)) {
+        // Whole sockets again, so dropping them sends an RST and no FIN first (a dropped
+        // write half would shut down its side before the close).
+        for (read, write) in [(client_read, client_write), (upstream_read, upstream_write)] {
+            match read.reunite(write) {
+                Ok(socket) => {
+                    if let Err(e) = socket.set_zero_linger() {
+                        tracing::debug!(error = %e, "tcp proxy: could not arm the reset");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "tcp proxy: halves of two sockets"),
+            }
+        }
+    }
+}
