@@ -349,6 +349,10 @@ pub struct QuickReport {
     /// Longest service time (open model).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_max_ms: Option<f64>,
+    /// Closed model with `--think`: p99 corrected for coordinated omission (a slow response
+    /// also counts the requests its user would have started meanwhile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_p99_ms: Option<f64>,
     /// Requests that were due but could not start (open model).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
@@ -399,6 +403,7 @@ impl QuickReport {
             service_p90_ms: service(s.p90),
             service_p99_ms: service(s.p99),
             service_max_ms: service(s.max),
+            corrected_p99_ms: all.corrected_latency_ms.as_ref().map(|c| c.p99),
             dropped: open.then(|| phase.map_or(0, |p| p.dropped)),
             statuses: all.statuses.clone(),
             failures: all.failures.clone(),
@@ -443,6 +448,12 @@ impl QuickReport {
             "  {what} (ms): p50 {}  p90 {}  p99 {}  max {}  mean {}",
             self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms, self.mean_ms
         );
+        if let Some(p99) = self.corrected_p99_ms {
+            let _ = writeln!(
+                out,
+                "  corrected for coordinated omission (ms): p99 {p99}  (the users' think-time schedule)"
+            );
+        }
         if let (Some(p50), Some(p90), Some(p99), Some(max)) = (
             self.service_p50_ms,
             self.service_p90_ms,

@@ -185,6 +185,17 @@ impl ThinkTime {
     /// No pause.
     pub const NONE: ThinkTime = ThinkTime::Constant(Duration::ZERO);
 
+    /// How often a user pausing like this means to start an iteration, as far as the pause
+    /// alone says (the mean pause, or the pacing); `None` with no pause, where a closed loop
+    /// has no schedule to fall behind.
+    pub fn expected_interval(self) -> Option<Duration> {
+        let interval = match self {
+            ThinkTime::Constant(d) | ThinkTime::Pacing(d) => d,
+            ThinkTime::Uniform { min, max } => (min + max) / 2,
+        };
+        (!interval.is_zero()).then_some(interval)
+    }
+
     /// The longest pause it can make.
     pub fn longest(self) -> Duration {
         match self {

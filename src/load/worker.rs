@@ -314,6 +314,7 @@ impl Vu {
             service,
             outcome,
             markers,
+            expected_interval: self.think_time.expected_interval(),
         };
         if spec.checks.is_empty() {
             self.sink.record(self.index, cell, &sample);

@@ -54,6 +54,9 @@ pub struct Sample {
     pub outcome: Outcome,
     /// What its markers said (all default for failed requests).
     pub markers: Markers,
+    /// Closed model with a think time: how often the user meant to start a request, for
+    /// the coordinated-omission-corrected latency; `None` where there is no such schedule.
+    pub expected_interval: Option<Duration>,
 }
 
 /// How one response fared against its request's checks.
@@ -75,6 +78,8 @@ pub const CHECK_KINDS: [&str; 4] = ["status", "body_contains", "body_pointer", "
 pub struct GroupStats {
     latency: Option<Histogram<u64>>,
     service: Option<Histogram<u64>>,
+    /// Closed-model latency corrected for coordinated omission (see [`Sample::expected_interval`]).
+    corrected: Option<Histogram<u64>>,
     /// Requests finished (responses and failures).
     pub requests: u64,
     /// Failed requests and 5xx responses.
@@ -118,6 +123,9 @@ impl GroupStats {
             // Failures are errors, not latencies: a timeout would only measure the timeout.
             record_micros(&mut self.latency, sample.latency);
             record_micros(&mut self.service, sample.service);
+            if let Some(interval) = sample.expected_interval.filter(|i| !i.is_zero()) {
+                record_corrected(&mut self.corrected, sample.latency, interval);
+            }
         }
         let m = sample.markers;
         self.cache_hits += u64::from(m.cache_hit);
@@ -191,6 +199,7 @@ impl GroupStats {
         }
         merge_histogram(&mut self.latency, &other.latency);
         merge_histogram(&mut self.service, &other.service);
+        merge_histogram(&mut self.corrected, &other.corrected);
     }
 
     /// The latency at `quantile` (0..=1); `None` when nothing was recorded.
@@ -201,6 +210,18 @@ impl GroupStats {
     /// Mean latency; `None` when nothing was recorded.
     pub fn mean_latency(&self) -> Option<Duration> {
         mean_of(&self.latency)
+    }
+
+    /// The closed-model latency at `quantile` corrected for coordinated omission: each slow
+    /// response also stands for the requests its user would have started meanwhile. `None`
+    /// when no request had an expected interval (open model, or no think time).
+    pub fn corrected_latency(&self, quantile: f64) -> Option<Duration> {
+        quantile_of(&self.corrected, quantile)
+    }
+
+    /// Mean of the corrected closed-model latency; `None` when there is none.
+    pub fn mean_corrected_latency(&self) -> Option<Duration> {
+        mean_of(&self.corrected)
     }
 
     /// The service time at `quantile` (0..=1); `None` when nothing was recorded.
@@ -238,6 +259,17 @@ fn record_micros(histogram: &mut Option<Histogram<u64>>, value: Duration) {
     histogram
         .get_or_insert_with(new_histogram)
         .saturating_record(micros);
+}
+
+/// Records `value` and, as HdrHistogram's `recordValueWithExpectedInterval` does, the
+/// values `value - interval`, `value - 2·interval`, … above `interval`: the requests a user
+/// stuck on a slow response did not send on its schedule.
+fn record_corrected(histogram: &mut Option<Histogram<u64>>, value: Duration, interval: Duration) {
+    let micros = (value.as_micros() as u64).clamp(1, HISTOGRAM_MAX_US);
+    let interval = (interval.as_micros() as u64).max(1);
+    let _ = histogram
+        .get_or_insert_with(new_histogram)
+        .record_correct(micros, interval);
 }
 
 fn merge_histogram(ours: &mut Option<Histogram<u64>>, theirs: &Option<Histogram<u64>>) {
@@ -544,6 +576,7 @@ mod tests {
             service: Duration::from_millis(ms),
             outcome,
             markers,
+            expected_interval: None,
         }
     }
 
@@ -581,6 +614,32 @@ mod tests {
         assert_eq!(total.open_not_degraded, 1);
         assert_eq!(r.seconds[1].requests, 2);
         assert_eq!(r.seconds[1].errors, 2);
+    }
+
+    #[test]
+    fn a_stall_in_the_closed_model_counts_the_requests_it_held_back() {
+        // 99 fast responses and one 1 s stall, users meaning to start every 100 ms: the
+        // stall also stands for the 9 requests not sent during it (900 ms, 800 ms, …).
+        let mut r = Recorder::new(1);
+        let mut s = sample(10, Outcome::Status(200), Markers::default());
+        s.expected_interval = Some(Duration::from_millis(100));
+        for _ in 0..99 {
+            r.record(0, &s);
+        }
+        s.latency = Duration::from_secs(1);
+        r.record(0, &s);
+        let g = &r.groups[0];
+        let raw_p95 = g.latency(0.95).expect("recorded");
+        let corrected_p95 = g.corrected_latency(0.95).expect("corrected");
+        assert!(raw_p95 < Duration::from_millis(11), "{raw_p95:?}");
+        assert!(
+            corrected_p95 >= Duration::from_millis(500),
+            "{corrected_p95:?}"
+        );
+        // No schedule, no correction.
+        let mut open = Recorder::new(1);
+        open.record(0, &sample(10, Outcome::Status(200), Markers::default()));
+        assert!(open.groups[0].corrected_latency(0.5).is_none());
     }
 
     #[test]

@@ -128,6 +128,7 @@ mod tests {
                 service: Duration::from_millis(5),
                 outcome: Outcome::Status(if worker % 10 == 0 { 503 } else { 200 }),
                 markers: Default::default(),
+                expected_interval: None,
             };
             sink.record(worker, worker % 2, &sample);
         }

@@ -166,6 +166,11 @@ pub struct GroupSummary {
     pub latency_ms: LatencySummary,
     /// Service-time quantiles, ms: from the actual send.
     pub service_ms: LatencySummary,
+    /// Closed-model phases with a think time: latency quantiles, ms, corrected for
+    /// coordinated omission (each slow response also counts the requests its user would
+    /// have started meanwhile). Absent where there is no schedule to correct against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_latency_ms: Option<LatencySummary>,
     /// Cache hits / requests.
     pub cache_hit_rate: f64,
     /// Fallbacks / requests.
@@ -227,6 +232,12 @@ impl GroupSummary {
             error_rate: round6(stats.rate(stats.errors)),
             latency_ms: summary(&|q| stats.latency(q), stats.mean_latency()),
             service_ms: summary(&|q| stats.service_time(q), stats.mean_service_time()),
+            corrected_latency_ms: stats.corrected_latency(0.5).map(|_| {
+                summary(
+                    &|q| stats.corrected_latency(q),
+                    stats.mean_corrected_latency(),
+                )
+            }),
             cache_hit_rate: round6(stats.rate(stats.cache_hits)),
             fallback_rate: round6(stats.rate(stats.fallbacks)),
             statuses: stats.statuses.clone(),

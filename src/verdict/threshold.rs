@@ -305,6 +305,7 @@ mod tests {
                     service: Duration::from_millis(*ms),
                     outcome: Sent::Status(*status),
                     markers: Markers::default(),
+                    expected_interval: None,
                 },
             );
         }
