@@ -70,6 +70,9 @@ enum Command {
     /// Send load at one URL with no drill file (quick mode): closed model with -c, open
     /// model with --rate, virtual users with think time with --vus and --think.
     Load(cli::load::LoadArgs),
+    /// Run the fault proxy on its own (an HTTP fault proxy in front of --upstream, the
+    /// Toxiproxy-compatible admin API on --admin, or both) until Ctrl-C.
+    Proxy(cli::proxy::ProxyArgs),
     /// Run the embedded circuit-breaker drill on the built-in parts.
     Demo {
         #[command(flatten)]
@@ -474,6 +477,17 @@ async fn dispatch(command: Command) -> ExitCode {
                 }
             }
         }
+        Command::Proxy(args) => match cli::proxy::start(args).await {
+            Ok(serving) => {
+                let code = serve_until_ctrl_c(std::future::pending::<()>()).await;
+                drop(serving);
+                code
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Stub { listen } => {
             match Stub::start(&StubSettings {
                 listen,

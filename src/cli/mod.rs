@@ -2,4 +2,5 @@
 //! than a few lines of wiring.
 
 pub mod load;
+pub mod proxy;
 pub mod run;

@@ -119,6 +119,23 @@ pub fn parse_drill(
     validate::drill(file, text, profiles)
 }
 
+/// Reads and validates the fault profile at `path` (named by its file stem), for the
+/// standalone proxy.
+pub fn load_profile(path: &Path) -> Result<FaultProfile, ConfigError> {
+    let shown = path.display().to_string();
+    let text = read_capped(path).map_err(|e| {
+        ConfigError::Invalid(vec![Diagnostic::whole_file(
+            &shown,
+            format!("cannot read fault profile: {e}"),
+        )])
+    })?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parse_profile(&name, &shown, &text)
+}
+
 /// Validates one fault-profile `text` (shown as `file` in diagnostics) named `name`.
 pub fn parse_profile(name: &str, file: &str, text: &str) -> Result<FaultProfile, ConfigError> {
     validate::profile(name, file, text).map_err(ConfigError::Invalid)

@@ -13,9 +13,11 @@ use crate::config::template::Context;
 use crate::config::{CaptureSource, ThinkTime, Work};
 use crate::metrics::{Outcome, PhaseSink, Sample, Served};
 use crate::rng::Rng;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// A think time at least this long gives the connection's buffers back while it waits.
 const GIVE_BACK_BUFFERS_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
@@ -31,6 +33,9 @@ pub(super) struct Worker {
 
 /// Everything a worker changes as it goes, apart from what it shares.
 struct Vu {
+    /// Resolves when the run stops; made once, so waiting on it costs no registration per
+    /// request.
+    stopped: Pin<Box<WaitForCancellationFutureOwned>>,
     connection: Connection,
     rng: Rng,
     /// The request being sent, reused so its buffers are allocated once.
@@ -87,6 +92,7 @@ impl Worker {
         let user = journeys.user_for(index);
         let sets = journeys.data.sets.len();
         let vu = Vu {
+            stopped: Box::pin(shared.stop.clone().cancelled_owned()),
             connection: Connection::default(),
             rng,
             outgoing: Outgoing::default(),
@@ -261,8 +267,10 @@ impl Vu {
         );
         let sent = Instant::now();
         let result = tokio::select! {
+            // Biased: no random draw per request to pick a branch.
+            biased;
             r = exchange => r,
-            _ = shared.stop.cancelled() => return Sent::Stopped,
+            _ = &mut self.stopped => return Sent::Stopped,
         };
         let finished = Instant::now();
         let at = finished.saturating_duration_since(shared.epoch);

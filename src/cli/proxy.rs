@@ -1,0 +1,129 @@
+//! `breakerbox proxy`: the fault proxy on its own, beside a service on staging, with a
+//! Toxiproxy-compatible admin API. It serves at once, so the service can start first.
+
+use breakerbox::clock::RunClock;
+use breakerbox::config;
+use breakerbox::fault::admin::{self, AdminOptions};
+use breakerbox::fault::{FaultLayer, FaultProxy, Rule, Rules, Tap};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the standalone proxy's tap keeps 10 ms slots; later calls share the last one.
+const TAP_SPAN: Duration = Duration::from_secs(3600);
+
+/// A profile's fault with no window of its own stays on this long (about a century).
+const ALWAYS: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Flags of `breakerbox proxy`.
+#[derive(Args, Debug)]
+pub struct ProxyArgs {
+    /// Where the HTTP fault proxy listens (with --upstream).
+    #[arg(long, requires = "upstream")]
+    pub listen: Option<SocketAddr>,
+    /// The real dependency the HTTP proxy forwards to, e.g. http://127.0.0.1:9090.
+    #[arg(long, requires = "listen")]
+    pub upstream: Option<String>,
+    /// A fault profile applied from the start (its windows count from the proxy's start).
+    #[arg(long, requires = "upstream")]
+    pub profile: Option<PathBuf>,
+    /// Where the Toxiproxy-compatible admin API listens, e.g. 127.0.0.1:8474.
+    #[arg(long)]
+    pub admin: Option<SocketAddr>,
+    /// A file holding the bearer token the admin API requires.
+    #[arg(long, requires = "admin")]
+    pub token_file: Option<PathBuf>,
+    /// Let the admin API listen beyond loopback without a token.
+    #[arg(long, requires = "admin")]
+    pub allow_exposed_admin: bool,
+    /// Upper bound on waiting for the upstream's response headers (answered 504).
+    #[arg(long, default_value = "30s", value_parser = config::parse_duration)]
+    pub upstream_timeout: Duration,
+    /// Seed for fault decisions and toxicity rolls.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// What is serving; dropped, it stops.
+pub struct Serving {
+    _proxy: Option<FaultProxy>,
+    _admin: Option<admin::AdminServer>,
+}
+
+/// Starts what `args` asks for; the error is a one-line usage message.
+pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
+    if args.listen.is_none() && args.admin.is_none() {
+        return Err(
+            "proxy needs --listen and --upstream (an HTTP fault proxy), --admin (the admin API), or both"
+                .into(),
+        );
+    }
+    let proxy = match (args.listen, &args.upstream) {
+        (Some(listen), Some(upstream)) => {
+            let faults = match &args.profile {
+                Some(path) => {
+                    config::load_profile(path)
+                        .map_err(|e| e.to_string())?
+                        .faults
+                }
+                None => Vec::new(),
+            };
+            let rules = Rules::new(
+                faults
+                    .into_iter()
+                    .enumerate()
+                    .map(|(id, fault)| Rule {
+                        id,
+                        from: fault.start,
+                        until: fault.duration.map_or(ALWAYS, |d| fault.start + d),
+                        fault,
+                    })
+                    .collect(),
+            );
+            let count = rules.rules().len();
+            let clock = RunClock::new();
+            clock.start();
+            let tap = Arc::new(Tap::new(count, TAP_SPAN));
+            let layer = FaultLayer::new(rules, clock.clone(), args.seed, tap.clone());
+            let proxy =
+                FaultProxy::start(listen, upstream, layer, clock, tap, args.upstream_timeout)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            println!(
+                "fault proxy listening on {} → {upstream} ({count} fault(s))",
+                proxy.url()
+            );
+            Some(proxy)
+        }
+        _ => None,
+    };
+    let admin = match args.admin {
+        Some(listen) => {
+            let token = args
+                .token_file
+                .as_deref()
+                .map(admin::read_token_file)
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let server = admin::start(AdminOptions {
+                listen,
+                token,
+                allow_exposed_without_token: args.allow_exposed_admin,
+                seed: args.seed,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            println!("admin API listening on http://{}", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    Ok(Serving {
+        _proxy: proxy,
+        _admin: admin,
+    })
+}

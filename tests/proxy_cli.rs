@@ -1,0 +1,133 @@
+//! `breakerbox proxy` on its own: an HTTP fault proxy in front of the stub with a shipped
+//! profile applied from the start, and the Toxiproxy-compatible admin API beside it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// A child process killed (by its PID, through `Child`) when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `breakerbox ARGS` and returns it with the first `lines` lines of its stdout.
+fn start(args: &[&str], lines: usize) -> (Running, Vec<String>) {
+    let mut child = common::breakerbox()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let mut reader = BufReader::new(stdout);
+    let mut seen = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reads a line");
+        seen.push(line.trim().to_string());
+    }
+    (running, seen)
+}
+
+/// `http://host:port…` → `host:port`.
+fn authority(line: &str) -> String {
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("a URL in the line");
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .split('/')
+        .next()
+        .expect("authority")
+        .to_string()
+}
+
+/// One `GET path` on a fresh connection; the status and the whole response.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("writes");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+#[test]
+fn a_standalone_proxy_applies_a_profile_and_serves_the_admin_api() {
+    let (_stub, stub_lines) = start(&["stub", "--listen", "127.0.0.1:0"], 1);
+    let upstream = format!("http://{}", authority(&stub_lines[0]));
+    let (status, _) = get(&authority(&stub_lines[0]), "/item/1");
+    assert_eq!(status, 200, "the stub answers directly");
+
+    let (_proxy, lines) = start(
+        &[
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+            "--profile",
+            "fault-profiles/total-outage.toml",
+            "--admin",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    assert!(lines[0].contains("1 fault"), "{lines:?}");
+    let (status, response) = get(&authority(&lines[0]), "/item/1");
+    assert_eq!(status, 503, "total-outage answers 503: {response}");
+    assert!(
+        response.to_ascii_lowercase().contains("retry-after: 5"),
+        "{response}"
+    );
+    let (status, body) = get(&authority(&lines[1]), "/version");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&authority(&lines[1]), "/proxies");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.trim_end().ends_with("{}"), "no proxies yet: {body}");
+}
+
+#[test]
+fn a_proxy_with_nothing_to_do_is_a_usage_error() {
+    let out = common::breakerbox().arg("proxy").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--admin"), "{stderr}");
+    let out = common::breakerbox()
+        .args([
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--profile",
+            "no/such/profile.toml",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no/such/profile.toml"), "{stderr}");
+}
