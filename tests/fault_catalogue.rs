@@ -3,7 +3,7 @@
 
 use breakerbox::clock::RunClock;
 use breakerbox::config::{parse_profile, StubRoute, StubSettings};
-use breakerbox::fault::{FaultLayer, FaultProxy, Rule, Rules, Tap};
+use breakerbox::fault::{FaultLayer, FaultProxy, Rules, Tap};
 use breakerbox::stub::Stub;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,18 +15,7 @@ const BIG: usize = 1000;
 
 fn rules(text: &str, until: Duration) -> Rules {
     let p = parse_profile("test", "test.toml", text).expect("valid profile");
-    Rules::new(
-        p.faults
-            .into_iter()
-            .enumerate()
-            .map(|(id, fault)| Rule {
-                id,
-                from: Duration::ZERO,
-                until,
-                fault,
-            })
-            .collect(),
-    )
+    Rules::all_in(p.faults, Duration::ZERO, until)
 }
 
 struct Rig {

@@ -3,7 +3,7 @@
 
 use breakerbox::clock::RunClock;
 use breakerbox::config::{parse_profile, StubSettings};
-use breakerbox::fault::{FaultLayer, FaultProxy, Rule, Rules, Tap};
+use breakerbox::fault::{FaultLayer, FaultProxy, Rules, Tap};
 use breakerbox::stub::Stub;
 use std::error::Error as _;
 use std::sync::Arc;
@@ -12,18 +12,7 @@ use std::time::{Duration, Instant};
 /// The faults of a profile written inline, each always on.
 fn profile(text: &str) -> Rules {
     let p = parse_profile("test", "test.toml", text).expect("valid profile");
-    Rules::new(
-        p.faults
-            .into_iter()
-            .enumerate()
-            .map(|(id, fault)| Rule {
-                id,
-                from: Duration::ZERO,
-                until: Duration::from_secs(600),
-                fault,
-            })
-            .collect(),
-    )
+    Rules::all_in(p.faults, Duration::ZERO, Duration::from_secs(600))
 }
 
 struct Rig {

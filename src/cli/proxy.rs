@@ -4,7 +4,7 @@
 use breakerbox::clock::RunClock;
 use breakerbox::config;
 use breakerbox::fault::admin::{self, AdminOptions};
-use breakerbox::fault::{FaultLayer, FaultProxy, Rule, Rules, Tap};
+use breakerbox::fault::{FaultLayer, FaultProxy, Rules, Tap};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,9 +13,6 @@ use std::time::Duration;
 
 /// How long the standalone proxy's tap keeps 10 ms slots; later calls share the last one.
 const TAP_SPAN: Duration = Duration::from_secs(3600);
-
-/// A profile's fault with no window of its own stays on this long (about a century).
-const ALWAYS: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Flags of `breakerbox proxy`.
 #[derive(Args, Debug)]
@@ -70,18 +67,7 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
                 }
                 None => Vec::new(),
             };
-            let rules = Rules::new(
-                faults
-                    .into_iter()
-                    .enumerate()
-                    .map(|(id, fault)| Rule {
-                        id,
-                        from: fault.start,
-                        until: fault.duration.map_or(ALWAYS, |d| fault.start + d),
-                        fault,
-                    })
-                    .collect(),
-            );
+            let rules = Rules::from_start(faults);
             let count = rules.rules().len();
             let clock = RunClock::new();
             clock.start();

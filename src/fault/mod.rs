@@ -240,18 +240,7 @@ mod tests {
 
     fn rules(profile: &str) -> Rules {
         let p = parse_profile("p", "p.toml", profile).expect("valid profile");
-        Rules::new(
-            p.faults
-                .into_iter()
-                .enumerate()
-                .map(|(id, fault)| Rule {
-                    id,
-                    from: Duration::ZERO,
-                    until: Duration::from_secs(3600),
-                    fault,
-                })
-                .collect(),
-        )
+        Rules::all_in(p.faults, Duration::ZERO, Duration::from_secs(3600))
     }
 
     fn injector(rules: Rules) -> Injector {

@@ -70,6 +70,43 @@ impl Rules {
         Rules { rules }
     }
 
+    /// Every one of `faults` on over `[from, until)`, ids by position (tests, and a proxy
+    /// switched on by hand).
+    pub fn all_in(faults: Vec<Fault>, from: Duration, until: Duration) -> Self {
+        Self::numbered(faults, |_| (from, until))
+    }
+
+    /// `faults` on a clock that starts with them: each one's window as its profile gives it
+    /// (`start`, for `duration`), open-ended when it has no duration. The standalone proxy
+    /// applies a profile this way.
+    pub fn from_start(faults: Vec<Fault>) -> Self {
+        Self::numbered(faults, |f| {
+            (
+                f.start,
+                f.duration
+                    .map_or(Duration::MAX, |d| f.start.saturating_add(d)),
+            )
+        })
+    }
+
+    fn numbered(faults: Vec<Fault>, window: impl Fn(&Fault) -> (Duration, Duration)) -> Self {
+        Rules::new(
+            faults
+                .into_iter()
+                .enumerate()
+                .map(|(id, fault)| {
+                    let (from, until) = window(&fault);
+                    Rule {
+                        id,
+                        from,
+                        until,
+                        fault,
+                    }
+                })
+                .collect(),
+        )
+    }
+
     /// The rules.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
@@ -182,18 +219,7 @@ mod tests {
 
     fn rules(text: &str) -> Rules {
         let p = parse_profile("p", "p.toml", text).expect("valid");
-        Rules::new(
-            p.faults
-                .into_iter()
-                .enumerate()
-                .map(|(id, fault)| Rule {
-                    id,
-                    from: Duration::from_secs(10),
-                    until: Duration::from_secs(100),
-                    fault,
-                })
-                .collect(),
-        )
+        Rules::all_in(p.faults, Duration::from_secs(10), Duration::from_secs(100))
     }
 
     fn hits(
