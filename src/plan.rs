@@ -152,6 +152,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// What the load engine sends: it reads this, not the drill.
+    pub fn workload(&self) -> config::Workload<'_> {
+        self.drill.workload()
+    }
+
     /// Places `drill` on the clock, applying `overrides`.
     pub fn new(mut drill: Drill, overrides: &Overrides) -> Result<Plan, PlanError> {
         let target = match (&overrides.target, &drill.target, &drill.parts.demo) {

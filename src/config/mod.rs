@@ -141,6 +141,29 @@ pub fn parse_profile(name: &str, file: &str, text: &str) -> Result<FaultProfile,
     validate::profile(name, file, text).map_err(ConfigError::Invalid)
 }
 
+/// What the load engine sends, as the plan hands it over: the requests, the journeys built
+/// on them, and the default request timeout. The engine reads this, never the whole drill.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload<'a> {
+    /// The request mix, indexed as every recorder's groups.
+    pub requests: &'a [RequestSpec],
+    /// User types, data sets, captures, setup and teardown.
+    pub journey: &'a Journey,
+    /// Upper bound on a request without a timeout of its own.
+    pub request_timeout: Duration,
+}
+
+impl Drill {
+    /// The part of the drill the load engine needs.
+    pub fn workload(&self) -> Workload<'_> {
+        Workload {
+            requests: &self.requests,
+            journey: &self.journey,
+            request_timeout: self.request_timeout,
+        }
+    }
+}
+
 /// A validated drill: everything the run needs, with defaults filled in.
 #[derive(Debug, Clone)]
 pub struct Drill {

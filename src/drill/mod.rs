@@ -170,7 +170,7 @@ impl PreparedDrill {
             health_check(&target, check).await?;
         }
         let keep_body = load::classifier_body(&Classifier::new(&plan.drill.observe));
-        let setup = load::setup(&plan.drill, plan.seed, &target, keep_body).await?;
+        let setup = load::setup(&plan.workload(), plan.seed, &target, keep_body).await?;
         Ok(PreparedDrill {
             plan,
             target,
@@ -283,7 +283,7 @@ impl PreparedDrill {
         let ran = self.clock.elapsed().unwrap_or_default();
         load_done.cancel();
         let teardown = load::teardown(
-            &self.plan.drill,
+            &self.plan.workload(),
             self.plan.seed,
             &self.target,
             load::classifier_body(&classifier),

@@ -6,7 +6,7 @@ use super::capture::{self, Seen, MAX_KEPT_BODY};
 use super::client::{Connection, Keep, Outgoing, ResponseHead, Target};
 use super::data::DataRuntime;
 use crate::config::template::{Context, Missing};
-use crate::config::{Drill, RequestSpec, UserType, Work, MAX_REDIRECTS};
+use crate::config::{RequestSpec, UserType, Work, Workload, MAX_REDIRECTS};
 use crate::metrics::CheckTally;
 use http::{HeaderValue, Method, StatusCode};
 use std::borrow::Cow;
@@ -48,12 +48,12 @@ pub(super) enum Skip {
 impl Journeys {
     /// The journey state for `drill`, with setup's captured values.
     pub fn new(
-        drill: &Drill,
+        work: &Workload<'_>,
         seed: u64,
         globals: Vec<Option<String>>,
         classifier_body: usize,
     ) -> Self {
-        let users = drill.journey.user_types(&drill.requests);
+        let users = work.journey.user_types(work.requests);
         let cumulative = |weights: &mut dyn Iterator<Item = u32>| {
             weights
                 .scan(0u64, |sum, w| {
@@ -80,7 +80,7 @@ impl Journeys {
                 let mut sets: Vec<usize> = steps
                     .iter()
                     .chain(&u.on_start)
-                    .flat_map(|r| drill.requests[*r].reads_data())
+                    .flat_map(|r| work.requests[*r].reads_data())
                     .collect();
                 sets.sort_unstable();
                 sets.dedup();
@@ -88,15 +88,15 @@ impl Journeys {
             })
             .collect();
         let mut globals = globals;
-        globals.resize(drill.journey.captures.len(), None);
+        globals.resize(work.journey.captures.len(), None);
         Journeys {
             users,
             user_weights,
             task_weights,
             user_data,
-            data: DataRuntime::new(&drill.journey.data),
+            data: DataRuntime::new(&work.journey.data),
             globals,
-            keep_body: drill
+            keep_body: work
                 .requests
                 .iter()
                 .map(|r| {
@@ -107,13 +107,13 @@ impl Journeys {
                     }
                 })
                 .collect(),
-            capture_reasons: drill
+            capture_reasons: work
                 .journey
                 .captures
                 .iter()
                 .map(|c| format!("capture \"{c}\" has no value"))
                 .collect(),
-            data_reasons: drill
+            data_reasons: work
                 .journey
                 .data
                 .iter()
@@ -312,7 +312,7 @@ pub(super) fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{EmbeddedProfiles, Template};
+    use crate::config::{Drill, EmbeddedProfiles, Template};
     use crate::rng::Rng;
 
     fn drill(users: &str) -> Drill {
@@ -328,7 +328,7 @@ mod tests {
         let d = drill(
             "[[users]]\nname = \"auth\"\nweight = 70\nflow = [\"a\"]\n[[users]]\nname = \"anon\"\nweight = 25\nflow = [\"b\"]\n[[users]]\nname = \"writer\"\nweight = 4\nflow = [\"a\"]\n[[users]]\nname = \"health\"\nweight = 1\nflow = [\"b\"]",
         );
-        let j = Journeys::new(&d, 7, Vec::new(), 0);
+        let j = Journeys::new(&d.workload(), 7, Vec::new(), 0);
         let count = |n: usize| {
             let mut c = [0usize; 4];
             for i in 0..n {
@@ -344,7 +344,7 @@ mod tests {
         for (got, want) in thousand.iter().zip([700, 250, 40, 10]) {
             assert!(got.abs_diff(want) <= 3, "{thousand:?}");
         }
-        let again = Journeys::new(&d, 7, Vec::new(), 0);
+        let again = Journeys::new(&d.workload(), 7, Vec::new(), 0);
         assert!(
             (0..50).all(|i| j.user_for(i) == again.user_for(i)),
             "deterministic"
@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn the_implicit_user_draws_tasks_by_request_weight() {
         let d = drill("");
-        let j = Journeys::new(&d, 1, Vec::new(), 0);
+        let j = Journeys::new(&d.workload(), 1, Vec::new(), 0);
         assert_eq!(j.users.len(), 1);
         assert_eq!(j.users[0].name, "default");
         let picks: Vec<_> = (0..5).map(|draw| j.task(0, draw)).collect();

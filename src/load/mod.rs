@@ -157,15 +157,16 @@ pub async fn run(
     live: Arc<Live>,
     stop: CancellationToken,
 ) -> RunMetrics {
-    let requests = plan.drill.requests.clone();
+    let work = plan.workload();
+    let requests = work.requests.to_vec();
     let keep_body = classifier_body(&observers.classifier);
-    let journeys = setup::journeys(&plan.drill, plan.seed, setup, keep_body);
+    let journeys = setup::journeys(&work, plan.seed, setup, keep_body);
     let epoch = clock.start();
     let shared = Arc::new(Shared {
         target,
         requests,
         journeys,
-        timeout: plan.drill.request_timeout,
+        timeout: work.request_timeout,
         seed: plan.seed,
         epoch,
         keep: client::Keep {
@@ -206,14 +207,14 @@ pub async fn run(
         .is_cancelled()
         .then(|| clock.elapsed().unwrap_or_default());
     let mut metrics = RunMetrics {
-        groups: plan.drill.requests.iter().map(|r| r.name.clone()).collect(),
+        groups: work.requests.iter().map(|r| r.name.clone()).collect(),
         users: shared
             .journeys
             .users
             .iter()
             .map(|u| u.name.clone())
             .collect(),
-        tags: plan.drill.requests.iter().map(|r| r.tags.clone()).collect(),
+        tags: work.requests.iter().map(|r| r.tags.clone()).collect(),
         phases: Vec::new(),
         stopped_early: stopped_at.is_some(),
     };

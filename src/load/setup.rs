@@ -6,7 +6,7 @@
 use super::client::{Connection, Outgoing, Target};
 use super::journey::{self, Journeys, Skip};
 use crate::config::template::Context;
-use crate::config::{Drill, RequestSpec};
+use crate::config::{RequestSpec, Workload};
 use crate::metrics::CHECK_KINDS;
 use crate::rng::Rng;
 use serde::Serialize;
@@ -54,19 +54,19 @@ pub struct SetupFailed {
 
 /// Runs the drill's setup requests against `target`; the first one that fails stops it.
 pub async fn setup(
-    drill: &Drill,
+    work: &Workload<'_>,
     seed: u64,
     target: &Target,
     keep_body: usize,
 ) -> Result<SetupDone, SetupFailed> {
     let mut done = SetupDone {
-        captures: vec![None; drill.journey.captures.len()],
+        captures: vec![None; work.journey.captures.len()],
         steps: Vec::new(),
     };
-    let mut runner = Runner::new(drill, seed);
-    for spec in &drill.journey.setup {
+    let mut runner = Runner::new(work, seed);
+    for spec in &work.journey.setup {
         let step = runner
-            .send(spec, drill, target, keep_body, &mut done.captures)
+            .send(spec, work, target, keep_body, &mut done.captures)
             .await;
         let failed = (!step.ok).then(|| step.problem.clone().unwrap_or_default());
         done.steps.push(step);
@@ -83,19 +83,19 @@ pub async fn setup(
 
 /// Runs the drill's teardown requests against `target`, all of them, whatever fails.
 pub async fn teardown(
-    drill: &Drill,
+    work: &Workload<'_>,
     seed: u64,
     target: &Target,
     keep_body: usize,
     setup: &SetupDone,
 ) -> Vec<StepReport> {
     let mut captures = setup.captures.clone();
-    captures.resize(drill.journey.captures.len(), None);
-    let mut runner = Runner::new(drill, seed.wrapping_add(1));
+    captures.resize(work.journey.captures.len(), None);
+    let mut runner = Runner::new(work, seed.wrapping_add(1));
     let mut steps = Vec::new();
-    for spec in &drill.journey.teardown {
+    for spec in &work.journey.teardown {
         let step = runner
-            .send(spec, drill, target, keep_body, &mut captures)
+            .send(spec, work, target, keep_body, &mut captures)
             .await;
         if let Some(problem) = &step.problem {
             tracing::error!(request = %spec.name, %problem, "teardown request failed");
@@ -116,21 +116,21 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(drill: &Drill, seed: u64) -> Self {
+    fn new(work: &Workload<'_>, seed: u64) -> Self {
         Runner {
             connection: Connection::default(),
             rng: Rng::new(seed, STREAM),
             outgoing: Outgoing::default(),
             scratch: String::new(),
-            rows: vec![Some(0); drill.journey.data.len()],
-            timeout: drill.request_timeout,
+            rows: vec![Some(0); work.journey.data.len()],
+            timeout: work.request_timeout,
         }
     }
 
     async fn send(
         &mut self,
         spec: &RequestSpec,
-        drill: &Drill,
+        work: &Workload<'_>,
         target: &Target,
         keep_body: usize,
         captures: &mut [Option<String>],
@@ -146,7 +146,7 @@ impl Runner {
             rng: &mut self.rng,
             vu: 0,
             iteration: 0,
-            data: &drill.journey.data,
+            data: &work.journey.data,
             rows: &self.rows,
             captures,
         };
@@ -216,10 +216,10 @@ impl Runner {
 
 /// The setup values a run's workers start from (none when setup captured nothing).
 pub(super) fn journeys(
-    drill: &Drill,
+    work: &Workload<'_>,
     seed: u64,
     setup: &SetupDone,
     classifier_body: usize,
 ) -> Journeys {
-    Journeys::new(drill, seed, setup.captures.clone(), classifier_body)
+    Journeys::new(work, seed, setup.captures.clone(), classifier_body)
 }
