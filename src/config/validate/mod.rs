@@ -6,6 +6,7 @@ mod journey;
 mod observe;
 mod parts;
 mod phase;
+mod request;
 
 pub(crate) use fault::profile;
 pub use fault::KindTable;
