@@ -8,9 +8,11 @@ pub mod data;
 mod diagnostic;
 mod duration;
 mod expect;
+mod fault;
 pub mod guard;
 mod journey;
 mod observe;
+mod phase;
 mod profile;
 mod raw;
 pub mod template;
@@ -22,19 +24,19 @@ pub use data::{DataMode, DataSet};
 pub use diagnostic::{line_column, Diagnostic, LineIndex};
 pub use duration::{parse_duration, MAX_DURATION};
 pub use expect::*;
+pub use fault::*;
 pub use journey::*;
 pub use observe::*;
+pub use phase::*;
 pub use profile::{EmbeddedProfiles, ProfileDirs, ProfileSource};
 pub use template::{PathTemplate, Template};
 pub use validate::{check_base_url, check_target_url};
 
 use crate::breaker_state::BreakerState;
 pub use crate::breaker_state::Channel;
-use crate::fault::kind::FaultKind;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a drill could not be loaded.
@@ -421,239 +423,6 @@ impl StateHeader {
             _ => None,
         }
     }
-}
-
-/// A named time window with a load shape and the faults active in it.
-#[derive(Debug, Clone)]
-pub struct Phase {
-    /// Name used in reports, thresholds and the timeline.
-    pub name: String,
-    /// Length of the phase: its slot on the run clock (`max_duration` for the iteration
-    /// executors, which may finish earlier).
-    pub duration: Duration,
-    /// How load is made during the phase.
-    pub load: LoadShape,
-    /// How long iterations still running at the phase end may take to finish before they
-    /// are cut (and counted as interrupted); they overlap the next phase meanwhile.
-    pub graceful_stop: Duration,
-    /// Fault profiles applied during the phase.
-    pub faults: Vec<FaultProfile>,
-}
-
-/// How a phase makes load.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LoadShape {
-    /// Open model: requests start on a fixed schedule whatever the latency.
-    ConstantArrivalRate {
-        /// Requests started per second.
-        rate: f64,
-        /// Workers started with the phase (and never retired), as in [`OpenPool`].
-        pool: OpenPool,
-    },
-    /// Open model whose arrival rate follows linear stages (a load ramp the target cannot
-    /// slow down, unlike a ramp of virtual users).
-    RampingArrivalRate {
-        /// Requests started per second at the start of the phase.
-        start_rate: f64,
-        /// Linear ramps of the arrival rate, one after another.
-        stages: Vec<RateStage>,
-        /// The workers that send the requests.
-        pool: OpenPool,
-    },
-    /// Closed model: a fixed number of virtual users loop request → think.
-    ConstantVus {
-        /// Virtual users for the whole phase.
-        vus: usize,
-        /// Pause after each iteration (a user type's own think time wins).
-        think_time: ThinkTime,
-    },
-    /// Closed model: virtual users loop request → think, their number ramping by stages.
-    RampingVus {
-        /// Virtual users at the start of the phase.
-        start_vus: usize,
-        /// Linear ramps, one after another.
-        stages: Vec<Stage>,
-        /// Pause after each iteration (a user type's own think time wins).
-        think_time: ThinkTime,
-        /// How long a user above a falling target may take to finish its iteration before
-        /// it is cut (and counted as interrupted).
-        graceful_ramp_down: Duration,
-    },
-    /// Closed model: each of `vus` virtual users runs exactly `iterations` iterations.
-    PerVuIterations {
-        /// Virtual users.
-        vus: usize,
-        /// Iterations each user runs.
-        iterations: u64,
-        /// Pause after each iteration but the last.
-        think_time: ThinkTime,
-    },
-    /// Closed model: `vus` virtual users share `iterations` iterations, each taking the
-    /// next as soon as it is free.
-    SharedIterations {
-        /// Virtual users.
-        vus: usize,
-        /// Iterations in all.
-        iterations: u64,
-        /// Pause after each iteration but the last.
-        think_time: ThinkTime,
-    },
-}
-
-/// The workers of an open-model phase: one connection each, one request at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OpenPool {
-    /// Workers started with the phase and kept however quiet it gets.
-    pub pre_allocated_vus: usize,
-    /// Most workers at once; a request no worker can take on time is dropped.
-    pub max_vus: usize,
-}
-
-impl LoadShape {
-    /// The executor's name as a drill file spells it (reports show it per phase).
-    pub fn executor(&self) -> &'static str {
-        match self {
-            LoadShape::ConstantArrivalRate { .. } => "constant-arrival-rate",
-            LoadShape::RampingArrivalRate { .. } => "ramping-arrival-rate",
-            LoadShape::ConstantVus { .. } => "constant-vus",
-            LoadShape::RampingVus { .. } => "ramping-vus",
-            LoadShape::PerVuIterations { .. } => "per-vu-iterations",
-            LoadShape::SharedIterations { .. } => "shared-iterations",
-        }
-    }
-
-    /// Most workers (one connection each) the phase can run at once: what the resource
-    /// budget must provide for.
-    pub fn peak_workers(&self) -> usize {
-        match self {
-            LoadShape::ConstantArrivalRate { pool, .. }
-            | LoadShape::RampingArrivalRate { pool, .. } => pool.max_vus,
-            LoadShape::ConstantVus { vus, .. } | LoadShape::PerVuIterations { vus, .. } => *vus,
-            LoadShape::SharedIterations {
-                vus, iterations, ..
-            } => (*vus).min(usize::try_from(*iterations).unwrap_or(usize::MAX)),
-            LoadShape::RampingVus {
-                start_vus, stages, ..
-            } => stages.iter().map(|s| s.target).fold(*start_vus, usize::max),
-        }
-    }
-
-    /// The iterations the phase is to run, for the executors that count them.
-    pub fn planned_iterations(&self) -> Option<u64> {
-        match self {
-            LoadShape::PerVuIterations {
-                vus, iterations, ..
-            } => Some((*vus as u64).saturating_mul(*iterations)),
-            LoadShape::SharedIterations { iterations, .. } => Some(*iterations),
-            _ => None,
-        }
-    }
-}
-
-/// One linear ramp of a ramping-vus phase.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stage {
-    /// How long the ramp takes.
-    pub duration: Duration,
-    /// Virtual users at the end of the ramp.
-    pub target: usize,
-}
-
-/// One linear ramp of a ramping-arrival-rate phase.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateStage {
-    /// How long the ramp takes.
-    pub duration: Duration,
-    /// Requests started per second at the end of the ramp.
-    pub target: f64,
-}
-
-/// A named, reusable set of faults.
-#[derive(Debug, Clone)]
-pub struct FaultProfile {
-    /// The profile's name (its file stem).
-    pub name: String,
-    /// What the profile simulates.
-    pub description: String,
-    /// The faults, in the order the proxy tries them.
-    pub faults: Vec<Fault>,
-}
-
-/// One thing the proxy does to matching requests while its window is open.
-#[derive(Debug, Clone)]
-pub struct Fault {
-    /// What happens: the kind, with its own settings.
-    pub kind: Arc<dyn FaultKind>,
-    /// Chance per request (or per connection), 0.0 to 1.0; the ramp's end if it ramps.
-    pub probability: f64,
-    /// Whether the chance is rolled once per connection instead of once per request.
-    pub per_connection: bool,
-    /// Probability rising (or falling) linearly from the window's start.
-    pub ramp: Option<Ramp>,
-    /// Which requests the fault applies to.
-    pub matcher: FaultMatch,
-    /// On and off in cycles within the window (flapping), if set.
-    pub cycle: Option<Cycle>,
-    /// Window start, relative to the start of the phase using the profile.
-    pub start: Duration,
-    /// Window length; `None` lasts to the end of the phase.
-    pub duration: Option<Duration>,
-}
-
-impl Fault {
-    /// The kind's name as written in profiles.
-    pub fn kind_name(&self) -> &'static str {
-        self.kind.name()
-    }
-
-    /// The probability `into` the window (a ramp's value, else the fixed one).
-    pub fn probability_at(&self, into: Duration) -> f64 {
-        match &self.ramp {
-            None => self.probability,
-            Some(r) if into >= r.over => self.probability,
-            Some(r) => {
-                let share = into.as_secs_f64() / r.over.as_secs_f64();
-                r.from + (self.probability - r.from) * share
-            }
-        }
-    }
-}
-
-/// A fault that is on for `on_for` at the start of every `period` of its window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Cycle {
-    /// Length of one on/off cycle.
-    pub period: Duration,
-    /// How long the fault is on at the start of each cycle.
-    pub on_for: Duration,
-}
-
-impl Cycle {
-    /// Whether the fault is on `into` its window.
-    pub fn is_on(&self, into: Duration) -> bool {
-        let period = self.period.as_nanos().max(1);
-        into.as_nanos() % period < self.on_for.as_nanos()
-    }
-}
-
-/// A linear ramp of a fault's probability from `from` to its `probability` over `over`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ramp {
-    /// Probability when the window opens.
-    pub from: f64,
-    /// How long the ramp takes.
-    pub over: Duration,
-}
-
-/// Which requests a fault applies to; an empty part matches everything.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FaultMatch {
-    /// Methods, any of which matches.
-    pub methods: Vec<http::Method>,
-    /// A path prefix, or a glob (`*` any run of characters, `?` one) if it has either.
-    pub path: Option<String>,
-    /// Headers that must be present, with a glob their value must match.
-    pub headers: Vec<(http::HeaderName, String)>,
 }
 
 /// Health check before any load starts.
