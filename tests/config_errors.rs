@@ -245,3 +245,67 @@ fn a_file_that_is_not_a_drill_is_refused_by_size_not_read_to_the_end() {
         "/dev/zero: cannot read drill file: larger than 4 MiB; is this the right file?"
     );
 }
+
+#[test]
+fn remote_proxy_keys_are_checked_where_they_are_written() {
+    let text = r#"name = "remote"
+target = "http://127.0.0.1:1"
+
+[proxy]
+admin = "ftp://proxy-host:8474"
+name = ""
+
+[[requests]]
+name = "r"
+path = "/"
+
+[[phases]]
+name = "p"
+executor = "constant-arrival-rate"
+rate = 1
+duration = "1s"
+"#;
+    let err = load("remote-proxy-keys", text).expect_err("invalid");
+    let lines: Vec<String> = err
+        .diagnostics()
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("5:9: admin API \"ftp://")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "6:8: the remote proxy's name must not be empty"),
+        "{lines:?}"
+    );
+
+    let text = text
+        .replace("admin = \"ftp://proxy-host:8474\"\n", "")
+        .replace("name = \"\"", "token_file = \"token\"");
+    let err = load("remote-proxy-orphan-keys", &text).expect_err("invalid");
+    let message = err.to_string();
+    assert!(
+        message.contains("apply to a remote proxy: set `admin` too"),
+        "{message}"
+    );
+
+    let ok = text.replace(
+        "[proxy]\n",
+        "[proxy]\nadmin = \"http://proxy-host:8474/\"\n",
+    );
+    let drill = load("remote-proxy-ok", &ok).expect("valid");
+    let remote = drill
+        .parts
+        .proxy
+        .and_then(|p| p.remote)
+        .expect("admin alone makes the proxy a remote part");
+    assert_eq!(remote.admin, "http://proxy-host:8474");
+    assert_eq!(remote.name, "default");
+    assert!(!remote.create);
+    assert!(remote.token_file.is_some_and(|f| f.ends_with("token")));
+}

@@ -34,6 +34,9 @@ pub struct Fault {
     pub start: Duration,
     /// Window length; `None` lasts to the end of the phase.
     pub duration: Option<Duration>,
+    /// The `[[faults]]` entry as written, so the fault can be sent to a remote proxy and
+    /// validated there by the same rules.
+    pub source: toml::Table,
 }
 
 impl Fault {

@@ -247,6 +247,24 @@ pub struct ProxySettings {
     pub upstream: Option<String>,
     /// Longest wait for the upstream's response headers; then the proxy answers 504.
     pub upstream_timeout: Duration,
+    /// A proxy in another process (`[proxy] admin`), driven through its admin API instead
+    /// of starting one here.
+    pub remote: Option<RemoteProxySettings>,
+}
+
+/// A fault proxy running elsewhere (`breakerbox proxy --admin`), so the load generator and
+/// the proxy can sit on different hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteProxySettings {
+    /// Base URL of its admin API, e.g. `http://10.0.0.5:8474`.
+    pub admin: String,
+    /// The HTTP proxy's name there; `breakerbox proxy --admin` registers `default`.
+    pub name: String,
+    /// A file holding the admin API's bearer token, relative paths from the drill's folder.
+    pub token_file: Option<PathBuf>,
+    /// Create the proxy (with `listen` and `upstream`) when the admin API has none by that
+    /// name: set when the drill gives either key.
+    pub create: bool,
 }
 
 impl ProxySettings {

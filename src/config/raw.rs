@@ -93,6 +93,9 @@ pub(crate) struct ProxyFile {
     pub listen: Option<Spanned<String>>,
     pub upstream: Option<Spanned<String>>,
     pub upstream_timeout: Option<Spanned<String>>,
+    pub admin: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,7 @@
 mod abort;
 mod assemble;
 mod progress;
+mod proxy;
 mod stop;
 
 pub use progress::{Progress, ProgressSnapshot};
@@ -16,7 +17,9 @@ use crate::breaker_state::Channel;
 use crate::clock::RunClock;
 use crate::config::{Drill, PollSettings};
 use crate::demo::{DemoError, DemoService};
-use crate::fault::{FaultLayer, FaultProxy, ProxyError, Rule, Rules, Tap};
+use crate::fault::admin::AdminError;
+use crate::fault::remote::RemoteError;
+use crate::fault::ProxyError;
 use crate::load::{self, Live, LoadError, Observers, Target};
 use crate::metrics::ClientActivity;
 use crate::observe::poll::{Poller, Reader};
@@ -25,6 +28,7 @@ use crate::plan::{self, Plan, PlanError};
 use crate::report::{PartsSummary, RunResult};
 use crate::stub::{Stub, StubError};
 use crate::verdict::{self, Evidence};
+use proxy::ProxyPart;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -41,6 +45,12 @@ pub enum DrillError {
     /// The fault proxy did not start.
     #[error(transparent)]
     Proxy(#[from] ProxyError),
+    /// The remote fault proxy (`[proxy] admin`) is unreachable or refused the schedule.
+    #[error(transparent)]
+    RemoteProxy(#[from] RemoteError),
+    /// The remote proxy's token file is unusable.
+    #[error(transparent)]
+    ProxyToken(#[from] AdminError),
     /// The demo service did not start.
     #[error(transparent)]
     Demo(#[from] DemoError),
@@ -87,7 +97,7 @@ pub struct PreparedDrill {
     target: Target,
     clock: RunClock,
     stub: Option<Stub>,
-    proxy: Option<FaultProxy>,
+    proxy: Option<ProxyPart>,
     demo: Option<DemoService>,
     live: Arc<Live>,
     header: Arc<BreakerTracker>,
@@ -111,35 +121,7 @@ impl PreparedDrill {
         };
         let proxy = match &parts.proxy {
             Some(settings) => {
-                let upstream = settings
-                    .upstream
-                    .clone()
-                    .or_else(|| stub.as_ref().map(Stub::url))
-                    .unwrap_or_default();
-                let tap = Arc::new(Tap::new(plan.faults.len(), plan.total_duration()));
-                let rules = Rules::new(
-                    plan.faults
-                        .iter()
-                        .map(|s| Rule {
-                            id: s.id,
-                            from: s.from,
-                            until: s.until,
-                            fault: s.fault.clone(),
-                        })
-                        .collect(),
-                );
-                let layer = FaultLayer::new(rules, clock.clone(), plan.seed, tap.clone());
-                Some(
-                    FaultProxy::start(
-                        settings.listen,
-                        &upstream,
-                        layer,
-                        clock.clone(),
-                        tap,
-                        settings.upstream_timeout,
-                    )
-                    .await?,
-                )
+                Some(ProxyPart::start(settings, &plan, &clock, stub.as_ref().map(Stub::url)).await?)
             }
             None => None,
         };
@@ -147,7 +129,7 @@ impl PreparedDrill {
             Some(settings) => {
                 let upstream = proxy
                     .as_ref()
-                    .map(FaultProxy::url)
+                    .map(ProxyPart::url)
                     .or_else(|| stub.as_ref().map(Stub::url))
                     .unwrap_or_default();
                 Some(DemoService::start(settings, &upstream).await?)
@@ -191,7 +173,7 @@ impl PreparedDrill {
 
     /// The fault proxy's base URL, if it runs (point an external SUT's dependency here).
     pub fn proxy_url(&self) -> Option<String> {
-        self.proxy.as_ref().map(FaultProxy::url)
+        self.proxy.as_ref().map(ProxyPart::url)
     }
 
     /// The target's base URL.
@@ -212,7 +194,7 @@ impl PreparedDrill {
 
     /// Runs every phase (until `stop` is asked for or an abort threshold fails) and judges
     /// the run.
-    pub async fn execute(self, stop: Stop) -> RunResult {
+    pub async fn execute(mut self, stop: Stop) -> RunResult {
         let settings = &self.plan.drill.observe;
         let classifier = Classifier::new(settings);
         let markers = classifier
@@ -221,6 +203,9 @@ impl PreparedDrill {
         let activity = Arc::new(ClientActivity::new(self.plan.total_duration()));
         let epoch = self.clock.start();
         let wall_epoch = self.clock.wall_epoch();
+        if let Some(proxy) = &mut self.proxy {
+            proxy.started(epoch).await;
+        }
 
         let mut pollers = Vec::new();
         let polled = [
@@ -305,11 +290,17 @@ impl PreparedDrill {
         for p in pollers {
             channels.push(p.finish().await);
         }
-        let tap = self.proxy.as_ref().map(|p| p.tap());
-        let upstream = tap.as_ref().map(|t| t.upstream()).unwrap_or_default();
+        let proxy::TapData {
+            buckets: tap_buckets,
+            upstream,
+            first_injection: first_injections,
+        } = match &self.proxy {
+            Some(p) => p.finish(self.plan.faults.len()).await,
+            None => proxy::TapData::default(),
+        };
         let client = activity.snapshot();
         let response_res = assemble::client_interval(&client) + crate::series::SLOT;
-        if settings.tap.enabled && tap.is_some() {
+        if settings.tap.enabled && self.proxy.is_some() {
             channels.push(assemble::tap_channel(&upstream, &client, &settings.tap));
         }
         if classifier.reads_state() {
@@ -331,9 +322,8 @@ impl PreparedDrill {
         let observations =
             Observations::merge(&settings.trust, channels, run_end, &upstream, &client);
 
-        let tap_buckets = tap.as_ref().map(|t| t.snapshot()).unwrap_or_default();
         let injected = assemble::injections(&tap_buckets, self.plan.faults.len());
-        let first_injection = |id: usize| tap.as_ref().and_then(|t| t.first_injection(id));
+        let first_injection = |id: usize| first_injections.get(id).copied().flatten();
         let faults = assemble::fault_windows(&self.plan, run_end, first_injection);
         let witnesses = assemble::witnesses(&self.plan, run_end, &injected);
         let timeline = assemble::timeline(
@@ -375,7 +365,7 @@ impl PreparedDrill {
             abort_reason,
             parts: PartsSummary {
                 stub: self.stub.as_ref().map(Stub::url),
-                proxy: self.proxy.as_ref().map(FaultProxy::url),
+                proxy: self.proxy.as_ref().map(ProxyPart::url),
                 demo: self.demo.as_ref().map(DemoService::url),
                 demo_breaker: self
                     .demo

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod body;
 pub mod kind;
 pub mod proxy;
+pub mod remote;
 pub mod rules;
 pub mod tap;
 pub mod tcp;

@@ -7,7 +7,7 @@
 //! the service under test saw them (for breaker inference).
 
 use crate::series::AtomicSeries;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -16,7 +16,7 @@ use std::time::Duration;
 pub const BUCKET: Duration = Duration::from_millis(100);
 
 /// Counts for one 100 ms bucket.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TapBucket {
     /// Bucket start, milliseconds from the run epoch.
     pub at_ms: u64,
@@ -50,7 +50,7 @@ pub enum UpstreamOutcome {
 }
 
 /// What happened to one call, in the call log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 pub enum CallEvent {
     /// A call reached the proxy.
     Attempt,
@@ -69,7 +69,7 @@ const LOG_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 /// Upstream attempts and their outcomes per 10 ms slot, as the service under test saw
 /// them: an injected 500 or reset is a failure, whether or not the real upstream was called.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct UpstreamSeries {
     /// Calls that reached the proxy, by arrival slot.
     pub attempts: Vec<u32>,

@@ -343,6 +343,11 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Option<Fault> {
         cycle,
         start,
         duration,
+        source: f
+            .get_ref()
+            .iter()
+            .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
+            .collect(),
     })
 }
 

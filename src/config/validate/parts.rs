@@ -27,7 +27,8 @@ pub(super) fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
         listen: listen_addr(c, &raw.stub.listen),
         routes: raw.stub.routes.iter().map(|r| stub_route(c, r)).collect(),
     });
-    let proxy = raw.parts.proxy.then(|| ProxySettings {
+    // A remote proxy (`[proxy] admin`) is the drill's proxy even without `[parts] proxy`.
+    let proxy = (raw.parts.proxy || raw.proxy.admin.is_some()).then(|| ProxySettings {
         listen: listen_addr(c, &raw.proxy.listen),
         upstream: raw.proxy.upstream.as_ref().and_then(|u| {
             check_base_url(u.get_ref())
@@ -41,9 +42,23 @@ pub(super) fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
             .map_or(ProxySettings::DEFAULT_UPSTREAM_TIMEOUT, |t| {
                 positive_duration(c, t, "upstream_timeout")
             }),
+        remote: remote_proxy(c, &raw.proxy),
     });
+    if raw.proxy.admin.is_none() {
+        for key in [&raw.proxy.name, &raw.proxy.token_file]
+            .into_iter()
+            .flatten()
+        {
+            c.at(
+                key.span(),
+                "`name` and `token_file` apply to a remote proxy: set `admin` too",
+            );
+        }
+    }
     if let Some(p) = &proxy {
-        if p.upstream.is_none() && stub.is_none() && raw.proxy.upstream.is_none() {
+        let remote_exists = p.remote.as_ref().is_some_and(|r| !r.create);
+        if p.upstream.is_none() && stub.is_none() && raw.proxy.upstream.is_none() && !remote_exists
+        {
             c.whole_file("the proxy needs an upstream: set [proxy] upstream or start the stub ([parts] stub = true)");
         }
     }
@@ -52,6 +67,29 @@ pub(super) fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
         c.whole_file("the demo service needs an upstream: start the proxy or the stub in [parts]");
     }
     Parts { stub, proxy, demo }
+}
+
+/// `[proxy] admin`, `name`, `token_file`: a proxy in another process.
+fn remote_proxy(c: &mut Checker, p: &raw::ProxyFile) -> Option<RemoteProxySettings> {
+    let admin = p.admin.as_ref()?;
+    let url = check_base_url(admin.get_ref())
+        .map_err(|why| c.at(admin.span(), why.replace("target", "admin API")))
+        .unwrap_or_default();
+    let name = match &p.name {
+        Some(n) if n.get_ref().trim().is_empty() => {
+            c.at(n.span(), "the remote proxy's name must not be empty");
+            String::new()
+        }
+        Some(n) => n.get_ref().clone(),
+        None => "default".into(),
+    };
+    let dir = Path::new(c.file).parent().unwrap_or(Path::new(""));
+    Some(RemoteProxySettings {
+        admin: url,
+        name,
+        token_file: p.token_file.as_ref().map(|f| dir.join(f.get_ref())),
+        create: p.listen.is_some() || p.upstream.is_some(),
+    })
 }
 
 fn stub_route(c: &mut Checker, r: &raw::StubRouteFile) -> StubRoute {

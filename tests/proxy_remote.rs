@@ -1,0 +1,193 @@
+//! `breakerbox run` driving a fault proxy in another process through its admin API
+//! (`[proxy] admin`): the schedule is installed there, kept on the run's clock, and the tap
+//! read back for the witnesses and the breaker inference.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+/// A child process killed (by its PID, through `Child`) when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `breakerbox proxy ARGS` and returns it with the URL of each of its first `lines`
+/// stdout lines.
+fn start_proxy(args: &[&str], lines: usize) -> (Running, Vec<String>) {
+    let mut child = common::breakerbox()
+        .arg("proxy")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let mut reader = BufReader::new(stdout);
+    let mut urls = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reads a line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("a URL in {line:?}"));
+        urls.push(url.trim_end_matches('/').to_string());
+    }
+    (running, urls)
+}
+
+/// The demo service behind a proxy in another process: 2 s fine, 4 s of upstream 500s, 6 s
+/// to recover. The demo opens after 5 failures and stays open 2 s.
+fn drill(dir: &Path, proxy: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+name = "remote-proxy"
+seed = 7
+request_timeout = "2s"
+
+[parts]
+stub = true
+proxy = true
+demo = true
+
+{proxy}
+
+[demo]
+failure_threshold = 5
+open_duration = "2s"
+cache_ttl = "0s"
+upstream_timeout = "1s"
+
+[[requests]]
+name = "item"
+path = "/api/item/{{{{random_int 1 500}}}}"
+
+[[phases]]
+name = "fine"
+executor = "constant-arrival-rate"
+rate = 40
+duration = "2s"
+
+[[phases]]
+name = "outage"
+executor = "constant-arrival-rate"
+rate = 40
+duration = "4s"
+faults = ["total-outage"]
+
+[[phases]]
+name = "recovery"
+executor = "constant-arrival-rate"
+rate = 40
+duration = "6s"
+
+[observe]
+state_header = "x-circuit-state"
+fallback_header = "x-fallback"
+
+[expect.breaker]
+sequence = ["closed", "open", "half_open", "closed"]
+opens_after = 5
+closed_at_end = true
+"#
+    );
+    let path = dir.join("remote.toml");
+    std::fs::write(&path, text).expect("writes the drill");
+    path
+}
+
+#[test]
+fn a_run_installs_its_schedule_on_a_remote_proxy_and_reads_its_tap() {
+    let (_proxy, urls) = start_proxy(&["--admin", "127.0.0.1:0"], 1);
+    let admin = &urls[0];
+    let dir = common::scratch("remote-proxy");
+    // The run creates the HTTP proxy there (it has none yet), in front of the run's stub.
+    let path = drill(
+        &dir,
+        &format!("[proxy]\nadmin = \"{admin}\"\nname = \"from-run\"\nlisten = \"127.0.0.1:0\""),
+    );
+    let out = dir.join("result.json");
+    let run = common::run_drill_file(&path, &out);
+    assert_eq!(run.code, Some(0), "{run}");
+    let result = common::read_result(&out);
+
+    let proxy_url = result["parts"]["proxy"].as_str().expect("proxy URL");
+    assert!(proxy_url.starts_with("http://127.0.0.1:"), "{proxy_url}");
+    let injected = result["faults"][0]["injected"].as_u64().expect("injected");
+    assert!(
+        injected >= 5,
+        "the remote proxy injected the outage: {injected}"
+    );
+    let tap = result["tap"].as_array().expect("tap buckets");
+    let forwarded: u64 = tap
+        .iter()
+        .map(|b| b["forwarded"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        forwarded > 50,
+        "the remote tap was read back: {forwarded} forwarded"
+    );
+    // Injections fall inside the outage window (2 s to 6 s) on the run's clock.
+    for bucket in tap {
+        let n: u64 = bucket["injected"]
+            .as_array()
+            .map(|v| v.iter().filter_map(|x| x.as_u64()).sum())
+            .unwrap_or(0);
+        let at = bucket["at_ms"].as_u64().expect("at_ms");
+        if n > 0 {
+            assert!((1_900..6_200).contains(&at), "injection at {at} ms");
+        }
+    }
+    let states = common::breaker_states(&result);
+    assert!(
+        common::in_order(&states, &["closed", "open", "half_open", "closed"]),
+        "{states:?}"
+    );
+
+    // Afterwards the run cleared its faults: the proxy forwards again.
+    let addr = proxy_url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connects to the remote proxy");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("writes");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(!response.contains("x-breakerbox-fault"), "{response}");
+}
+
+#[test]
+fn an_unreachable_or_missing_remote_proxy_is_a_one_line_error() {
+    let dir = common::scratch("remote-proxy-missing");
+    let port = common::free_port();
+    let path = drill(
+        &dir,
+        &format!("[proxy]\nadmin = \"http://127.0.0.1:{port}\""),
+    );
+    let run = common::run_drill_file(&path, &dir.join("result.json"));
+    assert_ne!(run.code, Some(0), "{run}");
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{run}");
+    assert!(run.stderr.contains("refused the connection"), "{run}");
+
+    let (_proxy, urls) = start_proxy(&["--admin", "127.0.0.1:0"], 1);
+    let path = drill(
+        &dir,
+        &format!("[proxy]\nadmin = \"{}\"\nname = \"nope\"", urls[0]),
+    );
+    let run = common::run_drill_file(&path, &dir.join("result.json"));
+    assert_ne!(run.code, Some(0), "{run}");
+    assert!(run.stderr.contains("no HTTP proxy named \"nope\""), "{run}");
+}
