@@ -62,7 +62,10 @@ async fn a_latency_fault_delays_the_answer() {
     let started = Instant::now();
     let (status, body, inner) = call(&l, "/x").await.expect("answered");
     let took = started.elapsed();
-    assert_eq!((status, body.as_str(), inner), (StatusCode::OK, "hello", true));
+    assert_eq!(
+        (status, body.as_str(), inner),
+        (StatusCode::OK, "hello", true)
+    );
     assert!(took >= Duration::from_millis(290), "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
@@ -130,8 +133,8 @@ async fn decisions_replay_with_the_same_seed() {
 
 #[tokio::test]
 async fn a_bad_profile_is_a_located_error() {
-    let e = FaultLayer::from_profile_str("[[faults]]\nkind = \"nope\"\n", 1)
-        .expect_err("unknown kind");
+    let e =
+        FaultLayer::from_profile_str("[[faults]]\nkind = \"nope\"\n", 1).expect_err("unknown kind");
     let shown = e.to_string();
     assert!(shown.contains("<profile>:2:"), "{shown}");
     assert!(shown.contains("nope"), "{shown}");
@@ -159,7 +162,12 @@ async fn an_axum_router_takes_the_layer_behind_an_error_handler() {
             .expect("request");
         let response = app.clone().oneshot(req).await.expect("infallible");
         let status = response.status().as_u16();
-        let body = response.into_body().collect().await.expect("body").to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         seen.push((status, String::from_utf8_lossy(&body).into_owned()));
     }
     assert_eq!(seen[0].0, 503);

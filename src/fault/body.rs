@@ -149,10 +149,7 @@ impl<B: hyper::body::Body> hyper::body::Body for SyncBody<B> {
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        self.0
-            .try_lock()
-            .map(|b| b.size_hint())
-            .unwrap_or_default()
+        self.0.try_lock().map(|b| b.size_hint()).unwrap_or_default()
     }
 }
 
@@ -188,9 +185,9 @@ mod tests {
         let got = b.collect().await.expect("body").to_bytes();
         assert_eq!(got, Bytes::from_static(b"hello"));
         // A body that is Send but not Sync (as axum's is).
-        let unsync = http_body_util::combinators::UnsyncBoxBody::new(
-            http_body_util::Full::new(Bytes::from_static(b"unsync")),
-        );
+        let unsync = http_body_util::combinators::UnsyncBoxBody::new(http_body_util::Full::new(
+            Bytes::from_static(b"unsync"),
+        ));
         let got = boxed(unsync).collect().await.expect("body").to_bytes();
         assert_eq!(got, Bytes::from_static(b"unsync"));
         let already: ProxyBody = BodyExt::boxed(
