@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: soak bench demo demo-off test lint fmt-check clippy unit build release clean toolchain
+.PHONY: soak bench demo demo-off test lint fmt-check clippy unit build release clean toolchain test-deps
 
 ## Run the embedded circuit-breaker drill on the built-in parts; exits 0 when it passes.
 demo: toolchain
@@ -21,8 +21,18 @@ fmt-check: toolchain
 clippy: toolchain
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-unit: toolchain
+unit: toolchain test-deps
 	$(CARGO) test --locked
+
+# sudo for apt-get when not root (a CI runner's usual user).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+## What the integration tests need beyond Rust: a real redis-server from Debian's packages
+## (tests/proxy_redis.rs puts the TCP proxy in front of it), installed only when missing.
+test-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing redis-server (for tests/proxy_redis.rs)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y redis-server; }
 
 build: toolchain
 	$(CARGO) build --locked

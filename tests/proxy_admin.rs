@@ -528,6 +528,119 @@ async fn reset_peer_resets_the_connection() {
 }
 
 #[tokio::test]
+async fn blackhole_swallows_data_and_holds_the_connection_open() {
+    let api = admin_api(None).await;
+    let listen = proxy(&api, "p", echo().await).await;
+    let t = toxic(&api, "p", json!({"type": "blackhole"})).await;
+    assert_eq!(
+        (t["name"].clone(), t["attributes"].clone()),
+        (json!("blackhole_downstream"), json!({}))
+    );
+    let mut c = TcpStream::connect(listen).await.expect("connect");
+    c.write_all(b"anyone there?").await.expect("write");
+    let mut buf = [0u8; 64];
+    let waited = tokio::time::timeout(Duration::from_millis(500), c.read(&mut buf)).await;
+    assert!(
+        waited.is_err(),
+        "no bytes, no close, no reset within 500 ms: {waited:?}"
+    );
+    // Still open: the client can keep writing (into the hole).
+    c.write_all(b"still here")
+        .await
+        .expect("write on the open connection");
+    let waited = tokio::time::timeout(Duration::from_millis(300), c.read(&mut buf)).await;
+    assert!(waited.is_err(), "swallowed too: {waited:?}");
+
+    let (s, _) = call(
+        &api,
+        "DELETE",
+        "/proxies/p/toxics/blackhole_downstream",
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    // What went in while the toxic was on is gone; later data flows on the same connection.
+    round_trip(&mut c, b"after").await;
+
+    // Upstream: the client's writes never reach the upstream, so nothing comes back either.
+    toxic(
+        &api,
+        "p",
+        json!({"type": "blackhole", "stream": "upstream"}),
+    )
+    .await;
+    let mut c = TcpStream::connect(listen).await.expect("connect");
+    c.write_all(b"lost").await.expect("write");
+    let waited = tokio::time::timeout(Duration::from_millis(500), c.read(&mut buf)).await;
+    assert!(waited.is_err(), "upstream blackhole: {waited:?}");
+    let (s, _) = call(&api, "DELETE", "/proxies/p/toxics/blackhole_upstream", None).await;
+    assert_eq!(s, 204);
+    round_trip(&mut c, b"found").await;
+}
+
+#[tokio::test]
+async fn refuse_closes_the_port_and_removing_it_listens_on_the_same_port() {
+    let api = admin_api(None).await;
+    let listen = proxy(&api, "p", echo().await).await;
+    let mut live = TcpStream::connect(listen).await.expect("connect");
+    round_trip(&mut live, b"before").await;
+
+    let (s, v) = call(
+        &api,
+        "POST",
+        "/proxies/p/toxics",
+        Some(r#"{"type": "refuse", "toxicity": 0.5}"#),
+    )
+    .await;
+    assert_eq!(s, 400, "a share of connects cannot be refused: {v}");
+    assert!(TcpStream::connect(listen).await.is_ok(), "still listening");
+
+    toxic(&api, "p", json!({"type": "refuse"})).await;
+    let refused = TcpStream::connect(listen)
+        .await
+        .expect_err("the port is closed");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    // The proxy is still enabled, and connections already open carry on.
+    let (_, v) = call(&api, "GET", "/proxies/p", None).await;
+    assert_eq!(
+        (v["enabled"].clone(), v["listen"].clone()),
+        (json!(true), json!(listen.to_string()))
+    );
+    round_trip(&mut live, b"still served").await;
+
+    let (s, _) = call(&api, "DELETE", "/proxies/p/toxics/refuse_downstream", None).await;
+    assert_eq!(s, 204);
+    let mut again = TcpStream::connect(listen)
+        .await
+        .expect("listening again on the same port");
+    round_trip(&mut again, b"back").await;
+    round_trip(&mut live, b"and the old one").await;
+
+    // Disabled and enabled while refusing: it stays closed; /reset opens it again.
+    toxic(&api, "p", json!({"type": "refuse"})).await;
+    for enabled in [false, true] {
+        let (s, _) = call(
+            &api,
+            "POST",
+            "/proxies/p",
+            Some(&json!({"enabled": enabled}).to_string()),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert!(
+            TcpStream::connect(listen).await.is_err(),
+            "enabled {enabled}"
+        );
+    }
+    let (s, _) = call(&api, "POST", "/reset", None).await;
+    assert_eq!(s, 204);
+    let mut reset = TcpStream::connect(listen)
+        .await
+        .expect("listening after reset");
+    round_trip(&mut reset, b"reset").await;
+}
+
+#[tokio::test]
 async fn slicer_cuts_data_into_small_spaced_writes() {
     let api = admin_api(None).await;
     let listen = proxy(&api, "p", echo().await).await;

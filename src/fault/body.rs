@@ -1,4 +1,5 @@
-//! Shaping an answer's body on its way to the client: held, dribbled, cut.
+//! Shaping an answer's body on its way to the client: held, dribbled, cut; and turning any
+//! inner service's body into a [`ProxyBody`] ([`boxed`]).
 //!
 //! The body is read whole first (up to [`MAX_SHAPED_BODY`]), then a task sends it on as the
 //! plan says; when the client goes away the task's sends fail and it ends.
@@ -8,7 +9,9 @@ use super::{BoxError, ProxyBody};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Frame;
+use std::any::Any;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -101,6 +104,55 @@ fn pieces(bytes: Bytes, dribble: Option<Duration>) -> Vec<(Duration, Bytes)> {
         .collect()
 }
 
+/// Any `Send` body with `Bytes` data as a [`ProxyBody`], so [`super::FaultLayer`] wraps any
+/// inner service (an axum `Router`, a `service_fn`). A `ProxyBody` is passed on as it is.
+pub fn boxed<B>(body: B) -> ProxyBody
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    // The fault proxy's own upstream bodies already are ProxyBody: no second box for them.
+    let mut slot = Some(body);
+    let any: &mut dyn Any = &mut slot;
+    if let Some(same) = any
+        .downcast_mut::<Option<ProxyBody>>()
+        .and_then(Option::take)
+    {
+        return same;
+    }
+    match slot {
+        Some(body) => BodyExt::boxed(SyncBody(Mutex::new(Box::pin(body))).map_err(Into::into)),
+        None => BodyExt::boxed(http_body_util::Empty::new().map_err(|never| match never {})),
+    }
+}
+
+/// A body that is `Sync` because it is only ever used through `&mut` (a `ProxyBody` must be
+/// `Sync`; axum's body is not). The mutex is never locked while polling, so never contended.
+struct SyncBody<B>(Mutex<Pin<Box<B>>>);
+
+impl<B: hyper::body::Body> hyper::body::Body for SyncBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let inner = self.get_mut().0.get_mut();
+        // Poisoning needs a panic while locked, and it is never locked: take it anyway.
+        let inner = inner.unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.as_mut().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.try_lock().is_ok_and(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.0.try_lock().map(|b| b.size_hint()).unwrap_or_default()
+    }
+}
+
 /// A body fed by the shaping task.
 struct ChannelBody {
     rx: mpsc::Receiver<Result<Bytes, ShapeError>>,
@@ -123,6 +175,27 @@ impl hyper::body::Body for ChannelBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::body::Body;
+
+    #[tokio::test]
+    async fn any_body_is_boxed_with_its_size_and_a_proxy_body_as_it_is() {
+        let full = http_body_util::Full::new(Bytes::from_static(b"hello"));
+        let b = boxed(full);
+        assert_eq!(b.size_hint().exact(), Some(5));
+        let got = b.collect().await.expect("body").to_bytes();
+        assert_eq!(got, Bytes::from_static(b"hello"));
+        // A body that is Send but not Sync (as axum's is).
+        let unsync = http_body_util::combinators::UnsyncBoxBody::new(http_body_util::Full::new(
+            Bytes::from_static(b"unsync"),
+        ));
+        let got = boxed(unsync).collect().await.expect("body").to_bytes();
+        assert_eq!(got, Bytes::from_static(b"unsync"));
+        let already: ProxyBody = BodyExt::boxed(
+            http_body_util::Full::new(Bytes::from_static(b"as is")).map_err(|n| match n {}),
+        );
+        let got = boxed(already).collect().await.expect("body").to_bytes();
+        assert_eq!(got, Bytes::from_static(b"as is"));
+    }
 
     #[test]
     fn dribbled_pieces_cover_the_body_over_the_duration() {

@@ -21,6 +21,7 @@ pub use rules::{RequestView, Rule, RuleSet, Rules};
 pub use tap::{CallEvent, Tap, TapBucket, UpstreamOutcome, UpstreamSeries};
 
 use crate::clock::RunClock;
+use crate::config::ConfigError;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use kind::{ConnectionEnd, Decision, Terminal};
@@ -101,7 +102,49 @@ impl FaultLayer {
     pub fn rules(&self) -> &RuleSet {
         &self.injector.rules
     }
+
+    /// A layer applying a fault profile (TOML, as in `fault-profiles/`) inside a user's own
+    /// service: its clock starts now (windows count from here), with a fresh tap.
+    pub fn from_profile_str(profile: &str, seed: u64) -> Result<Self, ConfigError> {
+        let profile = crate::config::parse_profile("profile", "<profile>", profile)?;
+        Ok(Self::starting_now(profile.faults, seed))
+    }
+
+    /// [`FaultLayer::from_profile_str`] with the profile read from a file.
+    pub fn from_profile_file(path: &std::path::Path, seed: u64) -> Result<Self, ConfigError> {
+        let profile = crate::config::load_profile(path)?;
+        Ok(Self::starting_now(profile.faults, seed))
+    }
+
+    fn starting_now(faults: Vec<crate::config::Fault>, seed: u64) -> Self {
+        let rules = Rules::from_start(faults);
+        let tap = Arc::new(Tap::new(rules.rules().len(), EMBEDDED_TAP_SPAN));
+        let clock = RunClock::new();
+        clock.start();
+        Self::new(rules, clock, seed, tap)
+    }
+
+    /// The layer's counters (requests seen, injections per fault, outcomes), shared by every
+    /// service it made.
+    pub fn tap(&self) -> Arc<Tap> {
+        self.injector.tap.clone()
+    }
+
+    /// How many times each fault was injected so far, in profile order.
+    pub fn injected(&self) -> Vec<u64> {
+        let mut totals = vec![0; self.injector.rules.load().rules().len()];
+        for bucket in self.injector.tap.snapshot() {
+            for (total, n) in totals.iter_mut().zip(&bucket.injected) {
+                *total += n;
+            }
+        }
+        totals
+    }
 }
+
+/// How long the tap of a layer built from a profile keeps its 100 ms buckets; later counts
+/// go into the last one (totals stay right).
+const EMBEDDED_TAP_SPAN: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl<S> tower::Layer<S> for FaultLayer {
     type Service = FaultService<S>;
@@ -141,14 +184,16 @@ impl<S> FaultService<S> {
     }
 }
 
-impl<S, B> tower::Service<http::Request<B>> for FaultService<S>
+/// Any HTTP service whose response body yields `Bytes`: the fault proxy's forwarder, or a
+/// user's own (an axum `Router`, a `service_fn`); answers come back as a [`ProxyBody`].
+/// Faults that end the connection fail the call with [`InjectedClose`] (docs/fault-layer.md).
+impl<S, B, RB> tower::Service<http::Request<B>> for FaultService<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<ProxyBody>>
-        + Clone
-        + Send
-        + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
+    RB: hyper::body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
     B: Send + 'static,
 {
     type Response = http::Response<ProxyBody>;
@@ -199,7 +244,11 @@ where
                     injector.outcome(code >= 500);
                     injected_response(code, body, headers)
                 }
-                None => inner.call(request).await.map_err(Into::into)?,
+                None => inner
+                    .call(request)
+                    .await
+                    .map_err(Into::into)?
+                    .map(body::boxed),
             };
             Ok(if decision.body.is_plain() {
                 response

@@ -117,28 +117,44 @@ impl Proxy {
     }
 
     async fn start(&mut self, seed: u64) -> Result<(), ApiError> {
-        if self.running.is_some() {
-            return Ok(());
-        }
-        let addr = resolve(&self.listen).await?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| ApiError::new(409, format!("cannot listen on {addr}: {e}")))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| ApiError::new(500, format!("cannot listen on {addr}: {e}")))?;
-        crate::accept::warn_if_exposed("tcp proxy", bound);
-        self.listen = bound.to_string();
-        self.running = Some(Listening::start(
-            listener,
-            Route {
+        if self.running.is_none() {
+            let addr = resolve(&self.listen).await?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| ApiError::new(409, format!("cannot listen on {addr}: {e}")))?;
+            let route = Route {
                 upstream: self.upstream.clone(),
                 chain: self.chain.subscribe(),
                 seed,
                 connections: self.connections.clone(),
-            },
-        ));
-        tracing::info!(proxy = %self.name, listen = %self.listen, upstream = %self.upstream, "tcp proxy listening");
+            };
+            let running = Listening::start(listener, route)
+                .map_err(|e| ApiError::new(500, format!("cannot listen on {addr}: {e}")))?;
+            crate::accept::warn_if_exposed("tcp proxy", running.addr());
+            self.listen = running.addr().to_string();
+            self.running = Some(running);
+            tracing::info!(proxy = %self.name, listen = %self.listen, upstream = %self.upstream, "tcp proxy listening");
+        }
+        self.follow_refuse().await
+    }
+
+    /// Closes the listener while a `refuse` toxic is on and opens it again (same address)
+    /// once none is; a disabled proxy stays closed either way.
+    async fn follow_refuse(&mut self) -> Result<(), ApiError> {
+        let refuse = self.toxics.iter().any(|t| t.toxic.refuses());
+        let Some(running) = &mut self.running else {
+            return Ok(());
+        };
+        if refuse && running.is_listening() {
+            running.refuse().await;
+            tracing::info!(proxy = %self.name, "tcp proxy refusing connections");
+        } else if !refuse && !running.is_listening() {
+            running.listen_again().await.map_err(|e| {
+                let addr = running.addr();
+                ApiError::new(409, format!("cannot listen again on {addr}: {e}"))
+            })?;
+            tracing::info!(proxy = %self.name, listen = %self.listen, "tcp proxy listening again");
+        }
         Ok(())
     }
 
@@ -434,6 +450,7 @@ impl Proxies {
         let shown = toxic_json(&spec);
         proxy.toxics.push(Arc::new(spec));
         proxy.publish();
+        proxy.follow_refuse().await?;
         Ok(shown)
     }
 
@@ -469,6 +486,7 @@ impl Proxies {
         let shown = toxic_json(&spec);
         proxy.toxics[i] = Arc::new(spec);
         proxy.publish();
+        proxy.follow_refuse().await?;
         Ok(shown)
     }
 
@@ -481,7 +499,7 @@ impl Proxies {
         let i = proxy.find(toxic).ok_or_else(ApiError::toxic_not_found)?;
         proxy.toxics.remove(i);
         proxy.publish();
-        Ok(())
+        proxy.follow_refuse().await
     }
 
     fn spec(
@@ -494,6 +512,13 @@ impl Proxies {
     ) -> Result<ToxicSpec, ApiError> {
         let attributes = given.complete(toxic_type.keys);
         let toxic = (toxic_type.parse)(&attributes).map_err(ApiError::bad_body)?;
+        if toxic.refuses() && toxicity < 1.0 {
+            // A closed port refuses every connect: a share of them cannot be refused.
+            return Err(ApiError::bad_body(format!(
+                "toxicity of {} must be 1: it closes the proxy's port to every client",
+                toxic_type.name
+            )));
+        }
         Ok(ToxicSpec {
             uid: self.uids.fetch_add(1, Ordering::Relaxed),
             name,

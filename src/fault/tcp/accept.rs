@@ -2,6 +2,7 @@
 
 use super::stream::{pump, read_into, Link, Outcome};
 use super::{Chain, Direction, End};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,33 +30,80 @@ pub struct Route {
     pub connections: Arc<AtomicU64>,
 }
 
-/// A listening proxy; [`Listening::stop`] closes the listener and every connection.
+/// A running proxy: its listener (closed while a `refuse` toxic is on) and its
+/// connections. [`Listening::stop`] closes the listener and every connection.
 #[derive(Debug)]
 pub struct Listening {
-    accept: JoinHandle<()>,
+    /// The bound address, bound again after a refusal.
+    addr: SocketAddr,
+    route: Route,
+    /// The accept loop; `None` while refusing (the port is closed).
+    accept: Option<JoinHandle<()>>,
+    /// Cancels every connection (each holds a child token).
     cancel: CancellationToken,
 }
 
 impl Listening {
-    /// Starts accepting on `listener`.
-    pub fn start(listener: TcpListener, route: Route) -> Listening {
+    /// Starts accepting on `listener`; an error if its bound address cannot be read.
+    pub fn start(listener: TcpListener, route: Route) -> std::io::Result<Listening> {
+        let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
-        let accept = tokio::spawn(accept_loop(listener, route, cancel.clone()));
-        Listening { accept, cancel }
+        let accept = tokio::spawn(accept_loop(listener, route.clone(), cancel.clone()));
+        Ok(Listening {
+            addr,
+            route,
+            accept: Some(accept),
+            cancel,
+        })
+    }
+
+    /// The address it listens on (or will listen on again after a refusal).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether the port is open (false while refusing).
+    pub fn is_listening(&self) -> bool {
+        self.accept.is_some()
+    }
+
+    /// Closes the port (new connects are refused) and leaves open connections alone: they
+    /// run on their own tasks, outside the accept loop. The port is closed on return.
+    pub async fn refuse(&mut self) {
+        if let Some(mut accept) = self.accept.take() {
+            accept.abort();
+            let _ = (&mut accept).await;
+        }
+    }
+
+    /// Listens again on the same address after [`Listening::refuse`] (a no-op when
+    /// listening); an error if the port was taken in the meantime.
+    pub async fn listen_again(&mut self) -> std::io::Result<()> {
+        if self.accept.is_some() {
+            return Ok(());
+        }
+        let listener = TcpListener::bind(self.addr).await?;
+        self.accept = Some(tokio::spawn(accept_loop(
+            listener,
+            self.route.clone(),
+            self.cancel.clone(),
+        )));
+        Ok(())
     }
 
     /// Stops accepting (the port is closed when this returns) and ends every connection.
     pub async fn stop(mut self) {
         self.cancel.cancel();
-        self.accept.abort();
-        let _ = (&mut self.accept).await;
+        self.refuse().await;
     }
 }
 
 impl Drop for Listening {
     fn drop(&mut self) {
         self.cancel.cancel();
-        self.accept.abort();
+        if let Some(accept) = &self.accept {
+            accept.abort();
+        }
     }
 }
 

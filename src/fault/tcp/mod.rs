@@ -5,7 +5,8 @@
 //! chunks, passes them through the toxics of its direction, in the order they were added,
 //! and writes the resulting [`Piece`]s when they are due. A toxic is one file under
 //! `toxic/` behind the registry [`TOXICS`]: it shapes the pieces of each chunk, and may end
-//! the connection (close or reset) or hold its close.
+//! the connection (close or reset) or hold its close. One toxic, `refuse`, acts on the
+//! proxy's listener instead ([`Toxic::refuses`]): [`accept::Listening`] closes its port.
 //!
 //! Toxicity is rolled once per connection and toxic, from the seed: the same seed, toxic
 //! and connection number always give the same answer.
@@ -124,6 +125,12 @@ pub trait Toxic: Debug + Send + Sync {
     fn close_delay(&self) -> Duration {
         Duration::ZERO
     }
+
+    /// Whether, while present, the proxy stops listening (refuse): a proxy-level toxic the
+    /// proxy itself acts on, not the streams.
+    fn refuses(&self) -> bool {
+        false
+    }
 }
 
 /// Parses a toxic type's attributes; a message for the API when they are unusable.
@@ -176,6 +183,16 @@ pub const TOXICS: &[ToxicType] = &[
         name: "limit_data",
         keys: &["bytes"],
         parse: toxic::limit_data::parse,
+    },
+    ToxicType {
+        name: "blackhole",
+        keys: &[],
+        parse: toxic::blackhole::parse,
+    },
+    ToxicType {
+        name: "refuse",
+        keys: &[],
+        parse: toxic::refuse::parse,
     },
 ];
 

@@ -1,8 +1,10 @@
 //! The toxic types, one file each; registered in [`super::TOXICS`].
 
 pub mod bandwidth;
+pub mod blackhole;
 pub mod latency;
 pub mod limit_data;
+pub mod refuse;
 pub mod reset_peer;
 pub mod slicer;
 pub mod slow_close;
