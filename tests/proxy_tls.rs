@@ -5,7 +5,7 @@
 mod common;
 
 use breakerbox::clock::RunClock;
-use breakerbox::config::{parse_profile, StubSettings};
+use breakerbox::config::{self, parse_profile, StubSettings};
 use breakerbox::fault::{FaultLayer, FaultProxy, ListenTls, ProxyOptions, Rules, Tap, UpstreamTls};
 use breakerbox::stub::Stub;
 use bytes::Bytes;
@@ -400,4 +400,66 @@ fn the_cli_names_a_missing_or_unusable_tls_file() {
     let done = run(&["--tls-cert", cert_file]);
     assert_eq!(done.code, Some(2), "{done}");
     assert!(done.stderr.contains("--tls-cert needs --tls-key"), "{done}");
+}
+
+fn load_drill(dir: &std::path::Path, proxy: &str) -> Result<config::Drill, config::ConfigError> {
+    let text = format!(
+        "target = \"http://127.0.0.1:1\"\n[parts]\nproxy = true\n[proxy]\n{proxy}\n[[requests]]\nname = \"r\"\npath = \"/\"\n[[phases]]\nname = \"p\"\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n"
+    );
+    let path = dir.join("drill.toml");
+    std::fs::write(&path, text).expect("write");
+    config::load_drill(&path)
+}
+
+#[test]
+fn drill_tls_keys_resolve_next_to_the_drill_and_bad_ones_point_at_their_line() {
+    let cert = cert("tls-drill");
+    let dir = cert.cert_file.parent().expect("dir").to_path_buf();
+    let drill = load_drill(
+        &dir,
+        "upstream = \"https://localhost:8443\"\nupstream_ca = \"cert.pem\"\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"",
+    )
+    .expect("valid");
+    let proxy = drill.parts.proxy.expect("proxy");
+    assert_eq!(proxy.upstream_ca.as_deref(), Some(cert.cert_file.as_path()));
+    assert!(!proxy.upstream_insecure);
+    let tls = proxy.tls.expect("tls");
+    assert_eq!(
+        (tls.cert, tls.key),
+        (cert.cert_file.clone(), cert.key_file.clone())
+    );
+
+    let err = load_drill(
+        &dir,
+        "upstream = \"http://127.0.0.1:9\"\nupstream_insecure = true\ntls_cert = \"cert.pem\"\ntls_key = \"missing.pem\"\nupstream_ca = \"key.pem\"",
+    )
+    .expect_err("invalid");
+    let lines: Vec<String> = err
+        .diagnostics()
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect();
+    let missing = dir.join("missing.pem");
+    let key = dir.join("key.pem");
+    let expect = [
+        "6:21: upstream_insecure applies to an https:// upstream only".to_string(),
+        format!("8:11: cannot read {}", missing.display()),
+        format!("9:15: {} holds no PEM certificate", key.display()),
+    ];
+    for want in &expect {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want.as_str())),
+            "missing {want:?} in {lines:#?}"
+        );
+    }
+    assert_eq!(lines.len(), expect.len(), "{lines:#?}");
+
+    let err = load_drill(
+        &dir,
+        "upstream = \"http://127.0.0.1:9\"\ntls_cert = \"cert.pem\"",
+    )
+    .expect_err("invalid");
+    let d = &err.diagnostics()[0];
+    assert_eq!((d.line, d.column), (6, 12), "{d}");
+    assert!(d.message.contains("tls_cert needs tls_key"), "{d}");
 }
