@@ -409,7 +409,30 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                         this.tap.answered(at, UpstreamOutcome::Status(status));
                     }
                     strip_hop_by_hop(response.headers_mut());
-                    Ok(response.map(|body| body.map_err(Into::into).boxed()))
+                    // An upstream that dies mid-body: the client's body fails too (hyper
+                    // aborts the connection), and the tap says so.
+                    let cut = move |e: hyper::Error| {
+                        tracing::debug!(error = %e, "upstream response body broke off");
+                        if let Some(at) = this.clock.elapsed() {
+                            this.tap.cut(at);
+                        }
+                        e.into()
+                    };
+                    Ok(response.map(|body| body.map_err(cut).boxed()))
+                }
+                Ok(Err(e)) if request_body_failed(&e) => {
+                    // The client's body broke (bad chunked encoding, a client gone
+                    // mid-upload): its fault, not the upstream's, so no 502 and no upstream
+                    // error; counted as the 400 the client gets.
+                    let why = error_chain(&e);
+                    tracing::debug!(error = %why, "request body unreadable");
+                    if let Some(at) = answered {
+                        this.tap.answered(at, UpstreamOutcome::Status(400));
+                    }
+                    Ok(status_answer(
+                        http::StatusCode::BAD_REQUEST,
+                        format!("request body unreadable: {why}"),
+                    ))
                 }
                 Ok(Err(e)) => {
                     if let Some(at) = answered {
@@ -422,6 +445,20 @@ impl tower::Service<http::Request<Incoming>> for Forward {
             }
         })
     }
+}
+
+/// Whether forwarding failed on the request's own body (hyper's "user body" error).
+fn request_body_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Removes the headers that describe one hop's connection, not the message (RFC 9110 §7.6.1).
