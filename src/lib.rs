@@ -35,4 +35,5 @@ pub mod rng;
 pub mod runs;
 pub mod series;
 pub mod stub;
+pub mod tls;
 pub mod verdict;

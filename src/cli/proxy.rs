@@ -4,7 +4,7 @@
 use breakerbox::clock::RunClock;
 use breakerbox::config;
 use breakerbox::fault::admin::{self, AdminOptions};
-use breakerbox::fault::{FaultLayer, FaultProxy, Rules, Tap};
+use breakerbox::fault::{FaultLayer, FaultProxy, ListenTls, ProxyOptions, Rules, Tap, UpstreamTls};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,9 +20,22 @@ pub struct ProxyArgs {
     /// Where the HTTP fault proxy listens (with --upstream).
     #[arg(long, requires = "upstream")]
     pub listen: Option<SocketAddr>,
-    /// The real dependency the HTTP proxy forwards to, e.g. http://127.0.0.1:9090.
+    /// The real dependency the HTTP proxy forwards to, e.g. http://127.0.0.1:9090 or
+    /// https://staging.example.com.
     #[arg(long, requires = "listen")]
     pub upstream: Option<String>,
+    /// A PEM file of extra CAs to trust for an https:// upstream (besides the system's).
+    #[arg(long, requires = "upstream")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Accept any certificate from an https:// upstream (self-signed staging only).
+    #[arg(long, requires = "upstream")]
+    pub upstream_insecure: bool,
+    /// Terminate TLS on --listen with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "listen")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "listen")]
+    pub tls_key: Option<PathBuf>,
     /// A fault profile applied from the start (its windows count from the proxy's start).
     #[arg(long, requires = "upstream")]
     pub profile: Option<PathBuf>,
@@ -57,6 +70,19 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
                 .into(),
         );
     }
+    let listen_tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(ListenTls {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err("--tls-cert needs --tls-key (the certificate's private key)".into())
+        }
+        (None, Some(_)) => {
+            return Err("--tls-key needs --tls-cert (the certificate it belongs to)".into())
+        }
+    };
     let proxy = match (args.listen, &args.upstream) {
         (Some(listen), Some(upstream)) => {
             let faults = match &args.profile {
@@ -73,10 +99,25 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
             clock.start();
             let tap = Arc::new(Tap::new(count, TAP_SPAN));
             let layer = FaultLayer::new(rules, clock.clone(), args.seed, tap.clone());
-            let proxy =
-                FaultProxy::start(listen, upstream, layer, clock, tap, args.upstream_timeout)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let options = ProxyOptions {
+                upstream_tls: UpstreamTls {
+                    ca_file: args.upstream_ca.clone(),
+                    insecure: args.upstream_insecure,
+                },
+                listen_tls,
+                ..ProxyOptions::default()
+            };
+            let proxy = FaultProxy::start_with(
+                listen,
+                upstream,
+                layer,
+                clock,
+                tap,
+                args.upstream_timeout,
+                options,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             println!(
                 "fault proxy listening on {} → {upstream} ({count} fault(s))",
                 proxy.url()

@@ -250,6 +250,12 @@ pub struct ProxySettings {
     /// A proxy in another process (`[proxy] admin`), driven through its admin API instead
     /// of starting one here.
     pub remote: Option<RemoteProxySettings>,
+    /// Extra CAs (PEM) an `https://` upstream's certificate may chain to.
+    pub upstream_ca: Option<PathBuf>,
+    /// Accept any certificate from an `https://` upstream (self-signed staging).
+    pub upstream_insecure: bool,
+    /// Terminate TLS on the listener with this certificate and key (PEM), both or neither.
+    pub tls: Option<ProxyTlsFiles>,
 }
 
 /// A fault proxy running elsewhere (`breakerbox proxy --admin`), so the load generator and
@@ -265,6 +271,15 @@ pub struct RemoteProxySettings {
     /// Create the proxy (with `listen` and `upstream`) when the admin API has none by that
     /// name: set when the drill gives either key.
     pub create: bool,
+}
+
+/// The certificate chain and key the proxy's listener presents (PEM files).
+#[derive(Debug, Clone)]
+pub struct ProxyTlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The leaf's private key.
+    pub key: PathBuf,
 }
 
 impl ProxySettings {

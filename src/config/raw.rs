@@ -96,6 +96,10 @@ pub(crate) struct ProxyFile {
     pub admin: Option<Spanned<String>>,
     pub name: Option<Spanned<String>>,
     pub token_file: Option<Spanned<String>>,
+    pub upstream_ca: Option<Spanned<String>>,
+    pub upstream_insecure: Option<Spanned<bool>>,
+    pub tls_cert: Option<Spanned<String>>,
+    pub tls_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

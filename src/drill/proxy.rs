@@ -5,7 +5,10 @@ use super::DrillError;
 use crate::clock::RunClock;
 use crate::config::{ProxySettings, RemoteProxySettings};
 use crate::fault::remote::{CreateProxy, RemoteProxy, RemoteRule, RemoteTap};
-use crate::fault::{FaultLayer, FaultProxy, Rule, Rules, Tap, TapBucket, UpstreamSeries};
+use crate::fault::{
+    FaultLayer, FaultProxy, ListenTls, ProxyOptions, Rule, Rules, Tap, TapBucket, UpstreamSeries,
+    UpstreamTls,
+};
 use crate::plan::Plan;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,13 +61,25 @@ impl ProxyPart {
                 .collect(),
         );
         let layer = FaultLayer::new(rules, clock.clone(), plan.seed, tap.clone());
-        let proxy = FaultProxy::start(
+        let options = ProxyOptions {
+            upstream_tls: UpstreamTls {
+                ca_file: settings.upstream_ca.clone(),
+                insecure: settings.upstream_insecure,
+            },
+            listen_tls: settings.tls.as_ref().map(|t| ListenTls {
+                cert: t.cert.clone(),
+                key: t.key.clone(),
+            }),
+            ..ProxyOptions::default()
+        };
+        let proxy = FaultProxy::start_with(
             settings.listen,
             &upstream,
             layer,
             clock.clone(),
             tap,
             settings.upstream_timeout,
+            options,
         )
         .await?;
         Ok(ProxyPart::Local(proxy))

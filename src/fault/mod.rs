@@ -15,10 +15,14 @@ pub mod remote;
 pub mod rules;
 pub mod tap;
 pub mod tcp;
+pub mod tls;
+pub mod upstream;
 
-pub use proxy::{FaultProxy, ProxyError};
+pub use proxy::{FaultProxy, ProxyError, ProxyOptions};
 pub use rules::{RequestView, Rule, RuleSet, Rules};
 pub use tap::{CallEvent, Tap, TapBucket, UpstreamOutcome, UpstreamSeries};
+pub use tls::ListenTls;
+pub use upstream::UpstreamTls;
 
 use crate::clock::RunClock;
 use crate::config::ConfigError;

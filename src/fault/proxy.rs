@@ -3,14 +3,18 @@
 //! The service under test points its dependency URL here. Requests are forwarded to the
 //! upstream (a real service or the stub) unless an active fault answers, delays or resets
 //! them first. Resets are real TCP RSTs: the connection's socket is closed with linger 0.
+//! The upstream may be `https://` ([`super::upstream`]), and the listener may terminate TLS
+//! itself ([`super::tls`]); either way the TCP socket stays innermost, so resets stay RSTs.
 
 use super::kind::ConnectionEnd;
+use super::tls::{FatedTls, ListenTls, ListenTlsError};
+use super::upstream::{error_chain, UpstreamConnector, UpstreamTls, UpstreamTlsError};
 use super::{ConnectionFate, FaultLayer, FaultService, ProxyBody, Tap, UpstreamOutcome};
 use crate::clock::RunClock;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
 use std::io;
@@ -36,14 +40,45 @@ pub enum ProxyError {
         source: io::Error,
     },
     /// The upstream base URL is unusable.
-    #[error("fault proxy upstream \"{0}\" is not an http:// base URL")]
+    #[error("fault proxy upstream \"{0}\" is not an http:// or https:// base URL")]
     Upstream(String),
+    /// The upstream CA file is unusable.
+    #[error("fault proxy {0}")]
+    UpstreamTls(#[from] UpstreamTlsError),
+    /// The listener's certificate or key is unusable.
+    #[error("fault proxy {0}")]
+    ListenTls(#[from] ListenTlsError),
+}
+
+/// Settings of the proxy beyond where it listens and forwards; the defaults are plain HTTP
+/// on both sides and the shared header-read timeout.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// How an `https://` upstream's certificate is checked.
+    pub upstream_tls: UpstreamTls,
+    /// Terminate TLS on the listener with this certificate; `None` listens in plain HTTP.
+    pub listen_tls: Option<ListenTls>,
+    /// How long a client may take to send a request's headers (slowloris guard), idle
+    /// keep-alive time included; also bounds a TLS client's handshake.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            upstream_tls: UpstreamTls::default(),
+            listen_tls: None,
+            header_read_timeout: crate::accept::HEADER_READ_TIMEOUT,
+        }
+    }
 }
 
 /// A running fault proxy; dropping it stops accepting connections.
 #[derive(Debug)]
 pub struct FaultProxy {
     addr: SocketAddr,
+    /// `http` or `https` (TLS terminated here).
+    scheme: &'static str,
     tap: Arc<Tap>,
     accept_loop: JoinHandle<()>,
 }
@@ -58,7 +93,37 @@ impl FaultProxy {
         tap: Arc<Tap>,
         upstream_timeout: Duration,
     ) -> Result<FaultProxy, ProxyError> {
-        let forward = Forward::new(upstream, clock, tap.clone(), upstream_timeout)?;
+        let options = ProxyOptions::default();
+        Self::start_with(
+            listen,
+            upstream,
+            layer,
+            clock,
+            tap,
+            upstream_timeout,
+            options,
+        )
+        .await
+    }
+
+    /// [`FaultProxy::start`] with `options`: TLS to the upstream or on the listener.
+    pub async fn start_with(
+        listen: SocketAddr,
+        upstream: &str,
+        layer: FaultLayer,
+        clock: RunClock,
+        tap: Arc<Tap>,
+        upstream_timeout: Duration,
+        options: ProxyOptions,
+    ) -> Result<FaultProxy, ProxyError> {
+        let connector = UpstreamConnector::new(&options.upstream_tls)?;
+        let forward = Forward::new(upstream, clock, tap.clone(), upstream_timeout, connector)?;
+        let tls = options
+            .listen_tls
+            .as_ref()
+            .map(super::tls::acceptor)
+            .transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ProxyError::Bind {
@@ -70,11 +135,17 @@ impl FaultProxy {
             source,
         })?;
         let service = layer.layer(forward);
-        let accept_loop = tokio::spawn(accept_loop(listener, service));
+        let accept_loop = tokio::spawn(accept_loop(
+            listener,
+            service,
+            tls,
+            options.header_read_timeout,
+        ));
         crate::accept::warn_if_exposed("fault proxy", addr);
-        tracing::info!(%addr, upstream, "fault proxy listening");
+        tracing::info!(%addr, scheme, upstream, "fault proxy listening");
         Ok(FaultProxy {
             addr,
+            scheme,
             tap,
             accept_loop,
         })
@@ -82,7 +153,7 @@ impl FaultProxy {
 
     /// The base URL to point a service's dependency at.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The proxy's tap.
@@ -97,33 +168,79 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, service: FaultService<Forward>) {
+async fn accept_loop(
+    listener: TcpListener,
+    service: FaultService<Forward>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    header_read_timeout: Duration,
+) {
     crate::accept::accept_forever(listener, "fault proxy", |stream, slot| {
         let fate = ConnectionFate::default();
         let service = service.for_connection(fate.clone());
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let io = TokioIo::new(FatedStream {
+            let fated = FatedStream {
                 inner: stream,
                 fate,
-            });
-            let hyper_service = hyper_util::service::TowerToHyperService::new(service);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, hyper_service)
-                .await
-            {
-                tracing::debug!(error = %e, "fault proxy connection ended");
+                raw_on_drop: tls.is_none(),
+            };
+            match tls {
+                None => serve(fated, service, header_read_timeout).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(fated);
+                    match tokio::time::timeout(header_read_timeout, handshake).await {
+                        Ok(Ok(stream)) => {
+                            serve(FatedTls::new(stream), service, header_read_timeout).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "fault proxy TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!("fault proxy TLS handshake timed out"),
+                    }
+                }
             }
         });
     })
     .await
 }
 
+/// Serves HTTP/1 on one accepted connection until it ends.
+async fn serve<I>(io: I, service: FaultService<Forward>, header_read_timeout: Duration)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let hyper_service = hyper_util::service::TowerToHyperService::new(service);
+    // A timer, so the header-read timeout holds: without one hyper ignores it.
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(io), hyper_service)
+        .await
+    {
+        tracing::debug!(error = %e, "fault proxy connection ended");
+    }
+}
+
 /// A TCP stream that ends as a fault decided when it is dropped: with an RST instead of a
 /// FIN, or after raw bytes (a malformed answer) written straight to the socket.
-struct FatedStream {
+pub(super) struct FatedStream {
     inner: TcpStream,
     fate: ConnectionFate,
+    /// Whether a raw ending is written here; under TLS, [`FatedTls`] writes it as TLS data.
+    raw_on_drop: bool,
+}
+
+impl FatedStream {
+    /// Writes `bytes` now without waiting (a few hundred fit the socket's send buffer).
+    pub(super) fn try_write_now(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.inner.try_write(bytes)
+    }
+
+    /// How the connection must end, once a fault decided it.
+    pub(super) fn fate(&self) -> &ConnectionFate {
+        &self.fate
+    }
 }
 
 impl Drop for FatedStream {
@@ -134,13 +251,13 @@ impl Drop for FatedStream {
                     tracing::debug!(error = %e, "could not arm the reset");
                 }
             }
-            Some(ConnectionEnd::Raw(bytes)) => {
+            Some(ConnectionEnd::Raw(bytes)) if self.raw_on_drop => {
                 // A few hundred bytes fit the socket's send buffer: one non-blocking write.
                 if let Err(e) = self.inner.try_write(bytes) {
                     tracing::debug!(error = %e, "could not write the malformed answer");
                 }
             }
-            Some(ConnectionEnd::Empty) | None => {}
+            Some(ConnectionEnd::Raw(_) | ConnectionEnd::Empty) | None => {}
         }
     }
 }
@@ -181,7 +298,9 @@ pub struct Forward {
 
 #[derive(Debug)]
 struct ForwardInner {
-    client: Client<HttpConnector, Incoming>,
+    client: Client<UpstreamConnector, Incoming>,
+    /// `http` or `https`.
+    scheme: http::uri::Scheme,
     authority: http::uri::Authority,
     host: Option<http::HeaderValue>,
     base_path: String,
@@ -197,20 +316,20 @@ impl Forward {
         clock: RunClock,
         tap: Arc<Tap>,
         timeout: Duration,
+        connector: UpstreamConnector,
     ) -> Result<Forward, ProxyError> {
         let uri: http::Uri = upstream
             .parse()
             .map_err(|_| ProxyError::Upstream(upstream.to_string()))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(ProxyError::Upstream(upstream.to_string()));
-        }
+        let scheme = match uri.scheme_str() {
+            Some("http") => http::uri::Scheme::HTTP,
+            Some("https") => http::uri::Scheme::HTTPS,
+            _ => return Err(ProxyError::Upstream(upstream.to_string())),
+        };
         let authority = uri
             .authority()
             .cloned()
             .ok_or_else(|| ProxyError::Upstream(upstream.to_string()))?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
         let client = Client::builder(TokioExecutor::new())
             // A resent request would be an upstream attempt the tap never saw.
             .retry_canceled_requests(false)
@@ -219,6 +338,7 @@ impl Forward {
         Ok(Forward {
             inner: Arc::new(ForwardInner {
                 client,
+                scheme,
                 host: http::HeaderValue::from_str(authority.as_str()).ok(),
                 authority,
                 base_path: uri.path().trim_end_matches('/').to_string(),
@@ -234,7 +354,7 @@ impl ForwardInner {
     fn upstream_uri(&self, original: &http::Uri) -> Result<http::Uri, http::Error> {
         let path_and_query = original.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         http::Uri::builder()
-            .scheme("http")
+            .scheme(self.scheme.clone())
             .authority(self.authority.clone())
             .path_and_query(format!("{}{}", self.base_path, path_and_query))
             .build()
@@ -289,17 +409,56 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                         this.tap.answered(at, UpstreamOutcome::Status(status));
                     }
                     strip_hop_by_hop(response.headers_mut());
-                    Ok(response.map(|body| body.map_err(Into::into).boxed()))
+                    // An upstream that dies mid-body: the client's body fails too (hyper
+                    // aborts the connection), and the tap says so.
+                    let cut = move |e: hyper::Error| {
+                        tracing::debug!(error = %e, "upstream response body broke off");
+                        if let Some(at) = this.clock.elapsed() {
+                            this.tap.cut(at);
+                        }
+                        e.into()
+                    };
+                    Ok(response.map(|body| body.map_err(cut).boxed()))
+                }
+                Ok(Err(e)) if request_body_failed(&e) => {
+                    // The client's body broke (bad chunked encoding, a client gone
+                    // mid-upload): its fault, not the upstream's, so no 502 and no upstream
+                    // error; counted as the 400 the client gets.
+                    let why = error_chain(&e);
+                    tracing::debug!(error = %why, "request body unreadable");
+                    if let Some(at) = answered {
+                        this.tap.answered(at, UpstreamOutcome::Status(400));
+                    }
+                    Ok(status_answer(
+                        http::StatusCode::BAD_REQUEST,
+                        format!("request body unreadable: {why}"),
+                    ))
                 }
                 Ok(Err(e)) => {
                     if let Some(at) = answered {
                         this.tap.answered(at, UpstreamOutcome::Error);
                     }
-                    Ok(bad_gateway(format!("upstream unreachable: {e}")))
+                    let why = error_chain(&e);
+                    tracing::debug!(error = %why, "upstream unreachable");
+                    Ok(bad_gateway(format!("upstream unreachable: {why}")))
                 }
             }
         })
     }
+}
+
+/// Whether forwarding failed on the request's own body (hyper's "user body" error).
+fn request_body_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Removes the headers that describe one hop's connection, not the message (RFC 9110 §7.6.1).

@@ -34,6 +34,10 @@ pub struct TapBucket {
     pub upstream_errors: u64,
     /// Of `upstream_errors`, those cut by the proxy's own upstream timeout.
     pub upstream_timeouts: u64,
+    /// Upstream answers (counted above by status) whose body broke off before its end:
+    /// the upstream died mid-response.
+    #[serde(default)]
+    pub upstream_cut: u64,
     /// Injections per scheduled fault id.
     pub injected: Vec<u64>,
 }
@@ -96,7 +100,8 @@ const UPSTREAM_4XX: usize = 3;
 const UPSTREAM_5XX: usize = 4;
 const UPSTREAM_ERRORS: usize = 5;
 const UPSTREAM_TIMEOUTS: usize = 6;
-const COLUMNS: usize = 7;
+const UPSTREAM_CUT: usize = 7;
+const COLUMNS: usize = 8;
 
 /// Buckets kept past the planned end (requests draining, a late Ctrl-C).
 const GRACE: Duration = Duration::from_secs(30);
@@ -245,6 +250,11 @@ impl Tap {
         self.log(at, call);
     }
 
+    /// Counts an upstream answer whose body broke off after its headers were counted.
+    pub fn cut(&self, at: Duration) {
+        self.add(at, UPSTREAM_CUT);
+    }
+
     /// When scheduled fault `id` was first applied, if it ever was.
     pub fn first_injection(&self, id: usize) -> Option<Duration> {
         match self.first_injection.get(id)?.load(Ordering::Relaxed) {
@@ -297,6 +307,7 @@ impl Tap {
                     upstream_5xx: count(UPSTREAM_5XX),
                     upstream_errors: count(UPSTREAM_ERRORS),
                     upstream_timeouts: count(UPSTREAM_TIMEOUTS),
+                    upstream_cut: count(UPSTREAM_CUT),
                     injected: self
                         .injected
                         .iter()

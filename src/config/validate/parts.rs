@@ -1,6 +1,8 @@
 //! The built-in parts: stub routes, fault proxy, demo service and its breaker settings.
 
-use super::{check_base_url, method, opt_duration, positive_duration, status_code, Checker};
+use super::{
+    check_base_url, check_target_url, method, opt_duration, positive_duration, status_code, Checker,
+};
 use crate::config::raw;
 use crate::config::*;
 use toml::Spanned;
@@ -28,22 +30,7 @@ pub(super) fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
         routes: raw.stub.routes.iter().map(|r| stub_route(c, r)).collect(),
     });
     // A remote proxy (`[proxy] admin`) is the drill's proxy even without `[parts] proxy`.
-    let proxy = (raw.parts.proxy || raw.proxy.admin.is_some()).then(|| ProxySettings {
-        listen: listen_addr(c, &raw.proxy.listen),
-        upstream: raw.proxy.upstream.as_ref().and_then(|u| {
-            check_base_url(u.get_ref())
-                .map_err(|why| c.at(u.span(), why.replace("target", "upstream")))
-                .ok()
-        }),
-        upstream_timeout: raw
-            .proxy
-            .upstream_timeout
-            .as_ref()
-            .map_or(ProxySettings::DEFAULT_UPSTREAM_TIMEOUT, |t| {
-                positive_duration(c, t, "upstream_timeout")
-            }),
-        remote: remote_proxy(c, &raw.proxy),
-    });
+    let proxy = (raw.parts.proxy || raw.proxy.admin.is_some()).then(|| proxy(c, &raw.proxy));
     if raw.proxy.admin.is_none() {
         for key in [&raw.proxy.name, &raw.proxy.token_file]
             .into_iter()
@@ -63,6 +50,11 @@ pub(super) fn parts(c: &mut Checker, raw: &raw::DrillFile) -> Parts {
         }
     }
     let demo = raw.parts.demo.then(|| demo(c, &raw.demo));
+    if let (Some(_), Some(p)) = (&demo, &proxy) {
+        if p.tls.is_some() {
+            c.whole_file("the demo service calls its upstream over plain HTTP: drop [proxy] tls_cert and tls_key, or [parts] demo");
+        }
+    }
     if demo.is_some() && proxy.is_none() && stub.is_none() {
         c.whole_file("the demo service needs an upstream: start the proxy or the stub in [parts]");
     }
@@ -90,6 +82,98 @@ fn remote_proxy(c: &mut Checker, p: &raw::ProxyFile) -> Option<RemoteProxySettin
         token_file: p.token_file.as_ref().map(|f| dir.join(f.get_ref())),
         create: p.listen.is_some() || p.upstream.is_some(),
     })
+}
+
+fn proxy(c: &mut Checker, p: &raw::ProxyFile) -> ProxySettings {
+    let upstream = p.upstream.as_ref().and_then(|u| {
+        check_target_url(u.get_ref())
+            .map_err(|why| c.at(u.span(), why.replace("target", "upstream")))
+            .ok()
+    });
+    let https = upstream
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    // Certificate files are read now, so a bad one is reported at its line, not at start.
+    let upstream_ca = p.upstream_ca.as_ref().and_then(|f| {
+        let path = pem_file(c, f, crate::tls::read_certificates)?;
+        if !https {
+            c.at(f.span(), "upstream_ca applies to an https:// upstream only");
+        }
+        Some(path)
+    });
+    let upstream_insecure = p.upstream_insecure.as_ref().is_some_and(|i| {
+        if *i.get_ref() && !https {
+            c.at(
+                i.span(),
+                "upstream_insecure applies to an https:// upstream only",
+            );
+        }
+        *i.get_ref()
+    });
+    let cert = p
+        .tls_cert
+        .as_ref()
+        .map(|f| (f.span(), pem_file(c, f, crate::tls::read_certificates)));
+    let key = p
+        .tls_key
+        .as_ref()
+        .map(|f| (f.span(), pem_file(c, f, crate::tls::read_private_key)));
+    let tls = match (cert, key) {
+        (Some((_, Some(cert))), Some((_, Some(key)))) => Some(ProxyTlsFiles { cert, key }),
+        (Some((span, _)), None) => {
+            c.at(
+                span,
+                "tls_cert needs tls_key (the certificate's private key)",
+            );
+            None
+        }
+        (None, Some((span, _))) => {
+            c.at(
+                span,
+                "tls_key needs tls_cert (the certificate it belongs to)",
+            );
+            None
+        }
+        _ => None,
+    };
+    if p.admin.is_some() {
+        let tls_keys = [&p.upstream_ca, &p.tls_cert, &p.tls_key];
+        let spans = tls_keys.into_iter().flatten().map(|k| k.span());
+        for span in spans.chain(p.upstream_insecure.as_ref().map(|k| k.span())) {
+            c.at(span, "the TLS keys apply to a proxy this run starts; a remote proxy (`admin`) takes them on its own command line");
+        }
+    }
+    ProxySettings {
+        listen: listen_addr(c, &p.listen),
+        upstream,
+        upstream_timeout: p
+            .upstream_timeout
+            .as_ref()
+            .map_or(ProxySettings::DEFAULT_UPSTREAM_TIMEOUT, |t| {
+                positive_duration(c, t, "upstream_timeout")
+            }),
+        remote: remote_proxy(c, p),
+        upstream_ca,
+        upstream_insecure,
+        tls,
+    }
+}
+
+/// A PEM file named in the drill, relative to the drill's folder, checked with `read`.
+fn pem_file<T>(
+    c: &mut Checker,
+    file: &Spanned<String>,
+    read: fn(&Path) -> Result<T, crate::tls::PemError>,
+) -> Option<PathBuf> {
+    let dir = Path::new(c.file).parent().unwrap_or(Path::new(""));
+    let path = dir.join(file.get_ref());
+    match read(&path) {
+        Ok(_) => Some(path),
+        Err(why) => {
+            c.at(file.span(), why.to_string());
+            None
+        }
+    }
 }
 
 fn stub_route(c: &mut Checker, r: &raw::StubRouteFile) -> StubRoute {
