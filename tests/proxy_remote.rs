@@ -101,6 +101,13 @@ closed_at_end = true
     );
     let path = dir.join("remote.toml");
     std::fs::write(&path, text).expect("writes the drill");
+    let profiles = dir.join("fault-profiles");
+    std::fs::create_dir_all(&profiles).expect("profile dir");
+    std::fs::copy(
+        common::repo_root().join("fault-profiles/total-outage.toml"),
+        profiles.join("total-outage.toml"),
+    )
+    .expect("copies the shipped profile");
     path
 }
 
