@@ -5,7 +5,9 @@
 //! them first. Resets are real TCP RSTs: the connection's socket is closed with linger 0.
 
 use super::kind::ConnectionEnd;
-use super::{ConnectionFate, FaultLayer, FaultService, ProxyBody, Tap, UpstreamOutcome};
+use super::{
+    ConnectionFate, FaultLayer, FaultService, LiveSession, ProxyBody, Tap, UpstreamOutcome,
+};
 use crate::clock::RunClock;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -44,12 +46,15 @@ pub enum ProxyError {
 #[derive(Debug)]
 pub struct FaultProxy {
     addr: SocketAddr,
-    tap: Arc<Tap>,
+    live: Arc<LiveSession>,
     accept_loop: JoinHandle<()>,
 }
 
 impl FaultProxy {
     /// Starts a proxy on `listen` forwarding to `upstream`, applying `layer` on `clock`.
+    ///
+    /// `clock` and `tap` must be the ones `layer` was made with: the proxy reads both from
+    /// the layer's live session, so faults installed later bring their own.
     pub async fn start(
         listen: SocketAddr,
         upstream: &str,
@@ -58,7 +63,9 @@ impl FaultProxy {
         tap: Arc<Tap>,
         upstream_timeout: Duration,
     ) -> Result<FaultProxy, ProxyError> {
-        let forward = Forward::new(upstream, clock, tap.clone(), upstream_timeout)?;
+        let _ = (clock, tap);
+        let live = layer.live().clone();
+        let forward = Forward::new(upstream, live.clone(), upstream_timeout)?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ProxyError::Bind {
@@ -75,7 +82,7 @@ impl FaultProxy {
         tracing::info!(%addr, upstream, "fault proxy listening");
         Ok(FaultProxy {
             addr,
-            tap,
+            live,
             accept_loop,
         })
     }
@@ -85,9 +92,19 @@ impl FaultProxy {
         format!("http://{}", self.addr)
     }
 
-    /// The proxy's tap.
+    /// The address it listens on (the real port when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The tap of the proxy's current session.
     pub fn tap(&self) -> Arc<Tap> {
-        self.tap.clone()
+        self.live.load().tap.clone()
+    }
+
+    /// The live session: installing one changes the faults of the running proxy.
+    pub fn live(&self) -> &Arc<LiveSession> {
+        &self.live
     }
 }
 
@@ -185,8 +202,8 @@ struct ForwardInner {
     authority: http::uri::Authority,
     host: Option<http::HeaderValue>,
     base_path: String,
-    clock: RunClock,
-    tap: Arc<Tap>,
+    /// Whose clock and tap count what is forwarded.
+    live: Arc<LiveSession>,
     /// Longest wait for the upstream's response headers.
     timeout: Duration,
 }
@@ -194,8 +211,7 @@ struct ForwardInner {
 impl Forward {
     fn new(
         upstream: &str,
-        clock: RunClock,
-        tap: Arc<Tap>,
+        live: Arc<LiveSession>,
         timeout: Duration,
     ) -> Result<Forward, ProxyError> {
         let uri: http::Uri = upstream
@@ -222,8 +238,7 @@ impl Forward {
                 host: http::HeaderValue::from_str(authority.as_str()).ok(),
                 authority,
                 base_path: uri.path().trim_end_matches('/').to_string(),
-                clock,
-                tap,
+                live,
                 timeout,
             }),
         })
@@ -253,6 +268,7 @@ impl tower::Service<http::Request<Incoming>> for Forward {
     fn call(&mut self, mut request: http::Request<Incoming>) -> Self::Future {
         let this = self.inner.clone();
         Box::pin(async move {
+            let session = this.live.load();
             match this.upstream_uri(request.uri()) {
                 Ok(uri) => *request.uri_mut() = uri,
                 Err(e) => return Ok(bad_gateway(format!("cannot build upstream URI: {e}"))),
@@ -264,11 +280,11 @@ impl tower::Service<http::Request<Incoming>> for Forward {
             }
             strip_hop_by_hop(request.headers_mut());
             // Before the run starts (preflight, warm connections) nothing is counted.
-            if let Some(sent) = this.clock.elapsed() {
-                this.tap.forwarded(sent);
+            if let Some(sent) = session.elapsed() {
+                session.tap.forwarded(sent);
             }
             let result = tokio::time::timeout(this.timeout, this.client.request(request)).await;
-            let answered = this.clock.elapsed();
+            let answered = session.elapsed();
             match result {
                 Err(_elapsed) => {
                     tracing::warn!(
@@ -276,7 +292,7 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                         "upstream gave no response headers within the proxy's upstream timeout"
                     );
                     if let Some(at) = answered {
-                        this.tap.answered(at, UpstreamOutcome::Timeout);
+                        session.tap.answered(at, UpstreamOutcome::Timeout);
                     }
                     Ok(status_answer(
                         http::StatusCode::GATEWAY_TIMEOUT,
@@ -286,14 +302,14 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                 Ok(Ok(mut response)) => {
                     if let Some(at) = answered {
                         let status = response.status().as_u16();
-                        this.tap.answered(at, UpstreamOutcome::Status(status));
+                        session.tap.answered(at, UpstreamOutcome::Status(status));
                     }
                     strip_hop_by_hop(response.headers_mut());
                     Ok(response.map(|body| body.map_err(Into::into).boxed()))
                 }
                 Ok(Err(e)) => {
                     if let Some(at) = answered {
-                        this.tap.answered(at, UpstreamOutcome::Error);
+                        session.tap.answered(at, UpstreamOutcome::Error);
                     }
                     Ok(bad_gateway(format!("upstream unreachable: {e}")))
                 }
