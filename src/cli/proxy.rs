@@ -7,7 +7,7 @@ use breakerbox::fault::admin::{self, AdminOptions};
 use breakerbox::fault::{FaultLayer, FaultProxy, Rules, Tap};
 use clap::Args;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +41,9 @@ pub struct ProxyArgs {
     /// Seed for fault decisions and toxicity rolls.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The HTTP proxy's name in the admin API (`/http-proxies/NAME`), with --admin.
+    #[arg(long, default_value = "default", requires = "admin")]
+    pub name: String,
 }
 
 /// What is serving; dropped, it stops.
@@ -57,34 +60,6 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
                 .into(),
         );
     }
-    let proxy = match (args.listen, &args.upstream) {
-        (Some(listen), Some(upstream)) => {
-            let faults = match &args.profile {
-                Some(path) => {
-                    config::load_profile(path)
-                        .map_err(|e| e.to_string())?
-                        .faults
-                }
-                None => Vec::new(),
-            };
-            let rules = Rules::from_start(faults);
-            let count = rules.rules().len();
-            let clock = RunClock::new();
-            clock.start();
-            let tap = Arc::new(Tap::new(count, TAP_SPAN));
-            let layer = FaultLayer::new(rules, clock.clone(), args.seed, tap.clone());
-            let proxy =
-                FaultProxy::start(listen, upstream, layer, clock, tap, args.upstream_timeout)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            println!(
-                "fault proxy listening on {} → {upstream} ({count} fault(s))",
-                proxy.url()
-            );
-            Some(proxy)
-        }
-        _ => None,
-    };
     let admin = match args.admin {
         Some(listen) => {
             let token = args
@@ -101,15 +76,93 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
             })
             .await
             .map_err(|e| e.to_string())?;
-            println!("admin API listening on http://{}", server.addr());
             Some(server)
         }
         None => None,
     };
+    let proxy = match (args.listen, &args.upstream) {
+        (Some(listen), Some(upstream)) => {
+            let profile = match &args.profile {
+                Some(path) => Some(config::load_profile(path).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            let faults = profile.map(|p| p.faults).unwrap_or_default();
+            let count = faults.len();
+            match &admin {
+                // Registered in the admin API, so a runner can replace its faults.
+                Some(server) => {
+                    let url =
+                        register(server, &args, listen, upstream, args.profile.as_deref()).await?;
+                    println!(
+                        "fault proxy listening on {url} → {upstream} ({count} fault(s)) as \"{}\"",
+                        args.name
+                    );
+                    None
+                }
+                None => {
+                    let rules = Rules::from_start(faults);
+                    let clock = RunClock::new();
+                    clock.start();
+                    let tap = Arc::new(Tap::new(count, TAP_SPAN));
+                    let layer = FaultLayer::new(rules, clock.clone(), args.seed, tap.clone());
+                    let proxy = FaultProxy::start(
+                        listen,
+                        upstream,
+                        layer,
+                        clock,
+                        tap,
+                        args.upstream_timeout,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    println!(
+                        "fault proxy listening on {} → {upstream} ({count} fault(s))",
+                        proxy.url()
+                    );
+                    Some(proxy)
+                }
+            }
+        }
+        _ => None,
+    };
+    if let Some(server) = &admin {
+        println!("admin API listening on http://{}", server.addr());
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     Ok(Serving {
         _proxy: proxy,
         _admin: admin,
     })
+}
+
+/// Starts the HTTP proxy through the admin API's registry under `--name`, with the profile
+/// (already validated) installed; its base URL.
+async fn register(
+    server: &admin::AdminServer,
+    args: &ProxyArgs,
+    listen: SocketAddr,
+    upstream: &str,
+    profile: Option<&Path>,
+) -> Result<String, String> {
+    let registry = server.http_proxies();
+    let view = registry
+        .add(
+            &args.name,
+            listen,
+            upstream,
+            args.upstream_timeout,
+            args.seed,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = profile {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read fault profile: {e}", path.display()))?;
+        registry
+            .put_profile(&args.name, &text)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(format!("http://{}", view.listen))
 }

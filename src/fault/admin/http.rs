@@ -20,6 +20,7 @@ use crate::config::{self, Fault};
 use crate::fault::{FaultLayer, FaultProxy, ProxyError, Rule, Rules, Session, Tap};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -164,16 +165,32 @@ impl HttpProxies {
             return Err(ApiError::new(400, "upstream_timeout: must be above zero"));
         }
         let seed = config.seed.unwrap_or(self.seed);
+        let listen = resolve(config.listen.as_deref().unwrap_or("")).await?;
+        self.add(&config.name, listen, &upstream, upstream_timeout, seed)
+            .await
+    }
+
+    /// Starts proxy `name` on `listen` in front of `upstream` (serving at once, no faults)
+    /// and registers it: [`HttpProxies::create`] once its fields are read, and the
+    /// standalone proxy's way to expose itself.
+    pub async fn add(
+        &self,
+        name: &str,
+        listen: SocketAddr,
+        upstream: &str,
+        upstream_timeout: Duration,
+        seed: u64,
+    ) -> Result<HttpProxyView, ApiError> {
+        check_name(name)?;
         let mut proxies = self.proxies.lock().await;
-        if proxies.contains_key(&config.name) {
+        if proxies.contains_key(name) {
             return Err(ApiError::new(409, "proxy already exists"));
         }
-        let listen = resolve(config.listen.as_deref().unwrap_or("")).await?;
         let clock = RunClock::new();
         clock.start();
         let tap = Arc::new(Tap::new(0, DEFAULT_SPAN));
         let layer = FaultLayer::new(Rules::default(), clock.clone(), seed, tap.clone());
-        let proxy = FaultProxy::start(listen, &upstream, layer, clock, tap, upstream_timeout)
+        let proxy = FaultProxy::start(listen, upstream, layer, clock, tap, upstream_timeout)
             .await
             .map_err(|e| match e {
                 ProxyError::Upstream(_) => ApiError::new(400, e.to_string()),
@@ -182,15 +199,15 @@ impl HttpProxies {
                 }
             })?;
         let entry = HttpProxy {
-            name: config.name.clone(),
-            upstream,
+            name: name.to_string(),
+            upstream: upstream.to_string(),
             upstream_timeout,
             seed,
             proxy,
             rules: RulesBody { rules: Vec::new() },
         };
         let view = entry.view();
-        proxies.insert(config.name, entry);
+        proxies.insert(name.to_string(), entry);
         Ok(view)
     }
 
