@@ -106,6 +106,40 @@ fn a_standalone_proxy_applies_a_profile_and_serves_the_admin_api() {
     let (status, body) = get(&authority(&lines[1]), "/proxies");
     assert_eq!(status, 200, "{body}");
     assert!(body.trim_end().ends_with("{}"), "no proxies yet: {body}");
+    // The HTTP proxy is in the admin API as `default`, with the profile's rule.
+    let (status, body) = get(&authority(&lines[1]), "/http-proxies/default");
+    assert_eq!(status, 200, "{body}");
+    let json = body.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let view: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    assert_eq!(view["listen"], authority(&lines[0]), "{view}");
+    assert_eq!(
+        (view["rules"].as_u64(), view["started"].as_bool()),
+        (Some(1), Some(true))
+    );
+}
+
+#[test]
+fn the_standalone_proxy_takes_another_name() {
+    let (_proxy, lines) = start(
+        &[
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--admin",
+            "127.0.0.1:0",
+            "--name",
+            "payments",
+        ],
+        2,
+    );
+    assert!(lines[0].contains("\"payments\""), "{lines:?}");
+    let (status, body) = get(&authority(&lines[1]), "/http-proxies/payments/faults");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.trim_end().ends_with(r#"{"rules":[]}"#), "{body}");
+    let (status, _) = get(&authority(&lines[1]), "/http-proxies/default");
+    assert_eq!(status, 404);
 }
 
 #[test]

@@ -54,6 +54,9 @@ pub struct ProxyArgs {
     /// Seed for fault decisions and toxicity rolls.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The HTTP proxy's name in the admin API (`/http-proxies/NAME`), with --admin.
+    #[arg(long, default_value = "default", requires = "admin")]
+    pub name: String,
 }
 
 /// What is serving; dropped, it stops.
@@ -83,48 +86,13 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
             return Err("--tls-key needs --tls-cert (the certificate it belongs to)".into())
         }
     };
-    let proxy = match (args.listen, &args.upstream) {
-        (Some(listen), Some(upstream)) => {
-            let faults = match &args.profile {
-                Some(path) => {
-                    config::load_profile(path)
-                        .map_err(|e| e.to_string())?
-                        .faults
-                }
-                None => Vec::new(),
-            };
-            let rules = Rules::from_start(faults);
-            let count = rules.rules().len();
-            let clock = RunClock::new();
-            clock.start();
-            let tap = Arc::new(Tap::new(count, TAP_SPAN));
-            let layer = FaultLayer::new(rules, clock.clone(), args.seed, tap.clone());
-            let options = ProxyOptions {
-                upstream_tls: UpstreamTls {
-                    ca_file: args.upstream_ca.clone(),
-                    insecure: args.upstream_insecure,
-                },
-                listen_tls,
-                ..ProxyOptions::default()
-            };
-            let proxy = FaultProxy::start_with(
-                listen,
-                upstream,
-                layer,
-                clock,
-                tap,
-                args.upstream_timeout,
-                options,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            println!(
-                "fault proxy listening on {} → {upstream} ({count} fault(s))",
-                proxy.url()
-            );
-            Some(proxy)
-        }
-        _ => None,
+    let options = ProxyOptions {
+        upstream_tls: UpstreamTls {
+            ca_file: args.upstream_ca.clone(),
+            insecure: args.upstream_insecure,
+        },
+        listen_tls,
+        ..ProxyOptions::default()
     };
     let admin = match args.admin {
         Some(listen) => {
@@ -142,15 +110,99 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
             })
             .await
             .map_err(|e| e.to_string())?;
-            println!("admin API listening on http://{}", server.addr());
             Some(server)
         }
         None => None,
     };
+    let proxy = match (args.listen, &args.upstream) {
+        (Some(listen), Some(upstream)) => {
+            let profile = match &args.profile {
+                Some(path) => Some(config::load_profile(path).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            let faults = profile.map(|p| p.faults).unwrap_or_default();
+            let count = faults.len();
+            match &admin {
+                // Registered in the admin API, so a runner can replace its faults.
+                Some(server) => {
+                    let url = register(server, &args, listen, upstream, options).await?;
+                    println!(
+                        "fault proxy listening on {url} → {upstream} ({count} fault(s)) as \"{}\"",
+                        args.name
+                    );
+                    None
+                }
+                None => {
+                    let rules = Rules::from_start(faults);
+                    let clock = RunClock::new();
+                    clock.start();
+                    let tap = Arc::new(Tap::new(count, TAP_SPAN));
+                    let layer = FaultLayer::new(rules, clock.clone(), args.seed, tap.clone());
+                    let proxy = FaultProxy::start_with(
+                        listen,
+                        upstream,
+                        layer,
+                        clock,
+                        tap,
+                        args.upstream_timeout,
+                        options,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    println!(
+                        "fault proxy listening on {} → {upstream} ({count} fault(s))",
+                        proxy.url()
+                    );
+                    Some(proxy)
+                }
+            }
+        }
+        _ => None,
+    };
+    if let Some(server) = &admin {
+        println!("admin API listening on http://{}", server.addr());
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     Ok(Serving {
         _proxy: proxy,
         _admin: admin,
     })
+}
+
+/// Starts the HTTP proxy through the admin API's registry under `--name`, with the profile
+/// (already validated) installed; its base URL.
+async fn register(
+    server: &admin::AdminServer,
+    args: &ProxyArgs,
+    listen: SocketAddr,
+    upstream: &str,
+    options: ProxyOptions,
+) -> Result<String, String> {
+    let scheme = if options.listen_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let registry = server.http_proxies();
+    let view = registry
+        .add(
+            &args.name,
+            listen,
+            upstream,
+            args.upstream_timeout,
+            args.seed,
+            options,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = args.profile.as_deref() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read fault profile: {e}", path.display()))?;
+        registry
+            .put_profile(&args.name, &text)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(format!("{scheme}://{}", view.listen))
 }

@@ -9,17 +9,20 @@
 
 pub mod admin;
 pub mod body;
+pub mod decisions;
 pub mod kind;
 pub mod proxy;
 pub mod remote;
 pub mod rules;
+pub mod session;
 pub mod tap;
 pub mod tcp;
 pub mod tls;
 pub mod upstream;
 
 pub use proxy::{FaultProxy, ProxyError, ProxyOptions};
-pub use rules::{RequestView, Rule, RuleSet, Rules};
+pub use rules::{RequestView, Rule, RuleOutcome, RuleSet, Rules, Verdict};
+pub use session::{LiveSession, Session};
 pub use tap::{CallEvent, Tap, TapBucket, UpstreamOutcome, UpstreamSeries};
 pub use tls::ListenTls;
 pub use upstream::UpstreamTls;
@@ -27,11 +30,11 @@ pub use upstream::UpstreamTls;
 use crate::clock::RunClock;
 use crate::config::ConfigError;
 use bytes::Bytes;
+use decisions::LoggedRequest;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use kind::{ConnectionEnd, Decision, Terminal};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
@@ -52,31 +55,37 @@ pub type ConnectionFate = Arc<OnceLock<ConnectionEnd>>;
 /// Shared state behind every clone of a [`FaultLayer`]'s services.
 #[derive(Debug)]
 struct Injector {
-    rules: RuleSet,
-    clock: RunClock,
-    seed: u64,
-    requests: AtomicU64,
-    connections: AtomicU64,
-    tap: Arc<Tap>,
+    live: Arc<LiveSession>,
 }
 
 impl Injector {
     fn decide(&self, request: &RequestView, connection: u64) -> Decision {
-        let Some(now) = self.clock.elapsed() else {
+        let session = self.live.load();
+        let Some(now) = session.elapsed() else {
             return Decision::default();
         };
-        self.tap.received(now);
-        let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        let rules = self.rules.load();
-        rules.decide(self.seed, now, request, (n, connection), |id| {
-            self.tap.injected(now, id)
-        })
+        session.tap.received(now);
+        let counters = (session.next_request(), session.connection(connection));
+        // Built on the first rule that applies: a request no rule applies to costs nothing.
+        let mut logged: Option<LoggedRequest> = None;
+        session
+            .rules
+            .decide_explained(session.seed, now, request, counters, |outcome| {
+                if outcome.verdict == Verdict::Injected {
+                    session.tap.injected(now, outcome.id);
+                }
+                let entry = logged.get_or_insert_with(|| {
+                    LoggedRequest::new(now, counters, request.method, request.path)
+                });
+                session.decisions.record(entry, outcome);
+            })
     }
 
     /// Counts the outcome of an injected answer, as the service under test sees it.
     fn outcome(&self, failed: bool) {
-        if let Some(now) = self.clock.elapsed() {
-            self.tap.outcome(now, failed);
+        let session = self.live.load();
+        if let Some(now) = session.elapsed() {
+            session.tap.outcome(now, failed);
         }
     }
 }
@@ -92,19 +101,15 @@ impl FaultLayer {
     pub fn new(rules: Rules, clock: RunClock, seed: u64, tap: Arc<Tap>) -> Self {
         FaultLayer {
             injector: Arc::new(Injector {
-                rules: RuleSet::new(rules),
-                clock,
-                seed,
-                requests: AtomicU64::new(0),
-                connections: AtomicU64::new(0),
-                tap,
+                live: Arc::new(LiveSession::new(Session::new(rules, clock, seed, tap))),
             }),
         }
     }
 
-    /// The live rule set: [`RuleSet::swap`] changes the faults of a running proxy.
-    pub fn rules(&self) -> &RuleSet {
-        &self.injector.rules
+    /// The live session: [`LiveSession::install`] changes the faults (with their clock,
+    /// seed and tap) of a running proxy.
+    pub fn live(&self) -> &Arc<LiveSession> {
+        &self.injector.live
     }
 
     /// A layer applying a fault profile (TOML, as in `fault-profiles/`) inside a user's own
@@ -131,13 +136,14 @@ impl FaultLayer {
     /// The layer's counters (requests seen, injections per fault, outcomes), shared by every
     /// service it made.
     pub fn tap(&self) -> Arc<Tap> {
-        self.injector.tap.clone()
+        self.injector.live.load().tap.clone()
     }
 
     /// How many times each fault was injected so far, in profile order.
     pub fn injected(&self) -> Vec<u64> {
-        let mut totals = vec![0; self.injector.rules.load().rules().len()];
-        for bucket in self.injector.tap.snapshot() {
+        let session = self.injector.live.load();
+        let mut totals = vec![0; session.rules.rules().len()];
+        for bucket in session.tap.snapshot() {
             for (total, n) in totals.iter_mut().zip(&bucket.injected) {
                 *total += n;
             }
@@ -183,7 +189,7 @@ impl<S> FaultService<S> {
             inner: self.inner.clone(),
             injector: self.injector.clone(),
             fate,
-            connection: self.injector.connections.fetch_add(1, Ordering::Relaxed),
+            connection: self.injector.live.next_connection(),
         }
     }
 }
@@ -233,7 +239,7 @@ where
                     return Err(Box::new(InjectedClose) as BoxError);
                 }
                 Some(Terminal::Blackhole { until }) => {
-                    if let Some(now) = injector.clock.elapsed() {
+                    if let Some(now) = injector.live.elapsed() {
                         tokio::time::sleep(until.saturating_sub(now)).await;
                     }
                     injector.outcome(true);
@@ -297,16 +303,16 @@ mod tests {
         Rules::all_in(p.faults, Duration::ZERO, Duration::from_secs(3600))
     }
 
+    fn session(rules: Rules, clock: RunClock) -> Session {
+        let tap = Arc::new(Tap::new(rules.rules().len(), Duration::from_secs(1)));
+        Session::new(rules, clock, 9, tap)
+    }
+
     fn injector(rules: Rules) -> Injector {
         let clock = RunClock::new();
         clock.start();
         Injector {
-            tap: Arc::new(Tap::new(rules.rules().len(), Duration::from_secs(1))),
-            rules: RuleSet::new(rules),
-            clock,
-            seed: 9,
-            requests: AtomicU64::new(0),
-            connections: AtomicU64::new(0),
+            live: Arc::new(LiveSession::new(session(rules, clock))),
         }
     }
 
@@ -326,8 +332,7 @@ mod tests {
     #[test]
     fn nothing_is_injected_before_the_run_starts() {
         let inj = Injector {
-            clock: RunClock::new(),
-            ..injector(rules(RESET))
+            live: Arc::new(LiveSession::new(session(rules(RESET), RunClock::new()))),
         };
         assert_eq!(decide(&inj, "/x"), Decision::default());
     }
@@ -376,7 +381,7 @@ status = 500
             d.terminal,
             Some(Terminal::Status { code: 500, .. })
         ));
-        let tap = inj.tap.snapshot();
+        let tap = inj.live.load().tap.snapshot();
         let injected: Vec<u64> = (0..3)
             .map(|i| tap.iter().map(|b| b.injected[i]).sum())
             .collect();
@@ -387,7 +392,30 @@ status = 500
     fn rules_swap_at_run_time() {
         let inj = injector(rules(RESET));
         assert!(decide(&inj, "/x").terminal.is_some());
-        inj.rules.swap(Rules::default());
+        let clock = RunClock::new();
+        clock.start();
+        inj.live.install(session(Rules::default(), clock));
         assert_eq!(decide(&inj, "/x"), Decision::default());
+    }
+
+    #[test]
+    fn the_decision_log_says_why() {
+        let inj = injector(rules(
+            "[[faults]]\nkind = \"status\"\nstatus = 503\n[[faults]]\nkind = \"reset\"\n[[faults]]\nkind = \"status\"\nstatus = 500\nprobability = 0.0\npath = \"/item\"\n",
+        ));
+        decide(&inj, "/x");
+        let page = inj.live.load().decisions.page(0, 100);
+        let reasons: Vec<(usize, bool, &str)> = page
+            .decisions
+            .iter()
+            .map(|d| (d.rule, d.injected, d.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons.len(),
+            2,
+            "the path-limited rule does not apply: {reasons:?}"
+        );
+        assert!(reasons[0].1 && reasons[0].2.contains("< probability 1.0000"));
+        assert!(!reasons[1].1 && reasons[1].2.contains("already answered by rule 0"));
     }
 }

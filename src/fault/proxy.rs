@@ -9,7 +9,9 @@
 use super::kind::ConnectionEnd;
 use super::tls::{FatedTls, ListenTls, ListenTlsError};
 use super::upstream::{error_chain, UpstreamConnector, UpstreamTls, UpstreamTlsError};
-use super::{ConnectionFate, FaultLayer, FaultService, ProxyBody, Tap, UpstreamOutcome};
+use super::{
+    ConnectionFate, FaultLayer, FaultService, LiveSession, ProxyBody, Tap, UpstreamOutcome,
+};
 use crate::clock::RunClock;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -79,12 +81,15 @@ pub struct FaultProxy {
     addr: SocketAddr,
     /// `http` or `https` (TLS terminated here).
     scheme: &'static str,
-    tap: Arc<Tap>,
+    live: Arc<LiveSession>,
     accept_loop: JoinHandle<()>,
 }
 
 impl FaultProxy {
     /// Starts a proxy on `listen` forwarding to `upstream`, applying `layer` on `clock`.
+    ///
+    /// `clock` and `tap` must be the ones `layer` was made with: the proxy reads both from
+    /// the layer's live session, so faults installed later bring their own.
     pub async fn start(
         listen: SocketAddr,
         upstream: &str,
@@ -117,7 +122,11 @@ impl FaultProxy {
         options: ProxyOptions,
     ) -> Result<FaultProxy, ProxyError> {
         let connector = UpstreamConnector::new(&options.upstream_tls)?;
-        let forward = Forward::new(upstream, clock, tap.clone(), upstream_timeout, connector)?;
+        // The clock and tap are the layer's own (its session's); the parameters stay for
+        // callers that build them together.
+        let _ = (clock, tap);
+        let live = layer.live().clone();
+        let forward = Forward::new(upstream, live.clone(), upstream_timeout, connector)?;
         let tls = options
             .listen_tls
             .as_ref()
@@ -146,7 +155,7 @@ impl FaultProxy {
         Ok(FaultProxy {
             addr,
             scheme,
-            tap,
+            live,
             accept_loop,
         })
     }
@@ -156,9 +165,19 @@ impl FaultProxy {
         format!("{}://{}", self.scheme, self.addr)
     }
 
-    /// The proxy's tap.
+    /// The address it listens on (the real port when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The tap of the proxy's current session.
     pub fn tap(&self) -> Arc<Tap> {
-        self.tap.clone()
+        self.live.load().tap.clone()
+    }
+
+    /// The live session: installing one changes the faults of the running proxy.
+    pub fn live(&self) -> &Arc<LiveSession> {
+        &self.live
     }
 }
 
@@ -304,8 +323,8 @@ struct ForwardInner {
     authority: http::uri::Authority,
     host: Option<http::HeaderValue>,
     base_path: String,
-    clock: RunClock,
-    tap: Arc<Tap>,
+    /// Whose clock and tap count what is forwarded.
+    live: Arc<LiveSession>,
     /// Longest wait for the upstream's response headers.
     timeout: Duration,
 }
@@ -313,8 +332,7 @@ struct ForwardInner {
 impl Forward {
     fn new(
         upstream: &str,
-        clock: RunClock,
-        tap: Arc<Tap>,
+        live: Arc<LiveSession>,
         timeout: Duration,
         connector: UpstreamConnector,
     ) -> Result<Forward, ProxyError> {
@@ -342,8 +360,7 @@ impl Forward {
                 host: http::HeaderValue::from_str(authority.as_str()).ok(),
                 authority,
                 base_path: uri.path().trim_end_matches('/').to_string(),
-                clock,
-                tap,
+                live,
                 timeout,
             }),
         })
@@ -373,6 +390,7 @@ impl tower::Service<http::Request<Incoming>> for Forward {
     fn call(&mut self, mut request: http::Request<Incoming>) -> Self::Future {
         let this = self.inner.clone();
         Box::pin(async move {
+            let session = this.live.load();
             match this.upstream_uri(request.uri()) {
                 Ok(uri) => *request.uri_mut() = uri,
                 Err(e) => return Ok(bad_gateway(format!("cannot build upstream URI: {e}"))),
@@ -384,11 +402,11 @@ impl tower::Service<http::Request<Incoming>> for Forward {
             }
             strip_hop_by_hop(request.headers_mut());
             // Before the run starts (preflight, warm connections) nothing is counted.
-            if let Some(sent) = this.clock.elapsed() {
-                this.tap.forwarded(sent);
+            if let Some(sent) = session.elapsed() {
+                session.tap.forwarded(sent);
             }
             let result = tokio::time::timeout(this.timeout, this.client.request(request)).await;
-            let answered = this.clock.elapsed();
+            let answered = session.elapsed();
             match result {
                 Err(_elapsed) => {
                     tracing::warn!(
@@ -396,7 +414,7 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                         "upstream gave no response headers within the proxy's upstream timeout"
                     );
                     if let Some(at) = answered {
-                        this.tap.answered(at, UpstreamOutcome::Timeout);
+                        session.tap.answered(at, UpstreamOutcome::Timeout);
                     }
                     Ok(status_answer(
                         http::StatusCode::GATEWAY_TIMEOUT,
@@ -406,15 +424,15 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                 Ok(Ok(mut response)) => {
                     if let Some(at) = answered {
                         let status = response.status().as_u16();
-                        this.tap.answered(at, UpstreamOutcome::Status(status));
+                        session.tap.answered(at, UpstreamOutcome::Status(status));
                     }
                     strip_hop_by_hop(response.headers_mut());
                     // An upstream that dies mid-body: the client's body fails too (hyper
                     // aborts the connection), and the tap says so.
                     let cut = move |e: hyper::Error| {
                         tracing::debug!(error = %e, "upstream response body broke off");
-                        if let Some(at) = this.clock.elapsed() {
-                            this.tap.cut(at);
+                        if let Some(at) = session.elapsed() {
+                            session.tap.cut(at);
                         }
                         e.into()
                     };
@@ -427,7 +445,7 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                     let why = error_chain(&e);
                     tracing::debug!(error = %why, "request body unreadable");
                     if let Some(at) = answered {
-                        this.tap.answered(at, UpstreamOutcome::Status(400));
+                        session.tap.answered(at, UpstreamOutcome::Status(400));
                     }
                     Ok(status_answer(
                         http::StatusCode::BAD_REQUEST,
@@ -436,7 +454,7 @@ impl tower::Service<http::Request<Incoming>> for Forward {
                 }
                 Ok(Err(e)) => {
                     if let Some(at) = answered {
-                        this.tap.answered(at, UpstreamOutcome::Error);
+                        session.tap.answered(at, UpstreamOutcome::Error);
                     }
                     let why = error_chain(&e);
                     tracing::debug!(error = %why, "upstream unreachable");

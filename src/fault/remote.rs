@@ -8,7 +8,7 @@
 //! generator and the proxy can so sit on different hosts of a staging environment.
 
 use super::{TapBucket, UpstreamSeries};
-use interim::TapReport;
+use super::admin::http::TapReport;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -338,18 +338,6 @@ fn shift(report: TapReport, offset: Duration) -> RemoteTap {
     }
 }
 
-/// Stand-in for the admin API's tap report until that lands (same JSON shape).
-mod interim {
-    use super::{TapBucket, UpstreamSeries};
-
-    #[derive(Debug, serde::Deserialize)]
-    pub struct TapReport {
-        pub buckets: Vec<TapBucket>,
-        pub upstream: UpstreamSeries,
-        pub first_injection_ms: Vec<Option<u64>>,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +346,9 @@ mod tests {
     #[test]
     fn a_remote_tap_moves_onto_the_run_clock() {
         let report = TapReport {
+            elapsed_ms: Some(300),
+            bucket_ms: 100,
+            slot_ms: 10,
             buckets: vec![TapBucket {
                 at_ms: 100,
                 received: 3,

@@ -35,15 +35,22 @@ pub struct RequestView<'a> {
 }
 
 impl Rule {
-    /// Whether the window is open at `t` and the fault's match accepts `request`.
+    /// Whether the window is open at `t`, the fault is not in the off part of its flapping
+    /// cycle, and its match accepts `request`.
     pub fn applies(&self, t: Duration, request: &RequestView) -> bool {
-        let m = &self.fault.matcher;
-        self.from <= t
-            && t < self.until
+        self.matches(t, request)
             && self
                 .fault
                 .cycle
                 .is_none_or(|c| c.is_on(t.saturating_sub(self.from)))
+    }
+
+    /// Whether the window is open at `t` and the fault's match accepts `request`, whatever
+    /// its flapping cycle says (the decision log reports a cycle that is off).
+    pub fn matches(&self, t: Duration, request: &RequestView) -> bool {
+        let m = &self.fault.matcher;
+        self.from <= t
+            && t < self.until
             && (m.methods.is_empty() || m.methods.contains(request.method))
             && m.path
                 .as_deref()
@@ -123,30 +130,101 @@ impl Rules {
         seed: u64,
         now: Duration,
         request: &RequestView,
-        (n, connection): (u64, u64),
+        counters: (u64, u64),
         mut hit: impl FnMut(usize),
     ) -> Decision {
+        self.decide_explained(seed, now, request, counters, |outcome| {
+            if outcome.verdict == Verdict::Injected {
+                hit(outcome.id);
+            }
+        })
+    }
+
+    /// [`Rules::decide`], reporting every rule whose window and match applied to `report`:
+    /// its roll against its probability and why it did or did not change the decision
+    /// (the decision log). Just as pure.
+    pub fn decide_explained(
+        &self,
+        seed: u64,
+        now: Duration,
+        request: &RequestView,
+        (n, connection): (u64, u64),
+        mut report: impl FnMut(RuleOutcome),
+    ) -> Decision {
         let mut decision = Decision::default();
-        for rule in self.rules.iter().filter(|r| r.applies(now, request)) {
+        // The rule whose terminal answer (status, reset, …) the request got, once one did.
+        let mut answered_by = None;
+        for rule in self.rules.iter().filter(|r| r.matches(now, request)) {
             let id = rule.id as u64;
             let roll = if rule.fault.per_connection {
                 rng::decision(seed ^ 0xc0_11ec7, id, connection)
             } else {
                 rng::decision(seed, id, n)
             };
-            if roll >= rule.fault.probability_at(now.saturating_sub(rule.from)) {
-                continue;
-            }
-            let mut cx = ApplyContext {
-                rng: Rng::new(seed ^ 0x5eed, id.rotate_left(40) ^ n),
-                until: rule.until,
+            let into = now.saturating_sub(rule.from);
+            let probability = rule.fault.probability_at(into);
+            let verdict = if rule.fault.cycle.is_some_and(|c| !c.is_on(into)) {
+                Verdict::CycleOff
+            } else if roll >= probability {
+                Verdict::RollMissed
+            } else {
+                let mut cx = ApplyContext {
+                    rng: Rng::new(seed ^ 0x5eed, id.rotate_left(40) ^ n),
+                    until: rule.until,
+                };
+                let had_terminal = decision.terminal.is_some();
+                if rule.fault.kind.apply(&mut decision, &mut cx) {
+                    if !had_terminal && decision.terminal.is_some() {
+                        answered_by = Some(rule.id);
+                    }
+                    Verdict::Injected
+                } else {
+                    match answered_by {
+                        Some(by) => Verdict::AlreadyAnswered(by),
+                        None => Verdict::NoEffect,
+                    }
+                }
             };
-            if rule.fault.kind.apply(&mut decision, &mut cx) {
-                hit(rule.id);
-            }
+            report(RuleOutcome {
+                id: rule.id,
+                kind: rule.fault.kind_name(),
+                roll,
+                probability,
+                verdict,
+            });
         }
         decision
     }
+}
+
+/// What one rule did to one request, as [`Rules::decide_explained`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuleOutcome {
+    /// The rule's id.
+    pub id: usize,
+    /// Its fault kind's name.
+    pub kind: &'static str,
+    /// The request's (or connection's) roll, in `[0, 1)`.
+    pub roll: f64,
+    /// The rule's probability at that moment (a ramp's current value).
+    pub probability: f64,
+    /// Whether it changed the decision, and if not, why.
+    pub verdict: Verdict,
+}
+
+/// Why a rule whose window and match applied did or did not change a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The roll was under the probability and the fault changed the request.
+    Injected,
+    /// The roll was not under the probability.
+    RollMissed,
+    /// The fault flaps and was in the off part of its cycle.
+    CycleOff,
+    /// The roll hit, but the request was already answered by this earlier rule.
+    AlreadyAnswered(usize),
+    /// The roll hit, but the fault had nothing left to change.
+    NoEffect,
 }
 
 /// The rules a running proxy applies, replaceable while requests are in flight: a request

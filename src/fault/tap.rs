@@ -53,8 +53,9 @@ pub enum UpstreamOutcome {
     Timeout,
 }
 
-/// What happened to one call, in the call log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+/// What happened to one call, in the call log (`"attempt"`, `"failed"`, `"succeeded"` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CallEvent {
     /// A call reached the proxy.
     Attempt,
@@ -73,7 +74,7 @@ const LOG_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 /// Upstream attempts and their outcomes per 10 ms slot, as the service under test saw
 /// them: an injected 500 or reset is a failure, whether or not the real upstream was called.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamSeries {
     /// Calls that reached the proxy, by arrival slot.
     pub attempts: Vec<u32>,
@@ -82,10 +83,36 @@ pub struct UpstreamSeries {
     /// Calls that ended in any other answer, by the slot the outcome was known.
     pub succeeded: Vec<u32>,
     /// Every attempt and outcome near failures (from a failure to 30 s after the last
-    /// one) with its time, in time order: orders events closer than a slot.
+    /// one) with its time, in time order: orders events closer than a slot. In JSON,
+    /// `[[micros, "attempt"|"failed"|"succeeded"], ...]`.
+    #[serde(with = "calls_as_micros")]
     pub calls: Vec<(Duration, CallEvent)>,
     /// Whether `calls` holds every call near failures (the log's cap was not reached).
     pub calls_complete: bool,
+}
+
+/// The call log as `[micros, event]` pairs: `Duration` has no plain JSON form.
+mod calls_as_micros {
+    use super::CallEvent;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(
+        calls: &[(Duration, CallEvent)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(calls.iter().map(|(at, e)| (at.as_micros() as u64, *e)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(Duration, CallEvent)>, D::Error> {
+        let raw = Vec::<(u64, CallEvent)>::deserialize(d)?;
+        Ok(raw
+            .into_iter()
+            .map(|(micros, e)| (Duration::from_micros(micros), e))
+            .collect())
+    }
 }
 
 const ATTEMPTS: usize = 0;
@@ -255,6 +282,11 @@ impl Tap {
         self.add(at, UPSTREAM_CUT);
     }
 
+    /// How many fault ids it counts injections for.
+    pub fn faults(&self) -> usize {
+        self.first_injection.len()
+    }
+
     /// When scheduled fault `id` was first applied, if it ever was.
     pub fn first_injection(&self, id: usize) -> Option<Duration> {
         match self.first_injection.get(id)?.load(Ordering::Relaxed) {
@@ -361,5 +393,12 @@ mod tests {
                 (Duration::from_millis(270), CallEvent::Failed),
             ]
         );
+        let json = serde_json::to_value(&up).expect("serializes");
+        assert_eq!(
+            json["calls"],
+            serde_json::json!([[260000, "failed"], [270000, "failed"]])
+        );
+        let back: UpstreamSeries = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, up);
     }
 }

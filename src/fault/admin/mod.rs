@@ -4,14 +4,18 @@
 //! `/proxies/{name}/toxics[/{toxic}]`, `/populate`, `/reset`, `/version`), so its clients
 //! drive breakerbox unchanged. It listens on loopback unless told otherwise; a bearer token
 //! guards it, and is required for any other address unless explicitly waived.
+//! breakerbox's own resources sit beside them: HTTP fault proxies (`/http-proxies`), their
+//! faults, profiles, schedules on a runner's clock, taps and decision logs ([`http`]).
 //! docs/proxy-api.md documents every call.
 
+pub mod http;
 pub mod proxies;
 
+pub use http::{HttpProxies, HttpProxyConfig};
 pub use proxies::{ApiError, Proxies, ProxyConfig, ProxyUpdate};
 
+use ::http::{Method, Response, StatusCode};
 use bytes::Bytes;
-use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
@@ -95,6 +99,7 @@ pub fn read_token_file(path: &Path) -> Result<String, AdminError> {
 pub struct AdminServer {
     addr: SocketAddr,
     proxies: Arc<Proxies>,
+    http_proxies: Arc<HttpProxies>,
     accept_loop: JoinHandle<()>,
 }
 
@@ -113,6 +118,11 @@ impl AdminServer {
     pub fn proxies(&self) -> Arc<Proxies> {
         self.proxies.clone()
     }
+
+    /// The HTTP fault proxies it manages (to register one at startup).
+    pub fn http_proxies(&self) -> Arc<HttpProxies> {
+        self.http_proxies.clone()
+    }
 }
 
 impl Drop for AdminServer {
@@ -123,6 +133,7 @@ impl Drop for AdminServer {
 
 struct State {
     proxies: Arc<Proxies>,
+    http_proxies: Arc<HttpProxies>,
     token: Option<String>,
 }
 
@@ -146,8 +157,10 @@ pub async fn start(options: AdminOptions) -> Result<AdminServer, AdminError> {
     })?;
     crate::accept::warn_if_exposed("admin API", addr);
     let proxies = Arc::new(Proxies::new(options.seed));
+    let http_proxies = Arc::new(HttpProxies::new(options.seed));
     let state = Arc::new(State {
         proxies: proxies.clone(),
+        http_proxies: http_proxies.clone(),
         token: options.token,
     });
     let accept_loop = tokio::spawn(crate::accept::serve_http1(
@@ -160,6 +173,7 @@ pub async fn start(options: AdminOptions) -> Result<AdminServer, AdminError> {
     Ok(AdminServer {
         addr,
         proxies,
+        http_proxies,
         accept_loop,
     })
 }
@@ -167,7 +181,7 @@ pub async fn start(options: AdminOptions) -> Result<AdminServer, AdminError> {
 /// One answer: a status and a JSON body (none for 204).
 type Answer = Result<(StatusCode, Option<Value>), ApiError>;
 
-async fn handle(state: &State, request: http::Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(state: &State, request: ::http::Request<Incoming>) -> Response<Full<Bytes>> {
     let answer = match guard(state, &request) {
         Err(e) => Err(e),
         Ok(()) => route(state, request).await,
@@ -183,11 +197,11 @@ async fn handle(state: &State, request: http::Request<Incoming>) -> Response<Ful
 }
 
 /// The token, and Toxiproxy's refusal of browsers (a page must not drive the API).
-fn guard(state: &State, request: &http::Request<Incoming>) -> Result<(), ApiError> {
+fn guard(state: &State, request: &::http::Request<Incoming>) -> Result<(), ApiError> {
     if let Some(token) = &state.token {
         let given = request
             .headers()
-            .get(http::header::AUTHORIZATION)
+            .get(::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
@@ -197,7 +211,7 @@ fn guard(state: &State, request: &http::Request<Incoming>) -> Result<(), ApiErro
     }
     let browser = request
         .headers()
-        .get(http::header::USER_AGENT)
+        .get(::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ua| ua.starts_with("Mozilla/"));
     if browser {
@@ -211,7 +225,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn route(state: &State, request: http::Request<Incoming>) -> Answer {
+async fn route(state: &State, request: ::http::Request<Incoming>) -> Answer {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let parts: Vec<&str> = path
@@ -219,6 +233,9 @@ async fn route(state: &State, request: http::Request<Incoming>) -> Answer {
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
+    if parts.first() == Some(&"http-proxies") {
+        return route_http(state, request, &parts).await;
+    }
     let p = &state.proxies;
     let update = method == Method::POST || method == Method::PATCH;
     match parts.as_slice() {
@@ -301,8 +318,86 @@ async fn route(state: &State, request: http::Request<Incoming>) -> Answer {
     }
 }
 
+/// The `/http-proxies` resources.
+async fn route_http(state: &State, request: ::http::Request<Incoming>, parts: &[&str]) -> Answer {
+    let method = request.method().clone();
+    let h = &state.http_proxies;
+    let json = |v: Result<_, serde_json::Error>| v.map_err(|e| ApiError::new(500, e.to_string()));
+    let ok = |v: Value| Ok((StatusCode::OK, Some(v)));
+    match parts {
+        ["http-proxies"] if method == Method::GET => {
+            ok(json(serde_json::to_value(h.list().await))?)
+        }
+        ["http-proxies"] if method == Method::POST => {
+            let config: HttpProxyConfig = parse(body(request).await?)?;
+            let view = json(serde_json::to_value(h.create(config).await?))?;
+            Ok((StatusCode::CREATED, Some(view)))
+        }
+        ["http-proxies", name] if method == Method::GET => {
+            ok(json(serde_json::to_value(h.get(name).await?))?)
+        }
+        ["http-proxies", name] if method == Method::DELETE => {
+            h.delete(name).await?;
+            Ok((StatusCode::NO_CONTENT, None))
+        }
+        ["http-proxies", name, "faults"] if method == Method::GET => {
+            ok(json(serde_json::to_value(h.faults(name).await?))?)
+        }
+        ["http-proxies", name, "faults"] if method == Method::PUT => {
+            h.get(name).await?;
+            let value = parse(body(request).await?)?;
+            ok(json(serde_json::to_value(
+                h.put_faults(name, value).await?,
+            ))?)
+        }
+        ["http-proxies", name, "faults"] if method == Method::DELETE => {
+            h.clear_faults(name).await?;
+            Ok((StatusCode::NO_CONTENT, None))
+        }
+        ["http-proxies", name, "profile"] if method == Method::PUT => {
+            h.get(name).await?;
+            let bytes = body(request).await?;
+            let text = std::str::from_utf8(&bytes).map_err(ApiError::bad_body)?;
+            ok(json(serde_json::to_value(
+                h.put_profile(name, text).await?,
+            ))?)
+        }
+        ["http-proxies", name, "schedule"] if method == Method::PUT => {
+            h.get(name).await?;
+            let value = parse(body(request).await?)?;
+            ok(json(serde_json::to_value(
+                h.put_schedule(name, value).await?,
+            ))?)
+        }
+        ["http-proxies", name, "start"] if method == Method::POST => {
+            ok(json(serde_json::to_value(h.start(name).await?))?)
+        }
+        ["http-proxies", name, "tap"] if method == Method::GET => {
+            ok(json(serde_json::to_value(h.tap(name).await?))?)
+        }
+        ["http-proxies", name, "decisions"] if method == Method::GET => {
+            let (since, limit) = http::page_query(request.uri().query())?;
+            ok(json(serde_json::to_value(
+                h.decisions(name, since, limit).await?,
+            ))?)
+        }
+        ["http-proxies"]
+        | ["http-proxies", _]
+        | ["http-proxies", _, "faults" | "profile" | "schedule" | "start" | "tap" | "decisions"] => {
+            Err(ApiError::new(
+                405,
+                format!("method {method} not allowed on {}", request.uri().path()),
+            ))
+        }
+        _ => Err(ApiError::new(
+            404,
+            format!("no such resource: {}", request.uri().path()),
+        )),
+    }
+}
+
 /// The request body, at most [`MAX_BODY`] bytes.
-async fn body(request: http::Request<Incoming>) -> Result<Bytes, ApiError> {
+async fn body(request: ::http::Request<Incoming>) -> Result<Bytes, ApiError> {
     Limited::new(request.into_body(), MAX_BODY)
         .collect()
         .await
@@ -326,8 +421,8 @@ fn respond(status: StatusCode, body: Option<Value>) -> Response<Full<Bytes>> {
     *response.status_mut() = status;
     if status != StatusCode::NO_CONTENT {
         response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
+            ::http::header::CONTENT_TYPE,
+            ::http::HeaderValue::from_static("application/json"),
         );
     }
     response

@@ -181,7 +181,7 @@ fn toxic_json(t: &ToxicSpec) -> Value {
 }
 
 /// The first address `listen` names; an empty one means `127.0.0.1:0`.
-async fn resolve(listen: &str) -> Result<SocketAddr, ApiError> {
+pub(super) async fn resolve(listen: &str) -> Result<SocketAddr, ApiError> {
     let listen = if listen.is_empty() {
         "127.0.0.1:0"
     } else {
