@@ -21,8 +21,15 @@ impl Drop for Running {
 /// Starts `breakerbox proxy ARGS` and returns it with the URL of each of its first `lines`
 /// stdout lines.
 fn start_proxy(args: &[&str], lines: usize) -> (Running, Vec<String>) {
+    let mut all = vec!["proxy"];
+    all.extend_from_slice(args);
+    start_child(&all, lines)
+}
+
+/// Starts `breakerbox ARGS` and returns it with the URL of each of its first `lines` stdout
+/// lines.
+fn start_child(args: &[&str], lines: usize) -> (Running, Vec<String>) {
     let mut child = common::breakerbox()
-        .arg("proxy")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -47,6 +54,11 @@ fn start_proxy(args: &[&str], lines: usize) -> (Running, Vec<String>) {
 /// The demo service behind a proxy in another process: 2 s fine, 4 s of upstream 500s, 6 s
 /// to recover. The demo opens after 5 failures and stays open 2 s.
 fn drill(dir: &Path, proxy: &str) -> std::path::PathBuf {
+    drill_with(dir, proxy, true)
+}
+
+/// [`drill`], with or without a stub of the run's own.
+fn drill_with(dir: &Path, proxy: &str, stub: bool) -> std::path::PathBuf {
     let text = format!(
         r#"
 name = "remote-proxy"
@@ -54,7 +66,7 @@ seed = 7
 request_timeout = "2s"
 
 [parts]
-stub = true
+stub = {stub}
 proxy = true
 demo = true
 
@@ -95,7 +107,6 @@ fallback_header = "x-fallback"
 
 [expect.breaker]
 sequence = ["closed", "open", "half_open", "closed"]
-opens_after = 5
 closed_at_end = true
 "#
     );
@@ -197,4 +208,31 @@ fn an_unreachable_or_missing_remote_proxy_is_a_one_line_error() {
     let run = common::run_drill_file(&path, &dir.join("result.json"));
     assert_ne!(run.code, Some(0), "{run}");
     assert!(run.stderr.contains("no HTTP proxy named \"nope\""), "{run}");
+}
+
+#[test]
+fn a_run_drives_a_standalone_proxy_registered_as_default() {
+    let (_stub, stub) = start_child(&["stub", "--listen", "127.0.0.1:0"], 1);
+    let (_proxy, urls) = start_proxy(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &stub[0],
+            "--admin",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    let dir = common::scratch("remote-proxy-default");
+    // Nothing but the admin URL: the proxy, its upstream and its port are the remote's.
+    let path = drill_with(&dir, &format!("[proxy]\nadmin = \"{}\"", urls[1]), false);
+    let out = dir.join("result.json");
+    let run = common::run_drill_file(&path, &out);
+    assert_eq!(run.code, Some(0), "{run}");
+    let result = common::read_result(&out);
+    assert_eq!(result["parts"]["proxy"].as_str(), Some(urls[0].as_str()));
+    assert!(result["parts"]["stub"].is_null(), "no stub of the run's own");
+    let injected = result["faults"][0]["injected"].as_u64().expect("injected");
+    assert!(injected >= 5, "{injected}");
 }
