@@ -342,12 +342,14 @@ mod tests {
     use crate::live::{FaultState, PhaseCounts};
 
     fn board() -> LiveBoard {
-        let mut b = LiveBoard::default();
-        b.phases = vec![PhaseCounts {
-            phase: "we\"ird\\".into(),
-            requests: 7,
-            ..PhaseCounts::default()
-        }];
+        let mut b = LiveBoard {
+            phases: vec![PhaseCounts {
+                phase: "we\"ird\\".into(),
+                requests: 7,
+                ..PhaseCounts::default()
+            }],
+            ..LiveBoard::default()
+        };
         b.snapshot.breakers = vec![(Channel::Header, Some(BreakerState::Open))];
         b.faults = vec![FaultState {
             profile: "down".into(),

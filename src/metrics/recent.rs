@@ -288,8 +288,9 @@ mod tests {
 
     #[test]
     fn cumulative_counts_under_each_bound() {
-        let mut b = LatencyBuckets::default();
-        b.counts = vec![0; BUCKETS];
+        let mut b = LatencyBuckets {
+            counts: vec![0; BUCKETS],
+        };
         b.counts[bucket_of(1_000)] = 3;
         b.counts[bucket_of(100_000)] = 2;
         let c = b.cumulative(&[Duration::from_millis(10), Duration::from_secs(1)]);
