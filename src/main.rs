@@ -185,9 +185,28 @@ struct RunFlags {
     /// Replace the demo service's breaker kind, or turn it off (off shows what the drill catches).
     #[arg(long, value_enum)]
     breaker: Option<BreakerArg>,
-    /// No live progress line.
+    /// No live view, progress line or summaries (the series and --metrics-listen still run).
     #[arg(short, long)]
     quiet: bool,
+    /// How often the plain progress line is printed when stderr is not a terminal.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    progress_every: Duration,
+    /// Print a summary (counts, rates, p50/p95/p99, transitions) this often, e.g. 10m.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    summary_every: Option<Duration>,
+    /// Per-second NDJSON series, written as the run goes [default: --out with .ndjson].
+    #[arg(long, value_name = "PATH")]
+    series_out: Option<PathBuf>,
+    /// Write no per-second series file.
+    #[arg(long, conflicts_with = "series_out")]
+    no_series: bool,
+    /// Serve live Prometheus/OpenMetrics text at /metrics on PORT or HOST:PORT (loopback
+    /// when only a port is given).
+    #[arg(long, value_name = "ADDR", value_parser = cli::live::parse_listen)]
+    metrics_listen: Option<SocketAddr>,
+    /// Allow --metrics-listen on an address beyond loopback.
+    #[arg(long)]
+    metrics_listen_exposed: bool,
 }
 
 /// A demo breaker kind on the command line.
@@ -295,7 +314,8 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(cli::live::log_colours())
+        .with_writer(cli::live::LogWriter)
         .try_init();
 }
 

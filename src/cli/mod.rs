@@ -1,6 +1,7 @@
 //! Command-line pieces that would crowd `main.rs`: one file per subcommand that needs more
 //! than a few lines of wiring.
 
+pub mod live;
 pub mod load;
 pub mod proxy;
 pub mod run;

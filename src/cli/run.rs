@@ -1,21 +1,34 @@
-//! `breakerbox run` and `breakerbox demo` once the drill is loaded: prepare, execute with a
-//! progress line and signal handling, print the summary, write the result.
+//! `breakerbox run` and `breakerbox demo` once the drill is loaded: prepare, execute with the
+//! live view (see `live.rs`) and signal handling, print the summary, write the result.
 
-use crate::{RunFlags, EXIT_ABORTED, EXIT_INVALID, EXIT_USAGE};
+use crate::cli::live::{Ended, LiveOptions};
+use crate::{cli, RunFlags, EXIT_ABORTED, EXIT_INVALID, EXIT_USAGE};
 use breakerbox::config;
-use breakerbox::drill::{PreparedDrill, Progress, Stop};
+use breakerbox::drill::{PreparedDrill, Stop};
+use breakerbox::live::series::SeriesLine;
+use breakerbox::live::{LiveBoard, MetricsEndpoint, SeriesWriter};
 use breakerbox::plan::Overrides;
 use breakerbox::report::{self, NotStarted, RunResult};
 use breakerbox::verdict::Outcome;
-use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// Runs a loaded drill with `overrides`, as `flags` say; the exit code is the outcome's.
 pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFlags) -> ExitCode {
     if let Err(e) = report::check_writable(&flags.out) {
         eprintln!("error: --out: {e}");
         return ExitCode::from(EXIT_USAGE);
+    }
+    if let Some(addr) = flags.metrics_listen {
+        if !addr.ip().is_loopback() && !flags.metrics_listen_exposed {
+            eprintln!(
+                "error: --metrics-listen {addr} is beyond loopback: other hosts could read the drill's metrics; add --metrics-listen-exposed if that is meant"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
     }
     let name = drill.name.clone();
     let not_started = |outcome, reason: String| NotStarted {
@@ -76,15 +89,55 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
         );
     }
 
-    let progress = (!flags.quiet).then(|| tokio::spawn(show_progress(prepared.progress())));
+    let series = match series_path(flags) {
+        Some(path) => match open_series(&path, &prepared) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("error: --series-out: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => None,
+    };
+    let board = flags
+        .metrics_listen
+        .map(|_| Arc::new(Mutex::new(LiveBoard::default())));
+    let _endpoint = match (flags.metrics_listen, &board) {
+        (Some(addr), Some(board)) => match MetricsEndpoint::start(addr, board.clone()).await {
+            Ok(endpoint) => {
+                if !flags.quiet {
+                    eprintln!("live metrics at http://{}/metrics", endpoint.addr());
+                }
+                Some(endpoint)
+            }
+            Err(e) => {
+                eprintln!("error: --metrics-listen: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        _ => None,
+    };
+
+    let options = LiveOptions {
+        quiet: flags.quiet,
+        progress_every: flags.progress_every,
+        summary_every: flags.summary_every,
+    };
+    let (ended, ended_rx) = oneshot::channel();
+    let live = tokio::spawn(cli::live::run(
+        prepared.progress(),
+        options,
+        series,
+        board,
+        ended_rx,
+    ));
     let result = prepared.execute(stop).await;
     signals.abort();
-    if let Some(p) = progress {
-        p.abort();
-        if std::io::stderr().is_terminal() {
-            eprint!("\r\x1b[2K");
-        }
-    }
+    let _ = ended.send(Ended {
+        duration: Duration::from_secs_f64(result.duration_s.max(0.0)),
+        stopped_early: result.abort_reason.is_some(),
+    });
+    let _ = live.await;
 
     print!("{}", report::render_console(&result));
     let code = result.outcome.exit_code() as u8;
@@ -93,6 +146,33 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
         println!("result written to {}", flags.out.display());
     }
     written
+}
+
+/// The series file: `--series-out`, else `--out` with the extension `.ndjson`; none with
+/// `--no-series`.
+fn series_path(flags: &RunFlags) -> Option<PathBuf> {
+    if flags.no_series {
+        return None;
+    }
+    Some(
+        flags
+            .series_out
+            .clone()
+            .unwrap_or_else(|| flags.out.with_extension("ndjson")),
+    )
+}
+
+/// Creates the series file and writes its first line.
+fn open_series(path: &Path, prepared: &PreparedDrill) -> Result<SeriesWriter, String> {
+    let mut w = SeriesWriter::create(path).map_err(|e| e.to_string())?;
+    let plan = prepared.plan();
+    w.write(&SeriesLine::Start {
+        drill: &plan.drill.name,
+        planned_s: plan.total_duration().as_secs_f64(),
+        phases: plan.phases.iter().map(|p| p.name.as_str()).collect(),
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(w)
 }
 
 /// Writes the result; a failed write is reported and turns the exit code into at least 2.
@@ -113,44 +193,10 @@ pub async fn handle_signals(stop: Stop) {
         return;
     };
     stop.stop(format!("interrupted ({first})"));
-    eprintln!(
-        "\ninterrupted ({first}): stopping and writing what was recorded (again to quit now)"
-    );
+    cli::live::eprint_text(&format!(
+        "\ninterrupted ({first}): stopping and writing what was recorded (again to quit now)\n"
+    ));
     if let Some(second) = breakerbox::drill::next_signal().await {
         std::process::exit(if second == "SIGTERM" { 143 } else { 130 });
-    }
-}
-
-/// Prints a live status line: on a terminal redrawn every second, elsewhere every 5 s.
-async fn show_progress(progress: Progress) {
-    let tty = std::io::stderr().is_terminal();
-    let every = if tty {
-        Duration::from_secs(1)
-    } else {
-        Duration::from_secs(5)
-    };
-    let mut last_requests = 0u64;
-    let mut ticker = tokio::time::interval(every);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        let s = progress.snapshot();
-        let rps = (s.requests - last_requests) as f64 / every.as_secs_f64();
-        last_requests = s.requests;
-        let line = format!(
-            "[{:>5.1}s/{:.0}s] {:<16} {:>6.0} req/s  {:>7} requests  {:>5} errors  breaker {}",
-            s.elapsed.as_secs_f64(),
-            s.total.as_secs_f64(),
-            s.phase,
-            rps,
-            s.requests,
-            s.errors,
-            s.breaker.map(|b| b.as_str()).unwrap_or("-"),
-        );
-        if tty {
-            eprint!("\r\x1b[2K{line}");
-        } else {
-            eprintln!("{line}");
-        }
     }
 }

@@ -10,7 +10,9 @@ mod progress;
 mod proxy;
 mod stop;
 
-pub use progress::{Progress, ProgressSnapshot};
+pub use progress::{
+    ActiveFault, FaultSpan, LiveChannels, PhaseSpan, Progress, ProgressSnapshot, Sampler, SecondRow,
+};
 pub use stop::{next_signal, Stop};
 
 use crate::breaker_state::Channel;
@@ -101,6 +103,7 @@ pub struct PreparedDrill {
     demo: Option<DemoService>,
     live: Arc<Live>,
     header: Arc<BreakerTracker>,
+    channels: Arc<LiveChannels>,
     setup: load::SetupDone,
 }
 
@@ -162,6 +165,7 @@ impl PreparedDrill {
             demo,
             live: Arc::new(Live::default()),
             header: Arc::new(BreakerTracker::new()),
+            channels: Arc::new(LiveChannels::default()),
             setup,
         })
     }
@@ -183,13 +187,12 @@ impl PreparedDrill {
 
     /// A handle for a live progress display.
     pub fn progress(&self) -> Progress {
-        Progress {
-            live: self.live.clone(),
-            header: self.header.clone(),
-            clock: self.clock.clone(),
-            phases: self.plan.phases.iter().map(|p| p.name.clone()).collect(),
-            total: self.plan.total_duration(),
-        }
+        Progress::new(
+            &self.plan,
+            self.live.clone(),
+            self.channels.clone(),
+            self.clock.clone(),
+        )
     }
 
     /// Runs every phase (until `stop` is asked for or an abort threshold fails) and judges
@@ -224,7 +227,10 @@ impl PreparedDrill {
                 ..poll.clone()
             };
             match Poller::start(channel, &poll, reader, self.clock.clone()) {
-                Ok(p) => pollers.push(p),
+                Ok(p) => {
+                    self.channels.register(channel, p.tracker());
+                    pollers.push(p)
+                }
                 Err(e) => tracing::error!(%channel, error = %e, "cannot start the poller"),
             }
         }
@@ -249,6 +255,12 @@ impl PreparedDrill {
             ))
         });
 
+        if classifier.reads_state() {
+            self.channels.register(Channel::Header, self.header.clone());
+        }
+        if let Some(m) = &markers {
+            self.channels.register(Channel::Markers, m.clone());
+        }
         let observers = Observers {
             classifier: classifier.clone(),
             header: self.header.clone(),

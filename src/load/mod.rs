@@ -23,7 +23,9 @@ pub use setup::{setup, teardown, SetupDone, SetupFailed, StepReport};
 
 use crate::clock::RunClock;
 use crate::config::RequestSpec;
-use crate::metrics::{ClientActivity, PhaseRecord, Recorder, RunMetrics};
+use crate::metrics::{
+    recent, ClientActivity, Outcome, PhaseRecord, RecentSeconds, Recorder, RunMetrics, Sample,
+};
 use crate::observe::{BreakerTracker, Classifier};
 use crate::plan::Plan;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -65,6 +67,54 @@ pub struct Live {
     pub cache_hits: AtomicU64,
     /// Index of the current phase.
     pub phase: AtomicUsize,
+    /// Requests that have started and not finished.
+    pub in_flight: AtomicU64,
+    /// The last few seconds, for live quantiles and error kinds.
+    pub recent: RecentSeconds,
+}
+
+impl Live {
+    /// Counts a request as in flight until the returned guard is dropped.
+    pub fn start(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.in_flight)
+    }
+
+    /// Counts one finished request (a few relaxed atomic adds).
+    pub fn record(&self, sample: &Sample) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let error = match sample.outcome {
+            Outcome::Status(s) if s >= 500 => Some(0),
+            Outcome::Status(_) => None,
+            Outcome::Failed(kind) => Some(recent::error_kind_index(kind)),
+        };
+        if error.is_some() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if sample.markers.fallback {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        if sample.markers.cache_hit {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        self.recent.record(recent::Finished {
+            at: sample.at,
+            latency: matches!(sample.outcome, Outcome::Status(_)).then_some(sample.latency),
+            error,
+            fallback: sample.markers.fallback,
+            cache_hit: sample.markers.cache_hit,
+        });
+    }
+}
+
+/// A request in flight; dropping it counts the request as finished.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Checks the target accepts connections (and, for `https://`, its certificate), so a wrong

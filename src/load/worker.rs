@@ -14,7 +14,6 @@ use crate::config::{CaptureSource, ThinkTime, Work};
 use crate::metrics::{Outcome, PhaseSink, Sample, Served};
 use crate::rng::Rng;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::WaitForCancellationFutureOwned;
@@ -266,6 +265,7 @@ impl Vu {
             ),
         );
         let sent = Instant::now();
+        let in_flight = shared.live.start();
         let result = tokio::select! {
             // Biased: no random draw per request to pick a branch.
             biased;
@@ -273,6 +273,7 @@ impl Vu {
             _ = &mut self.stopped => return Sent::Stopped,
         };
         let finished = Instant::now();
+        drop(in_flight);
         let at = finished.saturating_duration_since(shared.epoch);
         let service = finished.saturating_duration_since(sent);
         let (outcome, markers, head) = match result {
@@ -339,16 +340,7 @@ impl Vu {
                 shed: markers.rejected || (markers.fallback && !markers.cache_hit),
             },
         );
-        shared.live.requests.fetch_add(1, Ordering::Relaxed);
-        if outcome.is_error() {
-            shared.live.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        if markers.fallback {
-            shared.live.fallbacks.fetch_add(1, Ordering::Relaxed);
-        }
-        if markers.cache_hit {
-            shared.live.cache_hits.fetch_add(1, Ordering::Relaxed);
-        }
+        shared.live.record(&sample);
         match outcome {
             Outcome::Status(s) if s < 400 && read.captured => Sent::Ok,
             _ => Sent::NotOk,

@@ -6,11 +6,13 @@
 
 pub mod activity;
 mod group;
+pub mod recent;
 pub mod sink;
 pub mod timeline;
 
 pub use activity::{ClientActivity, ClientSeries, Served};
 pub use group::GroupStats;
+pub use recent::RecentSeconds;
 pub use sink::PhaseSink;
 pub use timeline::{Event, EventKind, Timeline};
 

@@ -12,6 +12,7 @@ use crate::clock::RunClock;
 use crate::config::{
     EndpointSettings, GaugeRead, PollSettings, PrometheusSettings, StateSpellings,
 };
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -135,7 +136,8 @@ impl Reader {
 pub struct Poller {
     channel: Channel,
     interval: Duration,
-    task: JoinHandle<(BreakerTracker, PollStats)>,
+    tracker: Arc<BreakerTracker>,
+    task: JoinHandle<PollStats>,
     stop: CancellationToken,
 }
 
@@ -154,7 +156,9 @@ impl Poller {
             .retry(reqwest::retry::never())
             .build()?;
         let stop = CancellationToken::new();
+        let tracker = Arc::new(BreakerTracker::new());
         let task = tokio::spawn(poll_loop(
+            tracker.clone(),
             channel,
             client,
             settings.clone(),
@@ -163,6 +167,7 @@ impl Poller {
             stop.clone(),
         ));
         Ok(Poller {
+            tracker,
             channel,
             interval: settings.interval,
             task,
@@ -170,16 +175,22 @@ impl Poller {
         })
     }
 
+    /// The channel's tracker, for live displays.
+    pub fn tracker(&self) -> Arc<BreakerTracker> {
+        self.tracker.clone()
+    }
+
     /// Stops polling and returns what the channel saw.
     pub async fn finish(self) -> ChannelTimeline {
         self.stop.cancel();
-        let (tracker, stats) = match self.task.await {
+        let stats = match self.task.await {
             Ok(done) => done,
             Err(e) => {
                 tracing::error!(channel = %self.channel, error = %e, "poller failed");
-                (BreakerTracker::new(), PollStats::default())
+                PollStats::default()
             }
         };
+        let tracker = self.tracker;
         let round_trip = Duration::from_millis(stats.max_round_trip_ms);
         let mut warnings = Vec::new();
         if stats.matched == 0 {
@@ -213,14 +224,14 @@ impl Poller {
 }
 
 async fn poll_loop(
+    tracker: Arc<BreakerTracker>,
     channel: Channel,
     client: reqwest::Client,
     settings: PollSettings,
     reader: Reader,
     clock: RunClock,
     stop: CancellationToken,
-) -> (BreakerTracker, PollStats) {
-    let tracker = BreakerTracker::new();
+) -> PollStats {
     let mut stats = PollStats::default();
     let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -264,7 +275,7 @@ async fn poll_loop(
             );
         }
     }
-    (tracker, stats)
+    stats
 }
 
 async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, Miss> {
