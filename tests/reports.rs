@@ -428,6 +428,7 @@ fn compare_flags_a_regression_and_passes_identical_results() {
         .collect();
     assert!(!flagged.is_empty(), "{worse}");
     assert!(flagged.iter().all(|l| l.contains("p95_ms")), "{worse}");
+    assert!(flagged.iter().all(|l| l.chars().count() <= 100), "{worse}");
 
     let json = run_args(&[
         "compare".into(),

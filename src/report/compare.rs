@@ -320,12 +320,12 @@ fn round3(v: f64) -> f64 {
     (v * 1e3).round() / 1e3
 }
 
-/// The comparison as a table (under 100 columns), regressions marked, notes below.
+/// The comparison as a table (at most 99 columns), regressions marked, notes below.
 pub fn render_table(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<24} {:<19} {:>11} {:>11} {:>11} {:>8}",
+        "{:<22} {:<19} {:>11} {:>11} {:>11} {:>8}",
         "scope", "metric", "baseline", "result", "change", "rel"
     );
     for d in &c.deltas {
@@ -339,8 +339,8 @@ pub fn render_table(c: &Comparison) -> String {
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
-            "{:<24} {:<19} {:>11} {:>11} {:>11} {:>8}{}",
-            clip(&d.scope, 24),
+            "{:<22} {:<19} {:>11} {:>11} {:>11} {:>8}{}",
+            clip(&d.scope, 22),
             d.metric,
             num(d.baseline, false),
             num(d.current, false),
@@ -502,6 +502,47 @@ mod tests {
                 .and_then(|d| d.relative),
             None
         );
+    }
+
+    #[test]
+    fn a_breaker_that_no_longer_opens_regresses() {
+        use crate::breaker_state::Channel;
+        use crate::observe::BestTransition;
+        use crate::report::FaultSummary;
+        use std::time::Duration;
+        let mut base = result(50.0, 0.0, 100.0);
+        base.faults = vec![FaultSummary {
+            id: 0,
+            phase: "steady".into(),
+            profile: "p".into(),
+            kind: "status".into(),
+            probability: 1.0,
+            from_s: 2.0,
+            until_s: 5.0,
+            injected: 10,
+        }];
+        let mut current = base.clone();
+        let at = |s: f64, to| BestTransition {
+            at: Duration::from_secs_f64(s),
+            from: None,
+            to,
+            channel: Channel::Header,
+            resolution: Duration::from_millis(10),
+            corroborated_by: vec![],
+        };
+        base.observations.best = vec![
+            at(0.0, BreakerState::Closed),
+            at(2.5, BreakerState::Open),
+            at(4.5, BreakerState::HalfOpen),
+        ];
+        let c = compare(&base, &base, &Options::default());
+        let open = c.deltas.iter().find(|d| d.metric == "breaker_open_s");
+        assert_eq!(open.and_then(|d| d.current), Some(0.5));
+        let half = c.deltas.iter().find(|d| d.metric == "breaker_half_open_s");
+        assert_eq!(half.and_then(|d| d.current), Some(2.0));
+        current.observations.best = vec![at(0.0, BreakerState::Closed)];
+        let c = compare(&base, &current, &Options::default());
+        assert!(regressed(&c).contains(&("total".into(), "breaker_open_s".into())));
     }
 
     #[test]

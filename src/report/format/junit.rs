@@ -110,7 +110,7 @@ pub fn render(result: &RunResult) -> String {
                 x.push_str(">\n");
                 x.push_str(&body);
                 if !c.out.is_empty() {
-                    let _ = writeln!(x, "      <system-out>{}</system-out>", escape(&c.out));
+                    let _ = writeln!(x, "      <system-out>{}</system-out>", escape_text(&c.out));
                 }
                 x.push_str("    </testcase>\n");
             }
@@ -146,6 +146,14 @@ fn outcome_name(o: Outcome) -> &'static str {
         Outcome::Aborted => "aborted",
         Outcome::Invalid => "invalid",
     }
+}
+
+/// Escapes element text: like [`escape`], but line breaks and tabs stay as they are.
+fn escape_text(s: &str) -> String {
+    escape(s)
+        .replace("&#10;", "\n")
+        .replace("&#13;", "\r")
+        .replace("&#9;", "\t")
 }
 
 /// Escapes text for an XML attribute or element; characters XML 1.0 cannot carry at all
