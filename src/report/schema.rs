@@ -5,10 +5,6 @@ use super::RunResult;
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
-/// The schema's `$id`: where the committed copy lives in the repository.
-pub const SCHEMA_ID: &str =
-    "https://github.com/breakerbox/breakerbox/blob/main/docs/result.schema.json";
-
 /// The JSON Schema of result.json as written (serialization contract): every object closed
 /// (`additionalProperties: false`), every always-written field required, so a renamed or
 /// dropped field fails validation.
@@ -18,9 +14,6 @@ pub fn result_schema() -> Value {
         .into_generator()
         .into_root_schema_for::<RunResult>();
     let mut value = schema.to_value();
-    if let Value::Object(root) = &mut value {
-        root.insert("$id".into(), Value::String(SCHEMA_ID.into()));
-    }
     close_objects(&mut value);
     value
 }
