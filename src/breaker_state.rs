@@ -1,11 +1,14 @@
 //! The breaker-state vocabulary every stage shares: drills name states and channels, the
 //! demo service reports states, the observer reads them, the verdict compares them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A circuit breaker's state, in the canonical spelling of breakerbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     /// Calls pass through to the dependency.
@@ -70,7 +73,9 @@ impl BreakerState {
 }
 
 /// A way of seeing the breaker's state; each keeps its own timeline and resolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// A state endpoint polled for JSON (e.g. Spring Boot actuator `circuitbreakers`).

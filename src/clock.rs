@@ -62,6 +62,28 @@ pub fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::E
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
 }
 
+/// Reads back what [`as_secs`] wrote: seconds as a number, so result.json round-trips.
+pub fn from_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let secs = <f64 as serde::Deserialize>::deserialize(d)?;
+    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+}
+
+/// Reads back what [`as_secs_opt`] wrote (`null` or absent is `None`).
+pub fn from_secs_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    match <Option<f64> as serde::Deserialize>::deserialize(d)? {
+        Some(secs) => Duration::try_from_secs_f64(secs)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
+/// Reads back what [`as_millis`] wrote: milliseconds as a number.
+pub fn from_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let ms = <f64 as serde::Deserialize>::deserialize(d)?;
+    Duration::try_from_secs_f64(ms / 1e3).map_err(serde::de::Error::custom)
+}
+
 /// `wall_epoch + offset` as RFC 3339 UTC with milliseconds. A clock set before 1970 reads as
 /// the epoch; a year past 9999 (which humantime refuses) gives an empty string.
 pub fn rfc3339_at(wall_epoch: SystemTime, offset: Duration) -> String {

@@ -73,6 +73,11 @@ enum Command {
     /// Run the fault proxy on its own (an HTTP fault proxy in front of --upstream, the
     /// Toxiproxy-compatible admin API on --admin, or both) until Ctrl-C.
     Proxy(cli::proxy::ProxyArgs),
+    /// Reprint a saved result's summary and write other formats from it (exit 2 on a bad file).
+    Report(cli::report::ReportArgs),
+    /// Compare a result against a baseline: per-metric deltas, regressions past a tolerance
+    /// exit 1.
+    Compare(cli::compare::CompareArgs),
     /// Run the embedded circuit-breaker drill on the built-in parts.
     Demo {
         #[command(flatten)]
@@ -207,6 +212,8 @@ struct RunFlags {
     /// Allow --metrics-listen on an address beyond loopback.
     #[arg(long)]
     metrics_listen_exposed: bool,
+    #[command(flatten)]
+    report: cli::report::ReportFlags,
 }
 
 /// A demo breaker kind on the command line.
@@ -347,6 +354,8 @@ async fn dispatch(command: Command) -> ExitCode {
             cli::run::run_drill(drill, overrides, &run).await
         }
         Command::Load(args) => cli::load::run(args).await,
+        Command::Report(args) => cli::report::run(args),
+        Command::Compare(args) => cli::compare::run(args),
         Command::Demo { run } => {
             let drill = match demo::embedded_drill() {
                 Ok(d) => d,

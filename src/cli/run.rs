@@ -30,10 +30,15 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
             return ExitCode::from(EXIT_USAGE);
         }
     }
+    if let Err(e) = flags.report.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let name = drill.name.clone();
     let not_started = |outcome, reason: String| NotStarted {
         drill: drill.name.clone(),
         drill_file: drill.source.clone(),
+        description: drill.description.clone(),
         seed: overrides.seed.unwrap_or(drill.seed),
         target: config::guard::mask_credentials(
             &overrides
@@ -62,7 +67,7 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
             let reason = format!("{} before the run started", stop.reason().unwrap_or_default());
             eprintln!("{reason}; nothing was recorded");
             let result = RunResult::not_started(not_started(Outcome::Aborted, reason));
-            return write_result(&result, &flags.out, EXIT_ABORTED);
+            return write_result(&result, flags, EXIT_ABORTED);
         }
     };
     let prepared = match prepared {
@@ -73,7 +78,7 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
                 return ExitCode::from(EXIT_USAGE);
             }
             let result = RunResult::not_started(not_started(Outcome::Invalid, e.to_string()));
-            return write_result(&result, &flags.out, EXIT_INVALID);
+            return write_result(&result, flags, EXIT_INVALID);
         }
     };
     if !flags.quiet {
@@ -141,7 +146,7 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
 
     print!("{}", report::render_console(&result));
     let code = result.outcome.exit_code() as u8;
-    let written = write_result(&result, &flags.out, code);
+    let written = write_result(&result, flags, code);
     if written == ExitCode::from(code) {
         println!("result written to {}", flags.out.display());
     }
@@ -175,14 +180,21 @@ fn open_series(path: &Path, prepared: &PreparedDrill) -> Result<SeriesWriter, St
     Ok(w)
 }
 
-/// Writes the result; a failed write is reported and turns the exit code into at least 2.
-fn write_result(result: &RunResult, out: &std::path::Path, code: u8) -> ExitCode {
-    match report::write_json(result, out) {
-        Ok(()) => ExitCode::from(code),
+/// Writes the result and the requested formats; a failed write is reported and turns the
+/// exit code into at least 2.
+fn write_result(result: &RunResult, flags: &RunFlags, code: u8) -> ExitCode {
+    let mut ok = match report::write_json(result, &flags.out) {
+        Ok(()) => true,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(code.max(EXIT_USAGE))
+            false
         }
+    };
+    ok &= flags.report.write(result, false);
+    if ok {
+        ExitCode::from(code)
+    } else {
+        ExitCode::from(code.max(EXIT_USAGE))
     }
 }
 

@@ -336,7 +336,7 @@ impl Default for DemoSettings {
 }
 
 /// Which breaker the demo service puts in front of its upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DemoBreaker {
     /// No breaker: every call goes upstream.

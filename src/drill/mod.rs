@@ -363,6 +363,7 @@ impl PreparedDrill {
             breakerbox: env!("CARGO_PKG_VERSION").to_string(),
             drill: self.plan.drill.name.clone(),
             drill_file: self.plan.drill.source.clone(),
+            description: self.plan.drill.description.clone(),
             seed: self.plan.seed,
             target: self.target.url.clone(),
             started_at: wall_epoch

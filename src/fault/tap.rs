@@ -16,7 +16,7 @@ use std::time::Duration;
 pub const BUCKET: Duration = Duration::from_millis(100);
 
 /// Counts for one 100 ms bucket.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TapBucket {
     /// Bucket start, milliseconds from the run epoch.
     pub at_ms: u64,

@@ -9,14 +9,15 @@ use crate::config::template::Context;
 use crate::config::{RequestSpec, Workload};
 use crate::metrics::CHECK_KINDS;
 use crate::rng::Rng;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// The random stream of setup and teardown (virtual users use phase × worker streams).
 const STREAM: u64 = u64::MAX - 1;
 
 /// How one setup or teardown request went.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct StepReport {
     /// The request's name.
     pub name: String,

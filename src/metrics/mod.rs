@@ -72,7 +72,9 @@ pub struct CheckTally {
 pub const CHECK_KINDS: [&str; 4] = ["status", "body_contains", "body_pointer", "max_duration"];
 
 /// Requests finished in one second of the run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Second {
     /// Requests finished.
     pub requests: u64,

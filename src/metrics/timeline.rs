@@ -1,11 +1,12 @@
 //! The timeline: ordered, timestamped events of a run.
 
 use crate::breaker_state::{BreakerState, Channel};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A phase began.
@@ -55,10 +56,14 @@ pub enum EventKind {
 }
 
 /// One timeline entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     /// Offset from the run epoch.
-    #[serde(serialize_with = "crate::clock::as_secs")]
+    #[serde(
+        serialize_with = "crate::clock::as_secs",
+        deserialize_with = "crate::clock::from_secs"
+    )]
+    #[schemars(with = "f64")]
     pub at: Duration,
     /// Absolute time, RFC 3339 with milliseconds (when the run's wall-clock epoch is known).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,7 +74,7 @@ pub struct Event {
 }
 
 /// Events ordered by time (ties keep insertion order).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Timeline {
     events: Vec<Event>,

@@ -20,14 +20,19 @@ use crate::breaker_state::{BreakerState, Channel};
 use crate::fault::UpstreamSeries;
 use crate::metrics::ClientSeries;
 use crate::series::sum;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// One transition of the best-estimate timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BestTransition {
     /// When, from the run epoch.
-    #[serde(serialize_with = "crate::clock::as_secs")]
+    #[serde(
+        serialize_with = "crate::clock::as_secs",
+        deserialize_with = "crate::clock::from_secs"
+    )]
+    #[schemars(with = "f64")]
     pub at: Duration,
     /// The state before; `None` for the first.
     pub from: Option<BreakerState>,
@@ -37,14 +42,19 @@ pub struct BestTransition {
     pub channel: Channel,
     /// How far the time may be from the real one: the time is taken from the channel
     /// with the finest resolution among those that saw the change.
-    #[serde(rename = "resolution_ms", serialize_with = "crate::clock::as_millis")]
+    #[serde(
+        rename = "resolution_ms",
+        serialize_with = "crate::clock::as_millis",
+        deserialize_with = "crate::clock::from_millis"
+    )]
+    #[schemars(with = "f64")]
     pub resolution: Duration,
     /// Other channels that saw the same change within their combined resolution.
     pub corroborated_by: Vec<Channel>,
 }
 
 /// Two channels that said different things for longer than their combined resolution.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Disagreement {
     /// The more trusted channel.
     pub channel: Channel,
@@ -55,13 +65,26 @@ pub struct Disagreement {
     /// What the other said.
     pub other_said: BreakerState,
     /// Start of the disagreement.
-    #[serde(serialize_with = "crate::clock::as_secs")]
+    #[serde(
+        serialize_with = "crate::clock::as_secs",
+        deserialize_with = "crate::clock::from_secs"
+    )]
+    #[schemars(with = "f64")]
     pub from: Duration,
     /// End of the disagreement.
-    #[serde(serialize_with = "crate::clock::as_secs")]
+    #[serde(
+        serialize_with = "crate::clock::as_secs",
+        deserialize_with = "crate::clock::from_secs"
+    )]
+    #[schemars(with = "f64")]
     pub until: Duration,
     /// The longest disagreement the two resolutions allow.
-    #[serde(rename = "allowed_ms", serialize_with = "crate::clock::as_millis")]
+    #[serde(
+        rename = "allowed_ms",
+        serialize_with = "crate::clock::as_millis",
+        deserialize_with = "crate::clock::from_millis"
+    )]
+    #[schemars(with = "f64")]
     pub allowed: Duration,
     /// Client requests sent meanwhile.
     pub client_requests: u64,
@@ -79,7 +102,7 @@ impl Disagreement {
 }
 
 /// Everything the run saw of the breaker.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Observations {
     /// The order of trust used for the best estimate.
     pub trust: Vec<Channel>,

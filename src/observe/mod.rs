@@ -19,7 +19,8 @@ pub use header::{Classifier, Markers};
 pub use merge::{BestTransition, Disagreement, Observations};
 
 use crate::breaker_state::BreakerState;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -29,10 +30,14 @@ use std::time::Duration;
 const MAX_UNKNOWN_SPELLINGS: usize = 16;
 
 /// One change of a channel's observed state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Transition {
     /// When it was seen, from the run epoch.
-    #[serde(serialize_with = "crate::clock::as_secs")]
+    #[serde(
+        serialize_with = "crate::clock::as_secs",
+        deserialize_with = "crate::clock::from_secs"
+    )]
+    #[schemars(with = "f64")]
     pub at: Duration,
     /// The state before; `None` for the first observation.
     pub from: Option<BreakerState>,
@@ -41,9 +46,12 @@ pub struct Transition {
     /// When the state before was last seen, for channels that see it repeatedly: the
     /// change happened between then and `at`.
     #[serde(
+        default,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::clock::as_secs_opt"
+        serialize_with = "crate::clock::as_secs_opt",
+        deserialize_with = "crate::clock::from_secs_opt"
     )]
+    #[schemars(with = "Option<f64>")]
     pub previous_seen_at: Option<Duration>,
 }
 
@@ -153,7 +161,7 @@ impl BreakerTracker {
 }
 
 /// How a polled channel's polls went.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PollStats {
     /// Polls sent.
     pub polls: u64,
@@ -167,12 +175,17 @@ pub struct PollStats {
 }
 
 /// One channel's view of the run, as it goes into result.json.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChannelTimeline {
     /// Which channel.
     pub channel: Channel,
     /// How far a transition time may be from the real one.
-    #[serde(rename = "resolution_ms", serialize_with = "crate::clock::as_millis")]
+    #[serde(
+        rename = "resolution_ms",
+        serialize_with = "crate::clock::as_millis",
+        deserialize_with = "crate::clock::from_millis"
+    )]
+    #[schemars(with = "f64")]
     pub resolution: Duration,
     /// How the resolution comes about, in a sentence.
     pub resolution_basis: String,
@@ -187,10 +200,10 @@ pub struct ChannelTimeline {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub polls: Option<PollStats>,
     /// Values no spelling maps onto, with their counts.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unknown_values: BTreeMap<String, u64>,
     /// Problems worth a look (never matched, no upstream traffic, …).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 

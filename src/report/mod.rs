@@ -1,14 +1,21 @@
-//! Reports: the run's one JSON result document, and the console summary rendered from it.
+//! Reports: the run's one JSON result document, the console summary and the other formats
+//! rendered from it, and the comparison of two results.
 //!
 //! Every report is rendered from a [`RunResult`]; nothing here runs or measures anything.
 
+pub mod compare;
 mod console;
+pub mod format;
+mod read;
 mod result;
+pub mod schema;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use console::render_console;
+pub use format::json::write_json;
+pub use read::{read_json, ReadError};
 pub use result::{
     CheckSummary, FaultSummary, GroupSummary, LatencySummary, NotStarted, PartsSummary,
     PhaseSummary, RunResult,
@@ -28,13 +35,9 @@ pub enum ReportError {
     /// The result could not be serialized (a bug).
     #[error("cannot serialize the result: {0}")]
     Serialize(#[from] serde_json::Error),
-}
-
-/// Writes `result` as pretty JSON to `path`, atomically: a temporary file beside it,
-/// flushed to disk, then renamed over it, so a kill mid-write leaves the old file whole.
-pub fn write_json(result: &RunResult, path: &Path) -> Result<(), ReportError> {
-    let text = serde_json::to_string_pretty(result)? + "\n";
-    write_atomically(path, text.as_bytes())
+    /// A CSV table could not be built (a bug).
+    #[error("cannot build a CSV table: {0}")]
+    Csv(String),
 }
 
 /// Checks that a result can be written at `path` (its directory exists and is writable),
@@ -57,7 +60,9 @@ fn temp_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+/// Writes `bytes` to `path` atomically (temporary file beside it, synced, renamed over it):
+/// the one way every report format writes.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let fail = |source| ReportError::Write {
         path: path.display().to_string(),
         source,

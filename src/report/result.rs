@@ -7,11 +7,12 @@ use crate::load::StepReport;
 use crate::metrics::{GroupStats, Second, Timeline};
 use crate::observe::Observations;
 use crate::verdict::{Outcome, Verdict};
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The one document a run produces.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunResult {
     /// Version of breakerbox that ran the drill.
     pub breakerbox: String,
@@ -19,6 +20,9 @@ pub struct RunResult {
     pub drill: String,
     /// Drill file.
     pub drill_file: String,
+    /// The drill's description, when it has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
     /// The seed in force.
     pub seed: u64,
     /// Target base URL.
@@ -52,10 +56,10 @@ pub struct RunResult {
     /// Requests per second of the run.
     pub series: Vec<Second>,
     /// The setup requests run before the load, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<StepReport>,
     /// The teardown requests run after the load, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub teardown: Vec<StepReport>,
     /// The judged expectations.
     pub verdicts: Vec<Verdict>,
@@ -68,6 +72,8 @@ pub struct NotStarted {
     pub drill: String,
     /// Drill file.
     pub drill_file: String,
+    /// The drill's description.
+    pub description: String,
     /// The seed in force.
     pub seed: u64,
     /// Target base URL, as far as it is known.
@@ -89,6 +95,7 @@ impl RunResult {
             breakerbox: env!("CARGO_PKG_VERSION").to_string(),
             drill: n.drill,
             drill_file: n.drill_file,
+            description: n.description,
             seed: n.seed,
             target: n.target,
             started_at: crate::clock::rfc3339_at(now, std::time::Duration::ZERO),
@@ -116,13 +123,16 @@ impl RunResult {
                     _ => crate::verdict::Status::Invalid,
                 },
                 evidence: Vec::new(),
+                measured_value: None,
+                bound: None,
+                unit: None,
             }],
         }
     }
 }
 
 /// Addresses of the built-in parts.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct PartsSummary {
     /// Stub upstream base URL.
     pub stub: Option<String>,
@@ -135,7 +145,7 @@ pub struct PartsSummary {
 }
 
 /// Latency quantiles in milliseconds.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LatencySummary {
     /// Median.
     pub p50: f64,
@@ -152,7 +162,7 @@ pub struct LatencySummary {
 }
 
 /// Counts and rates of a set of requests.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct GroupSummary {
     /// Request group name (`*` for all).
     pub name: String,
@@ -187,15 +197,15 @@ pub struct GroupSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<CheckSummary>,
     /// Requests not sent, by reason (a capture with no value, no free data row, …).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped: BTreeMap<String, u64>,
     /// Captures that found nothing, by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub captures_missed: BTreeMap<String, u64>,
 }
 
 /// How responses fared against their requests' checks.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct CheckSummary {
     /// Checks that passed.
     pub passed: u64,
@@ -204,7 +214,7 @@ pub struct CheckSummary {
     /// passed / (passed + failed).
     pub rate: f64,
     /// Failed checks by kind: `status`, `body_contains`, `body_pointer`, `max_duration`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failures: BTreeMap<String, u64>,
 }
 
@@ -265,7 +275,7 @@ impl GroupSummary {
 }
 
 /// One phase's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PhaseSummary {
     /// Phase name.
     pub name: String,
@@ -299,15 +309,15 @@ pub struct PhaseSummary {
     /// Per request group.
     pub groups: Vec<GroupSummary>,
     /// Per user type, when the drill names user types.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<GroupSummary>,
     /// Per tag, when requests carry tags.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<GroupSummary>,
 }
 
 /// A scheduled fault and its witness count.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct FaultSummary {
     /// Schedule id.
     pub id: usize,

@@ -2,7 +2,7 @@
 
 use super::channels;
 use super::trip::trip_count;
-use super::{ms, secs, Evidence, Status, Verdict};
+use super::{ms, secs, Evidence, Status, Unit, Verdict};
 use crate::breaker_state::{BreakerState, Channel};
 use crate::config::BreakerExpectations;
 use crate::observe::BestTransition;
@@ -111,12 +111,13 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
             }
             m
         };
-        verdicts.push(Verdict::holds(
-            "breaker sequence",
-            expected,
-            measured,
-            matched >= b.repeat,
-        ));
+        verdicts.push(
+            Verdict::holds("breaker sequence", expected, measured, matched >= b.repeat).with_value(
+                Some(f64::from(matched)),
+                Some(f64::from(b.repeat)),
+                Unit::Count,
+            ),
+        );
     }
 
     // Where "opens within" counts from: the first injected failure, or a named fault.
@@ -138,7 +139,8 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                 expected,
                 "never opened",
                 false,
-            ),
+            )
+            .with_value(None, Some(range.max as f64), Unit::Count),
             Some(open) => {
                 let at = tap_time(e, open, BreakerState::Open);
                 let trip = trip_count(e, at);
@@ -183,6 +185,7 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                     measured,
                     status,
                 )
+                .with_value(Some(trip.count as f64), Some(range.max as f64), Unit::Count)
                 .with_evidence(evidence)
             }
         };
@@ -191,9 +194,9 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
 
     if let Some(bound) = b.opens_within {
         let criterion = format!("breaker opens after {reference_name}");
-        let (measured, holds) = match (reference, first_open) {
-            (None, _) => (format!("no {reference_name} in the run"), false),
-            (Some(_), None) => (format!("never opened after {reference_name}"), false),
+        let (measured, holds, value) = match (reference, first_open) {
+            (None, _) => (format!("no {reference_name} in the run"), false, None),
+            (Some(_), None) => (format!("never opened after {reference_name}"), false, None),
             (Some(r), Some(o)) => {
                 let took = o.at.saturating_sub(r);
                 (
@@ -204,6 +207,7 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                         ms(o.resolution)
                     ),
                     took <= bound,
+                    Some(took),
                 )
             }
         };
@@ -212,7 +216,8 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
             format!("within {}", secs(bound)),
             measured,
             holds,
-        );
+        )
+        .with_duration(value, Some(bound), Unit::S);
         if let Some(r) = reference {
             v.evidence.push(format!("{reference_name} at {}", secs(r)));
         }
@@ -225,9 +230,9 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                 .find(|t| t.to == BreakerState::HalfOpen && t.at >= o.at)
                 .map(|t| (t.at - o.at, t))
         });
-        let (measured, holds) = match (first_open, half_open) {
-            (None, _) => ("never opened".to_string(), false),
-            (Some(_), None) => ("never half-open after opening".to_string(), false),
+        let (measured, holds, value) = match (first_open, half_open) {
+            (None, _) => ("never opened".to_string(), false, None),
+            (Some(_), None) => ("never half-open after opening".to_string(), false, None),
             (Some(_), Some((took, t))) => (
                 format!(
                     "half-open {} after opening ({}, ±{})",
@@ -236,20 +241,24 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                     ms(t.resolution)
                 ),
                 took.abs_diff(wait) <= b.tolerance,
+                Some(took),
             ),
         };
-        verdicts.push(Verdict::holds(
-            "breaker half-opens after the open duration",
-            format!("{} ± {}", secs(wait), secs(b.tolerance)),
-            measured,
-            holds,
-        ));
+        verdicts.push(
+            Verdict::holds(
+                "breaker half-opens after the open duration",
+                format!("{} ± {}", secs(wait), secs(b.tolerance)),
+                measured,
+                holds,
+            )
+            .with_duration(value, Some(wait), Unit::S),
+        );
     }
 
     if let Some(bound) = b.closes_within {
         let faults_end = e.faults.iter().map(|f| f.until.min(e.run_end)).max();
-        let (measured, holds) = match faults_end {
-            None => ("no fault window in the run".to_string(), false),
+        let (measured, holds, value) = match faults_end {
+            None => ("no fault window in the run".to_string(), false, None),
             Some(end) => {
                 let last_open = best
                     .iter()
@@ -263,9 +272,11 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                         && last_open.is_none_or(|o| t.at >= o)
                 });
                 match (state_at_end, closed) {
-                    (Some(BreakerState::Closed), _) if last_open.is_none_or(|o| o <= end) => {
-                        ("already closed when the faults ended".to_string(), true)
-                    }
+                    (Some(BreakerState::Closed), _) if last_open.is_none_or(|o| o <= end) => (
+                        "already closed when the faults ended".to_string(),
+                        true,
+                        Some(Duration::ZERO),
+                    ),
                     (_, Some(c)) => {
                         let took = c.at - end;
                         (
@@ -275,18 +286,26 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                                 c.channel
                             ),
                             took <= bound,
+                            Some(took),
                         )
                     }
-                    (_, None) => ("not closed again before the run ended".to_string(), false),
+                    (_, None) => (
+                        "not closed again before the run ended".to_string(),
+                        false,
+                        None,
+                    ),
                 }
             }
         };
-        verdicts.push(Verdict::holds(
-            "breaker closes after the faults end",
-            format!("within {}", secs(bound)),
-            measured,
-            holds,
-        ));
+        verdicts.push(
+            Verdict::holds(
+                "breaker closes after the faults end",
+                format!("within {}", secs(bound)),
+                measured,
+                holds,
+            )
+            .with_duration(value, Some(bound), Unit::S),
+        );
     }
 
     let open_periods: Vec<&Period> = periods
@@ -339,6 +358,11 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                 measured,
                 holds,
             )
+            .with_value(
+                (!open_periods.is_empty()).then_some(worst_attempts as f64),
+                Some(r.allowed_probes as f64),
+                Unit::Count,
+            )
             .with_evidence(evidence),
         );
     }
@@ -380,6 +404,7 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
                 measured,
                 holds,
             )
+            .with_value(worst.map(|n| n as f64), Some(most as f64), Unit::Count)
             .with_evidence(evidence),
         );
     }
@@ -392,6 +417,7 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
             degraded += sum(&e.client.degraded, from, until);
             rejected += sum(&e.client.rejected, from, until);
         }
+        let plain = (sent > 0).then(|| (sent - degraded) as f64);
         let (measured, holds) = if open_periods.is_empty() {
             ("never open".to_string(), false)
         } else if sent == 0 {
@@ -406,12 +432,15 @@ pub(super) fn judge(b: &BreakerExpectations, e: &Evidence) -> Vec<Verdict> {
             }
             (m, plain == 0)
         };
-        verdicts.push(Verdict::holds(
-            "responses while open are fallbacks",
-            "every open response is a fallback or cache hit",
-            measured,
-            holds,
-        ));
+        verdicts.push(
+            Verdict::holds(
+                "responses while open are fallbacks",
+                "every open response is a fallback or cache hit",
+                measured,
+                holds,
+            )
+            .with_value(plain, Some(0.0), Unit::Count),
+        );
     }
 
     if b.closed_at_end {

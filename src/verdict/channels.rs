@@ -1,7 +1,7 @@
 //! Verdicts about the channels themselves: configured ones that read nothing, and
 //! channels that disagree beyond their resolution.
 
-use super::{ms, secs, Status, Verdict};
+use super::{ms, secs, Status, Unit, Verdict};
 use crate::breaker_state::Channel;
 use crate::observe::Observations;
 
@@ -21,6 +21,7 @@ pub(super) fn silent(obs: &Observations) -> Vec<Verdict> {
                     .unwrap_or_else(|| "no state read".into()),
                 Status::Invalid,
             )
+            .with_value(Some(0.0), Some(1.0), Unit::Count)
             .with_evidence(
                 c.polls
                     .iter()
@@ -111,5 +112,5 @@ pub(super) fn agreement(asked: Option<bool>, obs: &Observations) -> Option<Verdi
                     .collect(),
             )
     };
-    Some(v)
+    Some(v.with_value(Some(obs.disagreements.len() as f64), Some(0.0), Unit::Count))
 }

@@ -14,11 +14,14 @@ use crate::config::Expectations;
 use crate::fault::UpstreamSeries;
 use crate::metrics::{ClientSeries, RunMetrics};
 use crate::observe::Observations;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How one expectation came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The expectation holds.
@@ -32,7 +35,7 @@ pub enum Status {
 }
 
 /// One judged expectation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Verdict {
     /// What was expected, in words (`p95 of phase baseline`).
     pub criterion: String,
@@ -43,8 +46,57 @@ pub struct Verdict {
     /// The outcome.
     pub status: Status,
     /// What decided it, when more than the measured value: times, counts, channels.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
+    /// The measured number in `unit`, where the expectation has one, for tools that compare
+    /// or chart results without parsing the prose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_value: Option<f64>,
+    /// The number `measured_value` is judged against (the failing limit, or the expected
+    /// value for "± tolerance" expectations), in `unit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<f64>,
+    /// The unit of `measured_value` and `bound`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
+}
+
+impl Status {
+    /// The name as result.json spells it (`pass`, `warn`, `fail`, `invalid`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Invalid => "invalid",
+        }
+    }
+}
+
+impl Unit {
+    /// The name as result.json spells it (`ms`, `s`, `ratio`, `count`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Ms => "ms",
+            Unit::S => "s",
+            Unit::Ratio => "ratio",
+            Unit::Count => "count",
+        }
+    }
+}
+
+/// The unit of a verdict's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Milliseconds (latencies).
+    Ms,
+    /// Seconds (breaker timings).
+    S,
+    /// A fraction from 0 to 1 (error, cache-hit, fallback, check rates).
+    Ratio,
+    /// A count (failures, attempts, injections).
+    Count,
 }
 
 impl Verdict {
@@ -60,7 +112,31 @@ impl Verdict {
             measured: measured.into(),
             status,
             evidence: Vec::new(),
+            measured_value: None,
+            bound: None,
+            unit: None,
         }
+    }
+
+    /// Sets the numbers beside the prose: what was measured and the bound, in `unit`.
+    fn with_value(mut self, measured: Option<f64>, bound: Option<f64>, unit: Unit) -> Self {
+        let round = |v: f64| (v * 1e6).round() / 1e6;
+        self.measured_value = measured.map(round);
+        self.bound = bound.map(round);
+        self.unit = Some(unit);
+        self
+    }
+
+    /// [`Verdict::with_value`] for durations, written in `unit` (`Ms` or `S`).
+    fn with_duration(
+        self,
+        measured: Option<Duration>,
+        bound: Option<Duration>,
+        unit: Unit,
+    ) -> Self {
+        let scale = if unit == Unit::Ms { 1e3 } else { 1.0 };
+        let f = |d: Duration| d.as_secs_f64() * scale;
+        self.with_value(measured.map(f), bound.map(f), unit)
     }
 
     fn holds(
@@ -83,7 +159,7 @@ impl Verdict {
 ///
 /// A fault counts as witnessed if it fired in any of its windows: once a breaker opens,
 /// later windows may rightly see no upstream traffic at all.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FaultWitness {
     /// Profile the fault belongs to.
     pub profile: String,
@@ -136,7 +212,7 @@ pub struct Evidence<'a> {
 }
 
 /// The run's overall outcome, worst first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Stopped before its end (Ctrl-C, SIGTERM or an abort threshold).
@@ -166,12 +242,15 @@ pub fn judge(expect: &Expectations, evidence: &Evidence) -> Vec<Verdict> {
     let mut verdicts: Vec<Verdict> = evidence.witnesses.iter().map(witness).collect();
     let crashed = evidence.metrics.crashed_workers();
     if crashed > 0 {
-        verdicts.push(Verdict::new(
-            "every load worker finished",
-            "0 crashed",
-            format!("{crashed} crashed; their samples are lost"),
-            Status::Invalid,
-        ));
+        verdicts.push(
+            Verdict::new(
+                "every load worker finished",
+                "0 crashed",
+                format!("{crashed} crashed; their samples are lost"),
+                Status::Invalid,
+            )
+            .with_value(Some(crashed as f64), Some(0.0), Unit::Count),
+        );
     }
     verdicts.extend(
         expect
@@ -196,20 +275,23 @@ pub fn teardown(steps: &[crate::load::StepReport]) -> Option<Verdict> {
         .filter(|s| !s.ok)
         .map(|s| format!("{}: {}", s.name, s.problem.as_deref().unwrap_or("failed")))
         .collect();
-    Some(Verdict::new(
-        "teardown requests succeeded",
-        format!("{} of {} ok", steps.len(), steps.len()),
-        if failed.is_empty() {
-            format!("{} of {} ok", steps.len(), steps.len())
-        } else {
-            failed.join("; ")
-        },
-        if failed.is_empty() {
-            Status::Pass
-        } else {
-            Status::Warn
-        },
-    ))
+    Some(
+        Verdict::new(
+            "teardown requests succeeded",
+            format!("{} of {} ok", steps.len(), steps.len()),
+            if failed.is_empty() {
+                format!("{} of {} ok", steps.len(), steps.len())
+            } else {
+                failed.join("; ")
+            },
+            if failed.is_empty() {
+                Status::Pass
+            } else {
+                Status::Warn
+            },
+        )
+        .with_value(Some(failed.len() as f64), Some(0.0), Unit::Count),
+    )
 }
 
 /// The outcome of a run with these verdicts.
@@ -239,7 +321,8 @@ fn witness(w: &FaultWitness) -> Verdict {
         } else {
             Status::Invalid
         },
-    );
+    )
+    .with_value(Some(w.injected as f64), Some(1.0), Unit::Count);
     if !w.phases_without.is_empty() {
         v.evidence.push(format!(
             "no injection in {} (no matching upstream call while the window was open)",

@@ -1,7 +1,7 @@
 //! Metric thresholds: latency statistics and rates, with target/acceptable/failure tiers
 //! and sliding windows.
 
-use super::{ms, pct, Status, Verdict};
+use super::{ms, pct, Status, Unit, Verdict};
 use crate::config::{LatencyStat, Limits, Metric, Threshold};
 use crate::metrics::{GroupStats, RunMetrics, Second, Select};
 use std::time::Duration;
@@ -91,8 +91,16 @@ fn scope_name(t: &Threshold) -> String {
 pub(super) fn judge(t: &Threshold, metrics: &RunMetrics) -> Verdict {
     let criterion = format!("{} of {}", metric_name(t.metric), scope_name(t));
     let expected = expected(t);
+    // Latencies are judged in seconds and reported in ms; rates are ratios.
+    let (unit, scale) = if t.metric.is_rate() {
+        (Unit::Ratio, 1.0)
+    } else {
+        (Unit::Ms, 1e3)
+    };
+    let bound = Some(t.limits.fail * scale);
     let fail = |measured: String| {
         Verdict::new(criterion.clone(), expected.clone(), measured, Status::Fail)
+            .with_value(None, bound, unit)
     };
     let select = Select {
         request: t.request.as_deref(),
@@ -118,7 +126,8 @@ pub(super) fn judge(t: &Threshold, metrics: &RunMetrics) -> Verdict {
             expected,
             text,
             grade(value, &t.limits, t.metric.higher_is_worse()),
-        ),
+        )
+        .with_value(Some(value * scale), bound, unit),
         None if t.metric == Metric::MinCheckRate => fail("no checks in scope".into()),
         None => fail("no latencies recorded".into()),
     }
