@@ -3,6 +3,7 @@
 //! Every report is rendered from a [`RunResult`]; nothing here runs or measures anything.
 
 mod console;
+pub mod html;
 mod result;
 
 use std::io::Write as _;
