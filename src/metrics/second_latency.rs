@@ -29,7 +29,9 @@ pub struct SecondLatency {
 impl SecondLatency {
     /// Counts one latency.
     pub fn record(&mut self, latency: Duration) {
-        let us = u64::try_from(latency.as_micros()).unwrap_or(MAX_US).min(MAX_US);
+        let us = u64::try_from(latency.as_micros())
+            .unwrap_or(MAX_US)
+            .min(MAX_US);
         self.max_us = self.max_us.max(us);
         self.add(bucket(us), 1);
     }
@@ -124,7 +126,10 @@ mod tests {
             assert!(b >= last, "{us}");
             last = b;
             let mid = midpoint(b);
-            assert!((mid - us as f64).abs() <= us as f64 / 16.0 + 0.5, "{us} → {mid}");
+            assert!(
+                (mid - us as f64).abs() <= us as f64 / 16.0 + 0.5,
+                "{us} → {mid}"
+            );
         }
         assert_eq!(bucket(8), 8);
         assert_eq!(bucket(16), 16);
@@ -160,6 +165,10 @@ mod tests {
         assert_eq!(s.quantile_ms(0.5), Some(0.003));
         assert_eq!(s.quantile_ms(1.0), Some(50.0));
         s.record(Duration::from_secs(3600));
-        assert_eq!(s.quantile_ms(1.0), Some(60_000.0), "clamped like the HDR histograms");
+        assert_eq!(
+            s.quantile_ms(1.0),
+            Some(60_000.0),
+            "clamped like the HDR histograms"
+        );
     }
 }

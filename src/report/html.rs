@@ -200,10 +200,7 @@ fn timeline(out: &mut String, r: &RunResult) -> fmt::Result {
     writeln!(out, "</div>")?;
     bands::draw(out, r, &time)?;
 
-    writeln!(
-        out,
-        r#"<h3>Latency per second</h3><div class="legend">"#
-    )?;
+    writeln!(out, r#"<h3>Latency per second</h3><div class="legend">"#)?;
     swatch(out, "l-p50", "p50")?;
     swatch(out, "l-p95", "p95")?;
     swatch(out, "l-p99", "p99")?;

@@ -71,6 +71,9 @@ fn fault_windows(result: &RunResult, time: &TimeAxis) -> Vec<(f64, f64, String)>
 pub fn draw(out: &mut String, result: &RunResult, time: &TimeAxis) -> fmt::Result {
     let mut body = String::new();
     let mut y = 8.0;
+    // The grid first, beneath the lanes: phases, faults, each channel, the best estimate.
+    let lanes = 3 + result.observations.channels.len();
+    let plot_bottom = y + lanes as f64 * (LANE + GAP) - GAP;
     let lane = |body: &mut String, y: f64, label: &str| {
         writeln!(
             body,
@@ -145,13 +148,13 @@ pub fn draw(out: &mut String, result: &RunResult, time: &TimeAxis) -> fmt::Resul
         y += LANE + GAP;
     }
 
-    let plot_bottom = y - GAP;
-    time.draw(&mut body, 4.0, plot_bottom)?;
+    let mut grid = String::new();
+    time.draw(&mut grid, 4.0, plot_bottom)?;
     let height = plot_bottom + 22.0;
     writeln!(
         out,
         r#"<svg class="chart" id="bands" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" role="img" aria-label="phases, fault windows and breaker states">
-{body}</svg>"#
+{grid}{body}</svg>"#
     )
 }
 
@@ -163,7 +166,8 @@ fn state_rects(out: &mut String, segs: &Segments, time: &TimeAxis, y: f64, h: f6
             out,
             r#"<rect class="{}" x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}"><title>{}: {from:.2}s – {until:.2}s</title></rect>"#,
             state_class(state),
-            (x1 - x0).max(1.0),
+            // A short half-open (a single probe) still shows.
+            (x1 - x0).max(2.0),
             state.as_str(),
         )?;
     }

@@ -189,41 +189,34 @@ pub fn rates(out: &mut String, result: &RunResult, time: &TimeAxis) -> fmt::Resu
     )
 }
 
-/// Width of a tap bucket, ms.
-const TAP_MS: u64 = 100;
-/// Most tap buckets charted (a day at 100 ms); beyond, the rest is left out.
-const MAX_TAP_BUCKETS: u64 = 864_000;
+/// Most seconds of tap charted (a day); beyond, the rest is left out.
+const MAX_TAP_SECONDS: u64 = 86_400;
 
-/// The proxy's view per second: requests received, forwarded upstream, upstream failures
-/// (5xx and no answer) and injected faults. Nothing drawn (returns `false`) without a tap.
+/// The proxy's view per second (its 100 ms buckets summed per second, like every other
+/// chart): requests received, forwarded upstream, upstream failures (5xx and no answer) and
+/// injected faults. Nothing drawn (returns `false`) without a tap.
 pub fn tap(out: &mut String, result: &RunResult, time: &TimeAxis) -> Result<bool, fmt::Error> {
     if result.tap.is_empty() {
         return Ok(false);
     }
-    let buckets = result
+    let seconds = result
         .tap
         .iter()
-        .map(|b| b.at_ms / TAP_MS + 1)
+        .map(|b| b.at_ms / 1000 + 1)
         .max()
         .unwrap_or(0)
-        .min(MAX_TAP_BUCKETS) as usize;
-    let mut dense: Vec<Option<&TapBucket>> = vec![None; buckets];
-    for b in &result.tap {
-        if let Some(slot) = dense.get_mut((b.at_ms / TAP_MS) as usize) {
-            *slot = Some(b);
-        }
-    }
-    // Empty buckets are zeros, not gaps: the proxy was there and saw nothing.
+        // The proxy ran to the end: seconds after its last bucket saw nothing.
+        .max(time.span_s.ceil() as u64)
+        .min(MAX_TAP_SECONDS) as usize;
     let rate = |f: fn(&TapBucket) -> u64| {
-        let values: Vec<Option<f64>> = dense
-            .iter()
-            .map(|b| Some(b.map_or(0.0, |b| f(b) as f64 * 1000.0 / TAP_MS as f64)))
-            .collect();
-        downsample(
-            &values,
-            |i| (i + 0.5) * TAP_MS as f64 / 1000.0,
-            Reduce::Mean,
-        )
+        // Empty seconds are zeros, not gaps: the proxy was there and saw nothing.
+        let mut sums = vec![Some(0.0); seconds];
+        for b in &result.tap {
+            if let Some(Some(sum)) = sums.get_mut((b.at_ms / 1000) as usize) {
+                *sum += f(b) as f64;
+            }
+        }
+        downsample(&sums, second_mid, Reduce::Mean)
     };
     let received = rate(|b| b.received);
     let forwarded = rate(|b| b.forwarded);

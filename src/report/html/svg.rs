@@ -126,7 +126,11 @@ impl ValueAxis {
 
     /// The y pixel of `v`, clamped to the plot.
     pub fn y(&self, v: f64) -> f64 {
-        let v = if v.is_finite() { v.clamp(0.0, self.max) } else { 0.0 };
+        let v = if v.is_finite() {
+            v.clamp(0.0, self.max)
+        } else {
+            0.0
+        };
         self.bottom - v / self.max * (self.bottom - self.top)
     }
 
