@@ -5,7 +5,7 @@
 //! headline numbers, then every chart on one shared time axis (phases, fault windows and the
 //! breaker state per channel as bands; latency quantiles; throughput and errors by kind;
 //! cache-hit and fallback rates; the proxy's tap), the per-phase table, the channels, and
-//! the drill, seed and target at the bottom. Lines longer than [`svg::MAX_POINTS`] points
+//! the drill, seed and target at the bottom. Lines longer than 1,000 points
 //! are downsampled (see docs/html-report.md).
 
 mod bands;
