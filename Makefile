@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: soak bench demo demo-off test lint fmt-check clippy unit build release clean toolchain test-deps
+.PHONY: soak bench demo demo-off test lint fmt-check clippy unit build release clean toolchain test-deps screenshot
 
 ## Run the embedded circuit-breaker drill on the built-in parts; exits 0 when it passes.
 demo: toolchain
@@ -27,12 +27,21 @@ unit: toolchain test-deps
 # sudo for apt-get when not root (a CI runner's usual user).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-## What the integration tests need beyond Rust: a real redis-server from Debian's packages
-## (tests/proxy_redis.rs puts the TCP proxy in front of it), installed only when missing.
+## What the integration tests need beyond Rust, from Debian's packages, installed only when
+## missing: a real redis-server (tests/proxy_redis.rs puts the TCP proxy in front of it) and
+## chromium (tests/html_report.rs opens the HTML report in it, headless).
 test-deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		echo "installing redis-server (for tests/proxy_redis.rs)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y redis-server; }
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (for tests/html_report.rs)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y chromium; }
+
+## Regenerate docs/img/html-report.png (and .html): the shipped circuit-breaker drill's HTML
+## report, screenshotted in headless chromium by tests/html_report.rs (35 s of load).
+screenshot: toolchain test-deps
+	BREAKERBOX_SCREENSHOT=docs/img/html-report.png $(CARGO) test --locked --test html_report
 
 build: toolchain
 	$(CARGO) build --locked

@@ -17,12 +17,20 @@ pub struct ReportFlags {
     /// Also write CSV tables (series.csv, groups.csv, verdicts.csv) into DIR.
     #[arg(long, value_name = "DIR")]
     pub csv: Option<PathBuf>,
+    /// Also write the self-contained HTML report (verdicts, breaker and fault bands over the
+    /// traffic) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 impl ReportFlags {
     /// The requested formats with their paths, in registry order.
     fn requested(&self) -> Vec<(&'static format::Format, &Path)> {
-        [("junit", &self.junit), ("csv", &self.csv)]
+        [
+            ("junit", &self.junit),
+            ("csv", &self.csv),
+            ("html", &self.html),
+        ]
             .into_iter()
             .filter_map(|(name, path)| Some((format::find(name)?, path.as_deref()?)))
             .collect()

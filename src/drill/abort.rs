@@ -38,12 +38,14 @@ pub(super) async fn watch(
             errors: live.errors.load(Ordering::Relaxed),
             fallbacks: live.fallbacks.load(Ordering::Relaxed),
             cache_hits: live.cache_hits.load(Ordering::Relaxed),
+            ..Second::default()
         };
         seconds.push(Second {
             requests: now.requests - last.requests,
             errors: now.errors - last.errors,
             fallbacks: now.fallbacks - last.fallbacks,
             cache_hits: now.cache_hits - last.cache_hits,
+            ..Second::default()
         });
         last = now;
         let elapsed = Duration::from_secs(tick);

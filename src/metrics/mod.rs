@@ -7,12 +7,14 @@
 pub mod activity;
 mod group;
 pub mod recent;
+mod second_latency;
 pub mod sink;
 pub mod timeline;
 
 pub use activity::{ClientActivity, ClientSeries, Served};
 pub use group::GroupStats;
 pub use recent::RecentSeconds;
+pub use second_latency::SecondLatency;
 pub use sink::PhaseSink;
 pub use timeline::{Event, EventKind, Timeline};
 
@@ -73,7 +75,7 @@ pub const CHECK_KINDS: [&str; 4] = ["status", "body_contains", "body_pointer", "
 
 /// Requests finished in one second of the run.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+    Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 pub struct Second {
     /// Requests finished.
@@ -84,6 +86,57 @@ pub struct Second {
     pub fallbacks: u64,
     /// Of which cache hits.
     pub cache_hits: u64,
+    /// Errors by kind: responses with a 5xx status.
+    #[serde(default)]
+    pub errors_5xx: u64,
+    /// Errors by kind: no response in time (`timeout`).
+    #[serde(default)]
+    pub errors_timeout: u64,
+    /// Errors by kind: no connection (`connect`, `connect_refused`).
+    #[serde(default)]
+    pub errors_connect: u64,
+    /// Errors by kind: the connection dropped (`reset`, `closed`).
+    #[serde(default)]
+    pub errors_reset: u64,
+    /// Errors by kind: any other failure (`protocol`, `body`, `io`, TLS, …).
+    #[serde(default)]
+    pub errors_other: u64,
+    /// Median latency of the second's responses, ms (±6%, see [`SecondLatency`]); absent
+    /// without responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    /// 95th percentile latency, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<f64>,
+    /// 99th percentile latency, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+    /// Slowest response, ms (exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<f64>,
+}
+
+impl Second {
+    /// Counts `outcome` under its error kind, if it is an error.
+    fn count_error(&mut self, outcome: Outcome) {
+        let kind = match outcome {
+            Outcome::Status(s) if s >= 500 => &mut self.errors_5xx,
+            Outcome::Status(_) => return,
+            Outcome::Failed("timeout") => &mut self.errors_timeout,
+            Outcome::Failed("connect" | "connect_refused") => &mut self.errors_connect,
+            Outcome::Failed("reset" | "closed") => &mut self.errors_reset,
+            Outcome::Failed(_) => &mut self.errors_other,
+        };
+        *kind += 1;
+    }
+
+    /// Fills the latency quantiles from `latency`.
+    fn set_latency(&mut self, latency: &SecondLatency) {
+        self.p50_ms = latency.quantile_ms(0.50);
+        self.p95_ms = latency.quantile_ms(0.95);
+        self.p99_ms = latency.quantile_ms(0.99);
+        self.max_ms = latency.quantile_ms(1.0);
+    }
 }
 
 /// What one phase (or one shard of it) recorded.
@@ -94,6 +147,8 @@ pub struct Recorder {
     pub groups: Vec<GroupStats>,
     /// Counts per second of the run, indexed by whole seconds from the epoch.
     pub seconds: Vec<Second>,
+    /// Response latencies per second, indexed like `seconds`.
+    pub latencies: Vec<SecondLatency>,
     /// Requests that were due but could not start on time (open model: no worker free).
     pub dropped: u64,
     /// Iterations cut short: still running when the graceful stop (or ramp-down) ran out,
@@ -116,6 +171,7 @@ impl Recorder {
         Recorder {
             groups: vec![GroupStats::default(); groups],
             seconds: Vec::new(),
+            latencies: Vec::new(),
             dropped: 0,
             interrupted: 0,
             iterations: 0,
@@ -139,6 +195,14 @@ impl Recorder {
         s.errors += u64::from(sample.outcome.is_error());
         s.fallbacks += u64::from(sample.markers.fallback);
         s.cache_hits += u64::from(sample.markers.cache_hit);
+        s.count_error(sample.outcome);
+        if let Outcome::Status(_) = sample.outcome {
+            // As in the histograms: a failure has no latency worth charting.
+            if self.latencies.len() <= second {
+                self.latencies.resize(second + 1, SecondLatency::default());
+            }
+            self.latencies[second].record(sample.latency);
+        }
     }
 
     /// Adds `other` into this recorder.
@@ -151,6 +215,7 @@ impl Recorder {
             ours.merge(theirs);
         }
         add_seconds(&mut self.seconds, &other.seconds);
+        add_latencies(&mut self.latencies, &other.latencies);
         self.dropped += other.dropped;
         self.interrupted += other.interrupted;
         self.iterations += other.iterations;
@@ -300,8 +365,13 @@ impl RunMetrics {
     /// The whole run's per-second series.
     pub fn seconds(&self) -> Vec<Second> {
         let mut all = Vec::new();
+        let mut latencies = Vec::new();
         for p in &self.phases {
             add_seconds(&mut all, &p.recorder.seconds);
+            add_latencies(&mut latencies, &p.recorder.latencies);
+        }
+        for (second, latency) in all.iter_mut().zip(&latencies) {
+            second.set_latency(latency);
         }
         all
     }
@@ -336,6 +406,20 @@ fn add_seconds(ours: &mut Vec<Second>, theirs: &[Second]) {
         o.errors += t.errors;
         o.fallbacks += t.fallbacks;
         o.cache_hits += t.cache_hits;
+        o.errors_5xx += t.errors_5xx;
+        o.errors_timeout += t.errors_timeout;
+        o.errors_connect += t.errors_connect;
+        o.errors_reset += t.errors_reset;
+        o.errors_other += t.errors_other;
+    }
+}
+
+fn add_latencies(ours: &mut Vec<SecondLatency>, theirs: &[SecondLatency]) {
+    if ours.len() < theirs.len() {
+        ours.resize(theirs.len(), SecondLatency::default());
+    }
+    for (o, t) in ours.iter_mut().zip(theirs) {
+        o.merge(t);
     }
 }
 
@@ -389,6 +473,18 @@ mod tests {
         assert_eq!(total.open_not_degraded, 1);
         assert_eq!(r.seconds[1].requests, 2);
         assert_eq!(r.seconds[1].errors, 2);
+        assert_eq!(
+            (r.seconds[1].errors_5xx, r.seconds[1].errors_reset),
+            (1, 1),
+            "errors by kind"
+        );
+        assert_eq!(r.latencies[1].count(), 1, "a failure has no latency");
+        let run = RunMetrics::one_phase("p", &["a", "b"], r);
+        let series = run.seconds();
+        let p99 = series[0].p99_ms.expect("responses in second 0");
+        assert!((92.0..=101.0).contains(&p99), "{p99}");
+        assert_eq!(series[0].max_ms, Some(100.0));
+        assert_eq!(series[1].max_ms, Some(1500.0));
     }
 
     #[test]

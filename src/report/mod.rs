@@ -7,6 +7,7 @@ pub mod compare;
 mod console;
 pub mod format;
 mod read;
+pub mod html;
 mod result;
 pub mod schema;
 

@@ -5,6 +5,7 @@
 //! `ReportFlags`). Every writer writes atomically, like result.json itself.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod junit;
 
@@ -34,7 +35,7 @@ pub struct Format {
 }
 
 /// Every format breakerbox can write.
-pub const FORMATS: &[Format] = &[json::FORMAT, junit::FORMAT, csv::FORMAT];
+pub const FORMATS: &[Format] = &[json::FORMAT, junit::FORMAT, csv::FORMAT, html::FORMAT];
 
 /// The format called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static Format> {
