@@ -1,6 +1,7 @@
 //! `breakerbox run` and `breakerbox demo` once the drill is loaded: prepare, execute with a
 //! progress line and signal handling, print the summary, write the result.
 
+use crate::cli::out::{out, outln};
 use crate::{RunFlags, EXIT_ABORTED, EXIT_INVALID, EXIT_USAGE};
 use breakerbox::config;
 use breakerbox::drill::{PreparedDrill, Progress, Stop};
@@ -69,8 +70,8 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
             .map(|p| format!(", fault proxy {p}"))
             .unwrap_or_default();
         eprintln!(
-            "drill {name}: {} phases, {:.0}s, target {}{proxy}",
-            prepared.plan().phases.len(),
+            "drill {name}: {}, {:.0}s, target {}{proxy}",
+            super::plural(prepared.plan().phases.len(), "phase"),
             prepared.plan().total_duration().as_secs_f64(),
             prepared.target_url()
         );
@@ -86,11 +87,11 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
         }
     }
 
-    print!("{}", report::render_console(&result));
+    out!("{}", report::render_console(&result));
     let code = result.outcome.exit_code() as u8;
     let written = write_result(&result, &flags.out, code);
     if written == ExitCode::from(code) {
-        println!("result written to {}", flags.out.display());
+        outln!("result written to {}", flags.out.display());
     }
     written
 }

@@ -4,6 +4,7 @@
 //! `FILE:LINE:COL: message`. Nothing here touches the network; the [`crate::plan`] stage
 //! turns a `Drill` into concrete timings.
 
+pub mod address;
 pub mod data;
 mod diagnostic;
 mod duration;

@@ -1,0 +1,158 @@
+//! The command line itself: closed pipes, help width, completions, environment overrides,
+//! host:port addresses.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+
+/// Subcommands whose help must fit in 100 columns.
+const SUBCOMMANDS: &[&str] = &[
+    "run",
+    "load",
+    "proxy",
+    "demo",
+    "stop",
+    "validate",
+    "plan",
+    "completions",
+    "demo-service",
+    "stub",
+];
+
+/// Runs `cmd` with stdout a pipe whose read end is closed before the child writes.
+fn into_closed_pipe(mut cmd: Command) -> (Option<i32>, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn breakerbox");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_pipe_is_no_panic() {
+    let drills: Vec<_> = std::fs::read_dir(repo_root().join("drills"))
+        .expect("drills/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    let mut validate = breakerbox();
+    validate.arg("validate").args(&drills);
+    let mut help = breakerbox();
+    help.arg("--help");
+    let mut completions = breakerbox();
+    completions.args(["completions", "bash"]);
+    let mut plan = breakerbox();
+    plan.args(["plan", "drills/circuit-breaker.toml"]);
+    for (what, cmd) in [
+        ("validate", validate),
+        ("--help", help),
+        ("completions", completions),
+        ("plan", plan),
+    ] {
+        let (code, stderr) = into_closed_pipe(cmd);
+        assert_ne!(code, Some(101), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    }
+}
+
+#[test]
+fn help_fits_in_100_columns() {
+    let mut pages = vec![vec!["--help".to_string()]];
+    pages.extend(
+        SUBCOMMANDS
+            .iter()
+            .map(|c| vec![c.to_string(), "--help".into()]),
+    );
+    for args in pages {
+        let out = breakerbox()
+            .args(&args)
+            .env_remove("COLUMNS")
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.lines().count() > 3, "{args:?}: {help}");
+        for line in help.lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{args:?}: {} columns: {line}",
+                line.chars().count()
+            );
+        }
+    }
+}
+
+#[test]
+fn help_names_each_flags_environment_variable() {
+    let out = breakerbox().args(["run", "--help"]).output().expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for env in [
+        "BREAKERBOX_SEED",
+        "BREAKERBOX_OUT",
+        "BREAKERBOX_QUIET",
+        "BREAKERBOX_TARGET",
+    ] {
+        assert!(help.contains(&format!("[env: {env}")), "{env}: {help}");
+    }
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = breakerbox()
+            .args(["completions", shell])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for sub in ["validate", "plan", "demo-service"] {
+            assert!(script.contains(sub), "{shell} lacks {sub}");
+        }
+    }
+    let bash = breakerbox()
+        .args(["completions", "bash"])
+        .output()
+        .expect("run");
+    let bash = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.contains("complete -F"), "{bash}");
+    assert!(bash.contains("--memory-budget"), "flags are completed too");
+    let bad = breakerbox()
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn an_unwritable_out_from_the_environment_stops_demo_before_it_starts() {
+    let dir = scratch("cli-env-out");
+    let out = breakerbox()
+        .arg("demo")
+        .env("BREAKERBOX_OUT", dir.join("no/such/dir/result.json"))
+        .env("BREAKERBOX_QUIET", "1")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: --out:"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing ran");
+}
+
+#[test]
+fn a_boolean_environment_variable_must_be_boolean() {
+    let out = breakerbox()
+        .args(["validate", "drills/circuit-breaker.toml"])
+        .env("BREAKERBOX_ALLOW_REMOTE", "maybe")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("maybe"), "{stderr}");
+}
