@@ -415,9 +415,7 @@ async fn dispatch(command: Command) -> ExitCode {
                     }
                     Err(e) => {
                         bad = true;
-                        for d in e.diagnostics() {
-                            eprintln!("{d}");
-                        }
+                        cli::diagnostics::print(&e);
                     }
                 }
             }
@@ -538,8 +536,6 @@ async fn serve_until_ctrl_c(serving: impl std::future::Future<Output = ()>) -> E
 }
 
 fn config_failure(e: &config::ConfigError) -> ExitCode {
-    for d in e.diagnostics() {
-        eprintln!("{d}");
-    }
+    cli::diagnostics::print(e);
     ExitCode::from(EXIT_USAGE)
 }

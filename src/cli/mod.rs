@@ -2,6 +2,7 @@
 //! than a few lines of wiring.
 
 pub mod completions;
+pub mod diagnostics;
 pub mod load;
 pub mod out;
 pub mod plan;

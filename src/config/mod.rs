@@ -16,6 +16,8 @@ mod observe;
 mod phase;
 mod profile;
 mod raw;
+pub mod snippet;
+pub mod suggest;
 pub mod template;
 mod validate;
 

@@ -96,7 +96,7 @@ impl<'a> Checker<'a> {
             Ok(v) => Some(v),
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
-                self.at(span, e.message().to_string());
+                self.at(span, super::suggest::reword(e.message()));
                 None
             }
         }
