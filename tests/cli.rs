@@ -156,3 +156,128 @@ fn a_boolean_environment_variable_must_be_boolean() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("maybe"), "{stderr}");
 }
+
+#[test]
+fn host_port_is_an_address_and_a_url() {
+    let dir = scratch("cli-host-port");
+    let drill = dir.join("d.toml");
+    std::fs::write(
+        &drill,
+        "target = \"localhost:8080/api\"\n[[requests]]\nname = \"r\"\npath = \"/\"\n[[phases]]\nname = \"p\"\nexecutor = \"constant-arrival-rate\"\nrate = 1\nduration = \"1s\"\n",
+    )
+    .expect("write");
+    let out = breakerbox()
+        .arg("validate")
+        .arg(&drill)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The standalone proxy on localhost:0 in front of localhost:PORT.
+    let upstream = free_port();
+    let mut proxy = breakerbox()
+        .args(["proxy", "--listen", "localhost:0", "--upstream"])
+        .arg(format!("localhost:{upstream}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn proxy");
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = proxy.stdout.take().expect("stdout");
+        let _ = std::io::BufReader::new(stdout).read_line(&mut first);
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert!(
+        first.starts_with("fault proxy listening on http://127.0.0.1:")
+            && first.contains(&format!("→ http://localhost:{upstream}"))
+            && first.contains("(0 faults)"),
+        "{first}"
+    );
+
+    let bad = breakerbox()
+        .args(["stub", "--listen", "example.com:80"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("localhost:PORT"));
+}
+
+#[test]
+fn config_errors_show_a_snippet_a_suggestion_and_plain_types() {
+    let dir = scratch("cli-snippet");
+    let drill = dir.join("d.toml");
+    std::fs::write(
+        &drill,
+        "[[requests]]\nname = \"r\"\npath = \"/\"\n[[phases]]\nname = \"p\"\nexecutor = \"constant-arrival-rate\"\nrate = \"fast\"\ndurtion = \"1s\"\n",
+    )
+    .expect("write");
+    let out = breakerbox()
+        .arg("validate")
+        .arg(&drill)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let headline = format!(
+        "{}:8:1: unknown field `durtion`: did you mean `duration`?",
+        drill.display()
+    );
+    assert!(stderr.lines().next() == Some(headline.as_str()), "{stderr}");
+    assert!(stderr.contains("8 | durtion = \"1s\""), "{stderr}");
+    assert!(
+        stderr.contains("  | ^^^^^^^"),
+        "caret under column 1: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "no colour off a terminal: {stderr}"
+    );
+
+    std::fs::write(
+        &drill,
+        "[[requests]]\nname = \"r\"\npath = \"/\"\n[[phases]]\nname = \"p\"\nexecutor = \"constant-arrival-rate\"\nrate = \"fast\"\nduration = \"1s\"\n",
+    )
+    .expect("write");
+    let out = breakerbox()
+        .arg("validate")
+        .arg(&drill)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(":7:8: invalid type: string \"fast\", expected a number"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("f64"), "{stderr}");
+    let caret = stderr
+        .lines()
+        .find(|l| l.contains('^'))
+        .expect("caret line");
+    let source = stderr
+        .lines()
+        .find(|l| l.contains("rate = \"fast\""))
+        .expect("source line");
+    assert_eq!(
+        caret.find('^'),
+        source.find('"'),
+        "caret under the value: {stderr}"
+    );
+}
+
+#[test]
+fn validate_counts_in_words() {
+    let out = breakerbox()
+        .args(["validate", "drills/login-journey.toml"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(1 phase, "), "{stdout}");
+    assert!(!stdout.contains("1 phases"), "{stdout}");
+}
