@@ -281,3 +281,25 @@ fn validate_counts_in_words() {
     assert!(stdout.contains("(1 phase, "), "{stdout}");
     assert!(!stdout.contains("1 phases"), "{stdout}");
 }
+
+#[test]
+fn every_environment_variable_in_help_is_documented() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/cli.md")).expect("docs/cli.md");
+    let mut seen = 0;
+    for sub in SUBCOMMANDS {
+        let out = breakerbox().args([sub, "--help"]).output().expect("run");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for (at, _) in help.match_indices("[env: ") {
+            let name: String = help[at + 6..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "{sub}: {name} not in docs/cli.md"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 40, "only {seen} variables found in help");
+}
