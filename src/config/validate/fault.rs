@@ -222,7 +222,9 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Option<Fault> {
         let known = kind::known();
         let given = kind_name.get_ref();
         let message = match crate::config::suggest::closest(given, known.split(", ")) {
-            Some(best) => format!("unknown fault kind \"{given}\": did you mean \"{best}\"?"),
+            Some(best) => {
+                format!("unknown fault kind \"{given}\" (known: {known}); did you mean \"{best}\"?")
+            }
             None => format!("unknown fault kind \"{given}\" (known: {known})"),
         };
         t.error(kind_name.span(), message);

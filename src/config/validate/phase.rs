@@ -143,7 +143,10 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
         c.at(
             p.executor.span(),
             match crate::config::suggest::closest(given, known.iter().copied()) {
-                Some(best) => format!("unknown executor \"{given}\": did you mean \"{best}\"?"),
+                Some(best) => format!(
+                    "unknown executor \"{given}\" (known: {}); did you mean \"{best}\"?",
+                    known.join(", ")
+                ),
                 None => format!("unknown executor \"{given}\" (known: {})", known.join(", ")),
             },
         );
