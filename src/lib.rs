@@ -25,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod drill;
 pub mod fault;
+pub mod forecast;
 pub mod live;
 pub mod load;
 pub mod metrics;

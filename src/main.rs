@@ -17,6 +17,8 @@ use std::time::Duration;
 
 mod cli;
 
+use cli::out::outln;
+
 /// mimalloc rather than the system allocator: a soak's RSS stays flat. With glibc's malloc,
 /// ~90 allocations per request spread over per-thread arenas grew RSS about 1 MB a minute
 /// while the live heap stayed flat (measured with heaptrack; see docs/benchmarks.md).
@@ -34,11 +36,13 @@ const EXIT_INVALID: u8 = 4;
 #[command(
     name = "breakerbox",
     version,
-    about = "Resilience drills: staged load, injected upstream faults, observed circuit-breaker transitions, a verdict."
+    about = "Resilience drills: staged load, injected upstream faults, observed circuit-breaker transitions, a verdict.",
+    max_term_width = 100,
+    after_help = "Every flag can also be set with an environment variable, shown as [env: ...]. Exit codes: 0 passed, 1 an expectation failed, 2 bad usage or drill file, 3 aborted, 4 invalid run."
 )]
 struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, env = "BREAKERBOX_VERBOSE", action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
     command: Command,
@@ -53,16 +57,16 @@ enum Command {
         #[command(flatten)]
         run: RunFlags,
         /// Base URL of the service under test (overrides the drill's `target`).
-        #[arg(long, env = "BREAKERBOX_TARGET")]
+        #[arg(long, env = "BREAKERBOX_TARGET", hide_env_values = true)]
         target: Option<String>,
         /// Where the fault proxy listens (overrides [proxy] listen).
-        #[arg(long)]
+        #[arg(long, env = "BREAKERBOX_PROXY_LISTEN", value_parser = config::address::parse_socket_addr)]
         proxy_listen: Option<SocketAddr>,
         /// Where the stub listens (overrides [stub] listen).
-        #[arg(long)]
+        #[arg(long, env = "BREAKERBOX_STUB_LISTEN", value_parser = config::address::parse_socket_addr)]
         stub_listen: Option<SocketAddr>,
         /// Accept any certificate an https:// target presents (self-signed staging ones).
-        #[arg(long)]
+        #[arg(long, env = "BREAKERBOX_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
         insecure: bool,
         #[command(flatten)]
         guard: GuardFlags,
@@ -100,57 +104,66 @@ enum Command {
     /// GET /metrics (Prometheus text), GET /health.
     DemoService {
         /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        #[arg(long, env = "BREAKERBOX_LISTEN", default_value = "127.0.0.1:8080", value_parser = config::address::parse_socket_addr)]
         listen: SocketAddr,
         /// Base URL of its upstream dependency (point it at the fault proxy).
-        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        #[arg(
+            long,
+            env = "BREAKERBOX_UPSTREAM",
+            default_value = "http://127.0.0.1:9090"
+        )]
         upstream: String,
         /// Which breaker guards the upstream: consecutive (failsafe: N consecutive failures),
         /// rate (resilience4j-like failure rate over a window of calls), off (on = consecutive).
-        #[arg(long, value_enum, default_value_t = BreakerArg::Consecutive)]
+        #[arg(long, env = "BREAKERBOX_BREAKER", value_enum, default_value_t = BreakerArg::Consecutive)]
         breaker: BreakerArg,
         /// consecutive: consecutive upstream failures that open the breaker.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, env = "BREAKERBOX_FAILURE_THRESHOLD", default_value_t = 5)]
         failure_threshold: u32,
         /// How long the breaker (either kind) stays open.
-        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        #[arg(long, env = "BREAKERBOX_OPEN_DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
         open_duration: Duration,
         /// rate: failure rate (above 0, at most 1) at which the breaker opens.
-        #[arg(long, default_value_t = 0.5, value_parser = parse_failure_rate)]
+        #[arg(long, env = "BREAKERBOX_FAILURE_RATE", default_value_t = 0.5, value_parser = parse_failure_rate)]
         failure_rate: f64,
         /// rate: outcomes the window must hold before the rate is judged.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_WINDOW)))]
+        #[arg(long, env = "BREAKERBOX_MINIMUM_CALLS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_WINDOW)))]
         minimum_calls: u32,
         /// rate: how many of the most recent call outcomes the window holds.
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_WINDOW)))]
+        #[arg(long, env = "BREAKERBOX_WINDOW", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_WINDOW)))]
         window: u32,
         /// rate: calls admitted while half-open; their failure rate decides open or closed.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_HALF_OPEN_CALLS)))]
+        #[arg(long, env = "BREAKERBOX_HALF_OPEN_CALLS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=i64::from(RateSettings::MAX_HALF_OPEN_CALLS)))]
         half_open_calls: u32,
         /// How long an item is served from cache.
-        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        #[arg(long, env = "BREAKERBOX_CACHE_TTL", default_value = "2s", value_parser = humantime::parse_duration)]
         cache_ttl: Duration,
         /// Upper bound on one upstream call.
-        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        #[arg(long, env = "BREAKERBOX_UPSTREAM_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration)]
         upstream_timeout: Duration,
         /// false: a failed or rejected upstream call answers 503 with no x-fallback (broken variant).
-        #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+        #[arg(long, env = "BREAKERBOX_FALLBACK", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
         fallback: bool,
         /// What x-circuit-state says: the truth, always closed (a lying header), or nothing.
-        #[arg(long, value_enum, default_value_t = StateHeaderArg::Truthful)]
+        #[arg(long, env = "BREAKERBOX_STATE_HEADER", value_enum, default_value_t = StateHeaderArg::Truthful)]
         state_header: StateHeaderArg,
         /// false: the header shows the state after the call, so a successful probe already
         /// says closed (pybreaker-style); true: a half-open trial call says half_open.
-        #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+        #[arg(long, env = "BREAKERBOX_LABEL_PROBE", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
         label_probe: bool,
         /// Append every breaker transition to this file, one JSON line each.
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, env = "BREAKERBOX_TRANSITION_LOG", value_name = "PATH")]
         transition_log: Option<PathBuf>,
     },
+    /// Show what a drill will do, without sending a request: phases, expected requests,
+    /// the traffic shape over time, fault windows, expectations and the resource budget.
+    Plan(cli::plan::PlanArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(cli::completions::CompletionsArgs),
     /// Run the stub upstream alone (GET /item/{id} answers JSON).
     Stub {
         /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:9090")]
+        #[arg(long, env = "BREAKERBOX_LISTEN", default_value = "127.0.0.1:9090", value_parser = config::address::parse_socket_addr)]
         listen: SocketAddr,
     },
 }
@@ -160,13 +173,13 @@ enum Command {
 struct GuardFlags {
     /// Allow a target outside loopback and private networks that the drill does not name
     /// in `allow_targets`.
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_ALLOW_REMOTE", value_parser = clap::builder::BoolishValueParser::new())]
     allow_remote: bool,
     /// Allow a target whose name looks like production (prod, www., api.).
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_I_KNOW_THIS_IS_PRODUCTION", value_parser = clap::builder::BoolishValueParser::new())]
     i_know_this_is_production: bool,
     /// Memory the run may use (e.g. 8GiB); default a quarter of this machine, at most 4 GiB.
-    #[arg(long, value_parser = breakerbox::budget::parse_bytes)]
+    #[arg(long, env = "BREAKERBOX_MEMORY_BUDGET", value_parser = breakerbox::budget::parse_bytes)]
     memory_budget: Option<u64>,
 }
 
@@ -182,35 +195,35 @@ impl From<GuardFlags> for Permission {
 #[derive(Args)]
 struct RunFlags {
     /// Seed for every random choice (overrides the drill's).
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_SEED")]
     seed: Option<u64>,
     /// Where to write the result document.
-    #[arg(long, default_value = "result.json")]
+    #[arg(long, env = "BREAKERBOX_OUT", default_value = "result.json")]
     out: PathBuf,
     /// Replace the demo service's breaker kind, or turn it off (off shows what the drill catches).
-    #[arg(long, value_enum)]
+    #[arg(long, env = "BREAKERBOX_BREAKER", value_enum)]
     breaker: Option<BreakerArg>,
     /// No live view, progress line or summaries (the series and --metrics-listen still run).
-    #[arg(short, long)]
+    #[arg(short, long, env = "BREAKERBOX_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
     quiet: bool,
     /// How often the plain progress line is printed when stderr is not a terminal.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "BREAKERBOX_PROGRESS_EVERY", default_value = "5s", value_parser = humantime::parse_duration)]
     progress_every: Duration,
     /// Print a summary (counts, rates, p50/p95/p99, transitions) this often, e.g. 10m.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "BREAKERBOX_SUMMARY_EVERY", value_parser = humantime::parse_duration)]
     summary_every: Option<Duration>,
     /// Per-second NDJSON series, written as the run goes [default: --out with .ndjson].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "BREAKERBOX_SERIES_OUT", value_name = "PATH")]
     series_out: Option<PathBuf>,
     /// Write no per-second series file.
-    #[arg(long, conflicts_with = "series_out")]
+    #[arg(long, env = "BREAKERBOX_NO_SERIES", conflicts_with = "series_out", value_parser = clap::builder::BoolishValueParser::new())]
     no_series: bool,
     /// Serve live Prometheus/OpenMetrics text at /metrics on PORT or HOST:PORT (loopback
     /// when only a port is given).
-    #[arg(long, value_name = "ADDR", value_parser = cli::live::parse_listen)]
+    #[arg(long, env = "BREAKERBOX_METRICS_LISTEN", value_name = "ADDR", value_parser = cli::live::parse_listen)]
     metrics_listen: Option<SocketAddr>,
     /// Allow --metrics-listen on an address beyond loopback.
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_METRICS_LISTEN_EXPOSED", value_parser = clap::builder::BoolishValueParser::new())]
     metrics_listen_exposed: bool,
     #[command(flatten)]
     report: cli::report::ReportFlags,
@@ -356,6 +369,11 @@ async fn dispatch(command: Command) -> ExitCode {
         Command::Load(args) => cli::load::run(args).await,
         Command::Report(args) => cli::report::run(args),
         Command::Compare(args) => cli::compare::run(args),
+        Command::Plan(args) => cli::plan::run(args),
+        Command::Completions(args) => {
+            cli::completions::print(&args, &mut <Cli as clap::CommandFactory>::command());
+            ExitCode::SUCCESS
+        }
         Command::Demo { run } => {
             let drill = match demo::embedded_drill() {
                 Ok(d) => d,
@@ -370,12 +388,12 @@ async fn dispatch(command: Command) -> ExitCode {
         }
         Command::Stop => match breakerbox::runs::stop_all() {
             Ok(stopped) if stopped.is_empty() => {
-                println!("no running drill");
+                outln!("no running drill");
                 ExitCode::SUCCESS
             }
             Ok(stopped) => {
                 for s in stopped {
-                    println!("stopping drill {} (pid {})", s.drill, s.pid);
+                    outln!("stopping drill {} (pid {})", s.drill, s.pid);
                 }
                 ExitCode::SUCCESS
             }
@@ -417,18 +435,16 @@ async fn dispatch(command: Command) -> ExitCode {
                             eprintln!("{why}");
                             continue;
                         }
-                        println!(
-                            "{}: ok ({} phases, {} requests)",
+                        outln!(
+                            "{}: ok ({}, {})",
                             path.display(),
-                            d.phases.len(),
-                            d.requests.len()
+                            cli::plural(d.phases.len(), "phase"),
+                            cli::plural(d.requests.len(), "request")
                         )
                     }
                     Err(e) => {
                         bad = true;
-                        for d in e.diagnostics() {
-                            eprintln!("{d}");
-                        }
+                        cli::diagnostics::print(&e);
                     }
                 }
             }
@@ -455,10 +471,13 @@ async fn dispatch(command: Command) -> ExitCode {
             label_probe,
             transition_log,
         } => {
-            if let Err(why) = config::check_base_url(&upstream) {
-                eprintln!("error: --upstream: {}", why.replace("target", "upstream"));
-                return ExitCode::from(EXIT_USAGE);
-            }
+            let upstream = match config::check_base_url(&upstream) {
+                Ok(url) => url,
+                Err(why) => {
+                    eprintln!("error: --upstream: {}", why.replace("target", "upstream"));
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
             if failure_threshold == 0 {
                 eprintln!("error: --failure-threshold must be at least 1");
                 return ExitCode::from(EXIT_USAGE);
@@ -492,7 +511,7 @@ async fn dispatch(command: Command) -> ExitCode {
             };
             match DemoService::start(&settings, &upstream).await {
                 Ok(service) => {
-                    println!(
+                    outln!(
                         "demo service listening on {} (upstream {upstream}, breaker {})",
                         service.url(),
                         settings.breaker
@@ -525,7 +544,7 @@ async fn dispatch(command: Command) -> ExitCode {
             .await
             {
                 Ok(stub) => {
-                    println!("stub upstream listening on {}", stub.url());
+                    outln!("stub upstream listening on {}", stub.url());
                     let _ = std::io::stdout().flush();
                     serve_until_ctrl_c(std::future::pending::<()>()).await
                 }
@@ -546,8 +565,6 @@ async fn serve_until_ctrl_c(serving: impl std::future::Future<Output = ()>) -> E
 }
 
 fn config_failure(e: &config::ConfigError) -> ExitCode {
-    for d in e.diagnostics() {
-        eprintln!("{d}");
-    }
+    cli::diagnostics::print(e);
     ExitCode::from(EXIT_USAGE)
 }

@@ -1,5 +1,6 @@
 //! `breakerbox compare BASELINE.json RESULT.json`: per-metric deltas and regressions.
 
+use crate::cli::out::{out, outln};
 use crate::EXIT_USAGE;
 use breakerbox::report::{self, compare};
 use clap::Args;
@@ -14,15 +15,15 @@ pub struct CompareArgs {
     /// The result.json to judge against it.
     pub result: PathBuf,
     /// Relative change past which a metric regresses: `10%` or a fraction (`0.1`).
-    #[arg(long, default_value = "10%", value_parser = parse_tolerance)]
+    #[arg(long, env = "BREAKERBOX_TOLERANCE", default_value = "10%", value_parser = parse_tolerance)]
     pub tolerance: f64,
     /// Only these metrics (repeat or comma-separate): p50_ms, p95_ms, p99_ms, error_rate,
     /// throughput_rps, cache_hit_rate, fallback_rate, breaker_open_s, breaker_half_open_s,
     /// breaker_close_s (the unit suffix may be left off).
-    #[arg(long, value_delimiter = ',', value_parser = parse_metric)]
+    #[arg(long, env = "BREAKERBOX_METRIC", value_delimiter = ',', value_parser = parse_metric)]
     pub metric: Vec<&'static compare::Metric>,
     /// Print the comparison as JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     pub json: bool,
 }
 
@@ -67,14 +68,14 @@ pub fn run(args: CompareArgs) -> ExitCode {
     let comparison = compare::compare(&baseline, &result, &options);
     if args.json {
         match serde_json::to_string_pretty(&comparison) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(EXIT_USAGE);
             }
         }
     } else {
-        print!("{}", compare::render_table(&comparison));
+        out!("{}", compare::render_table(&comparison));
     }
     if comparison.regressions > 0 {
         ExitCode::from(1)

@@ -1,5 +1,6 @@
 //! `breakerbox load URL`: quick mode's flags, turned into [`QuickOptions`] and run.
 
+use super::out::{out, outln};
 use breakerbox::drill::Stop;
 use breakerbox::quick::{self, Model, QuickOptions};
 use bytes::Bytes;
@@ -11,57 +12,59 @@ use std::time::Duration;
 /// Flags of `breakerbox load`.
 #[derive(Args)]
 pub struct LoadArgs {
-    /// The URL to load, e.g. http://127.0.0.1:8080/api/item/{{random_int 1 100}}.
+    /// The URL to load, e.g. http://127.0.0.1:8080/api/item/{{random_int 1 100}}; no
+    /// scheme means http:// (localhost:8080/api).
+    #[arg(value_parser = |url: &str| Ok::<_, String>(breakerbox::config::address::with_scheme(url)))]
     url: String,
     /// Connections, each sending its next request as soon as the last is answered (closed
     /// model, like wrk and oha). The default when neither --rate nor --vus is given: 50.
-    #[arg(short = 'c', long, conflicts_with_all = ["rate", "vus"])]
+    #[arg(short = 'c', long, env = "BREAKERBOX_CONNECTIONS", conflicts_with_all = ["rate", "vus"])]
     connections: Option<usize>,
     /// Requests started per second whatever the latency (open model); latency counts from
     /// each request's intended start.
-    #[arg(long, value_parser = quick::parse_rate, conflicts_with = "vus")]
+    #[arg(long, env = "BREAKERBOX_RATE", value_parser = quick::parse_rate, conflicts_with = "vus")]
     rate: Option<f64>,
     /// With --rate: most requests in flight (one connection each); a request due when all
     /// are busy is counted as dropped. Default: one second's worth, 100 to 10,000.
-    #[arg(long, requires = "rate")]
+    #[arg(long, env = "BREAKERBOX_MAX_IN_FLIGHT", requires = "rate")]
     max_in_flight: Option<usize>,
     /// Virtual users pausing --think between requests (closed model).
-    #[arg(long, requires = "think")]
+    #[arg(long, env = "BREAKERBOX_VUS", requires = "think")]
     vus: Option<usize>,
     /// With --vus: the pause after each response, MIN-MAX (uniform, e.g. 1s-5s) or one
     /// duration (e.g. 2s).
-    #[arg(long, value_parser = quick::parse_think, requires = "vus")]
+    #[arg(long, env = "BREAKERBOX_THINK", value_parser = quick::parse_think, requires = "vus")]
     think: Option<breakerbox::config::ThinkTime>,
     /// How long to send load (e.g. 10s, 2m).
-    #[arg(short = 'd', long, default_value = "10s", value_parser = breakerbox::config::parse_duration)]
+    #[arg(short = 'd', long, env = "BREAKERBOX_DURATION", default_value = "10s", value_parser = breakerbox::config::parse_duration)]
     duration: Duration,
     /// A header to send, 'Name: value'; repeat for more.
-    #[arg(short = 'H', long = "header", value_parser = quick::parse_header)]
+    #[arg(short = 'H', long = "header", env = "BREAKERBOX_HEADER", value_parser = quick::parse_header)]
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// The method.
-    #[arg(short = 'm', long, default_value = "GET", value_parser = parse_method)]
+    #[arg(short = 'm', long, env = "BREAKERBOX_METHOD", default_value = "GET", value_parser = parse_method)]
     method: Method,
     /// The request body; @FILE reads it from a file.
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_BODY")]
     body: Option<String>,
     /// Upper bound on one request (a timeout counts as an error).
-    #[arg(long, default_value = "5s", value_parser = breakerbox::config::parse_duration)]
+    #[arg(long, env = "BREAKERBOX_TIMEOUT", default_value = "5s", value_parser = breakerbox::config::parse_duration)]
     timeout: Duration,
     /// Accept any certificate an https:// target presents (self-signed staging ones).
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     insecure: bool,
     /// Threads sending load. Default: for a loopback target half of this machine's cores
     /// (the server needs the rest), for any other all of them.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, env = "BREAKERBOX_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
     /// Print one JSON object instead of the human summary.
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     json: bool,
     /// Allow a target outside loopback and private networks.
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_ALLOW_REMOTE", value_parser = clap::builder::BoolishValueParser::new())]
     allow_remote: bool,
     /// Allow a target whose name looks like production (prod, www., api.).
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_I_KNOW_THIS_IS_PRODUCTION", value_parser = clap::builder::BoolishValueParser::new())]
     i_know_this_is_production: bool,
 }
 
@@ -155,14 +158,14 @@ pub async fn run(args: LoadArgs) -> ExitCode {
         Ok(report) => {
             if json {
                 match serde_json::to_string(&report) {
-                    Ok(line) => println!("{line}"),
+                    Ok(line) => outln!("{line}"),
                     Err(e) => {
                         eprintln!("error: {e}");
                         return ExitCode::from(crate::EXIT_USAGE);
                     }
                 }
             } else {
-                print!("{}", report.render());
+                out!("{}", report.render());
             }
             if report.stopped.is_some() {
                 ExitCode::from(crate::EXIT_ABORTED)

@@ -2,8 +2,21 @@
 //! than a few lines of wiring.
 
 pub mod compare;
+pub mod completions;
+pub mod diagnostics;
 pub mod live;
 pub mod load;
+pub mod out;
+pub mod plan;
 pub mod proxy;
 pub mod report;
 pub mod run;
+
+/// `n` and `noun`, in the plural unless `n` is 1: "1 phase", "3 phases".
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

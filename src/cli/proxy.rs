@@ -1,6 +1,7 @@
 //! `breakerbox proxy`: the fault proxy on its own, beside a service on staging, with a
 //! Toxiproxy-compatible admin API. It serves at once, so the service can start first.
 
+use super::out::outln;
 use breakerbox::clock::RunClock;
 use breakerbox::config;
 use breakerbox::fault::admin::{self, AdminOptions};
@@ -18,45 +19,55 @@ const TAP_SPAN: Duration = Duration::from_secs(3600);
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
     /// Where the HTTP fault proxy listens (with --upstream).
-    #[arg(long, requires = "upstream")]
+    #[arg(long, env = "BREAKERBOX_LISTEN", requires = "upstream", value_parser = config::address::parse_socket_addr)]
     pub listen: Option<SocketAddr>,
     /// The real dependency the HTTP proxy forwards to, e.g. http://127.0.0.1:9090 or
     /// https://staging.example.com.
-    #[arg(long, requires = "listen")]
+    #[arg(long, env = "BREAKERBOX_UPSTREAM", requires = "listen", value_parser = parse_upstream)]
     pub upstream: Option<String>,
     /// A PEM file of extra CAs to trust for an https:// upstream (besides the system's).
-    #[arg(long, requires = "upstream")]
+    #[arg(long, env = "BREAKERBOX_UPSTREAM_CA", requires = "upstream")]
     pub upstream_ca: Option<PathBuf>,
     /// Accept any certificate from an https:// upstream (self-signed staging only).
-    #[arg(long, requires = "upstream")]
+    #[arg(long, env = "BREAKERBOX_UPSTREAM_INSECURE", requires = "upstream", value_parser = clap::builder::BoolishValueParser::new())]
     pub upstream_insecure: bool,
     /// Terminate TLS on --listen with this PEM certificate chain (with --tls-key).
-    #[arg(long, requires = "listen")]
+    #[arg(long, env = "BREAKERBOX_TLS_CERT", requires = "listen")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "listen")]
+    #[arg(long, env = "BREAKERBOX_TLS_KEY", requires = "listen")]
     pub tls_key: Option<PathBuf>,
     /// A fault profile applied from the start (its windows count from the proxy's start).
-    #[arg(long, requires = "upstream")]
+    #[arg(long, env = "BREAKERBOX_PROFILE", requires = "upstream")]
     pub profile: Option<PathBuf>,
     /// Where the Toxiproxy-compatible admin API listens, e.g. 127.0.0.1:8474.
-    #[arg(long)]
+    #[arg(long, env = "BREAKERBOX_ADMIN", value_parser = config::address::parse_socket_addr)]
     pub admin: Option<SocketAddr>,
     /// A file holding the bearer token the admin API requires.
-    #[arg(long, requires = "admin")]
+    #[arg(long, env = "BREAKERBOX_TOKEN_FILE", requires = "admin")]
     pub token_file: Option<PathBuf>,
     /// Let the admin API listen beyond loopback without a token.
-    #[arg(long, requires = "admin")]
+    #[arg(long, env = "BREAKERBOX_ALLOW_EXPOSED_ADMIN", requires = "admin", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_exposed_admin: bool,
     /// Upper bound on waiting for the upstream's response headers (answered 504).
-    #[arg(long, default_value = "30s", value_parser = config::parse_duration)]
+    #[arg(long, env = "BREAKERBOX_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = config::parse_duration)]
     pub upstream_timeout: Duration,
     /// Seed for fault decisions and toxicity rolls.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "BREAKERBOX_SEED", default_value_t = 1)]
     pub seed: u64,
     /// The HTTP proxy's name in the admin API (`/http-proxies/NAME`), with --admin.
-    #[arg(long, default_value = "default", requires = "admin")]
+    #[arg(
+        long,
+        env = "BREAKERBOX_NAME",
+        default_value = "default",
+        requires = "admin"
+    )]
     pub name: String,
+}
+
+/// An upstream URL as given (no scheme means http://), checked and without a trailing slash.
+fn parse_upstream(given: &str) -> Result<String, String> {
+    config::check_target_url(given).map_err(|why| why.replace("target", "upstream"))
 }
 
 /// What is serving; dropped, it stops.
@@ -126,8 +137,9 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
                 // Registered in the admin API, so a runner can replace its faults.
                 Some(server) => {
                     let url = register(server, &args, listen, upstream, options).await?;
-                    println!(
-                        "fault proxy listening on {url} → {upstream} ({count} fault(s)) as \"{}\"",
+                    outln!(
+                        "fault proxy listening on {url} → {upstream} ({}) as \"{}\"",
+                        super::plural(count, "fault"),
                         args.name
                     );
                     None
@@ -149,9 +161,10 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
                     )
                     .await
                     .map_err(|e| e.to_string())?;
-                    println!(
-                        "fault proxy listening on {} → {upstream} ({count} fault(s))",
-                        proxy.url()
+                    outln!(
+                        "fault proxy listening on {} → {upstream} ({})",
+                        proxy.url(),
+                        super::plural(count, "fault")
                     );
                     Some(proxy)
                 }
@@ -160,7 +173,7 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
         _ => None,
     };
     if let Some(server) = &admin {
-        println!("admin API listening on http://{}", server.addr());
+        outln!("admin API listening on http://{}", server.addr());
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

@@ -1,6 +1,7 @@
 //! `breakerbox report RESULT.json`: reprint a saved result's summary and write other formats
 //! from it; and [`ReportFlags`], the export flags `run`, `demo` and `report` share.
 
+use crate::cli::out::{out, outln};
 use crate::EXIT_USAGE;
 use breakerbox::report::{self, format, RunResult};
 use clap::Args;
@@ -12,14 +13,14 @@ use std::process::ExitCode;
 #[derive(Args, Clone, Debug, Default)]
 pub struct ReportFlags {
     /// Also write JUnit XML (one testcase per expectation) to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "BREAKERBOX_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Also write CSV tables (series.csv, groups.csv, verdicts.csv) into DIR.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "BREAKERBOX_CSV", value_name = "DIR")]
     pub csv: Option<PathBuf>,
     /// Also write the self-contained HTML report (verdicts, breaker and fault bands over the
     /// traffic) to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "BREAKERBOX_HTML", value_name = "FILE")]
     pub html: Option<PathBuf>,
 }
 
@@ -50,7 +51,7 @@ impl ReportFlags {
         let mut ok = true;
         for (f, path) in self.requested() {
             match f.write_to(result, path) {
-                Ok(()) if !quiet => println!("{} report written to {}", f.name, path.display()),
+                Ok(()) if !quiet => outln!("{} report written to {}", f.name, path.display()),
                 Ok(()) => {}
                 Err(e) => {
                     eprintln!("error: --{}: {e}", f.name);
@@ -70,7 +71,7 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub formats: ReportFlags,
     /// Do not print the summary.
-    #[arg(short, long)]
+    #[arg(short, long, env = "BREAKERBOX_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
     pub quiet: bool,
 }
 
@@ -85,7 +86,7 @@ pub fn run(args: ReportArgs) -> ExitCode {
         }
     };
     if !args.quiet {
-        print!("{}", report::render_console(&result));
+        out!("{}", report::render_console(&result));
     }
     if args.formats.write(&result, args.quiet) {
         ExitCode::SUCCESS

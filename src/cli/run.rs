@@ -2,6 +2,7 @@
 //! live view (see `live.rs`) and signal handling, print the summary, write the result.
 
 use crate::cli::live::{Ended, LiveOptions};
+use crate::cli::out::{out, outln};
 use crate::{cli, RunFlags, EXIT_ABORTED, EXIT_INVALID, EXIT_USAGE};
 use breakerbox::config;
 use breakerbox::drill::{PreparedDrill, Stop};
@@ -87,8 +88,8 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
             .map(|p| format!(", fault proxy {p}"))
             .unwrap_or_default();
         eprintln!(
-            "drill {name}: {} phases, {:.0}s, target {}{proxy}",
-            prepared.plan().phases.len(),
+            "drill {name}: {}, {:.0}s, target {}{proxy}",
+            super::plural(prepared.plan().phases.len(), "phase"),
             prepared.plan().total_duration().as_secs_f64(),
             prepared.target_url()
         );
@@ -144,11 +145,11 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
     });
     let _ = live.await;
 
-    print!("{}", report::render_console(&result));
+    out!("{}", report::render_console(&result));
     let code = result.outcome.exit_code() as u8;
     let written = write_result(&result, flags, code);
     if written == ExitCode::from(code) {
-        println!("result written to {}", flags.out.display());
+        outln!("result written to {}", flags.out.display());
     }
     written
 }

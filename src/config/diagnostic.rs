@@ -14,6 +14,9 @@ pub struct Diagnostic {
     pub column: usize,
     /// What is wrong, in one line.
     pub message: String,
+    /// The offending bytes of the file's text (empty when the problem has no place), for
+    /// a source snippet ([`super::snippet`]).
+    pub span: Range<usize>,
 }
 
 impl Diagnostic {
@@ -36,6 +39,7 @@ impl Diagnostic {
             line,
             column,
             message: one_line(&message.into()),
+            span,
         }
     }
 
@@ -46,6 +50,7 @@ impl Diagnostic {
             line: 0,
             column: 0,
             message: one_line(&message.into()),
+            span: 0..0,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `FILE:LINE:COL: message`. Nothing here touches the network; the [`crate::plan`] stage
 //! turns a `Drill` into concrete timings.
 
+pub mod address;
 pub mod data;
 mod diagnostic;
 mod duration;
@@ -15,6 +16,8 @@ mod observe;
 mod phase;
 mod profile;
 mod raw;
+pub mod snippet;
+pub mod suggest;
 pub mod template;
 mod validate;
 

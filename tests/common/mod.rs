@@ -8,7 +8,13 @@ use std::process::Command;
 pub fn breakerbox() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_breakerbox"));
     cmd.current_dir(repo_root());
-    cmd.env_remove("BREAKERBOX_TARGET").env_remove("RUST_LOG");
+    // Every flag reads a BREAKERBOX_* variable: none of the caller's may leak in.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("BREAKERBOX_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
     cmd
 }
 

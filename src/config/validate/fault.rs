@@ -219,11 +219,14 @@ fn fault(c: &mut Checker, f: &raw::FaultFile) -> Option<Fault> {
     t.kind = kind_name.get_ref().clone();
     t.kind_span = kind_name.span();
     let Some(parse) = kind::lookup(kind_name.get_ref()) else {
-        let message = format!(
-            "unknown fault kind \"{}\" (known: {})",
-            kind_name.get_ref(),
-            kind::known()
-        );
+        let known = kind::known();
+        let given = kind_name.get_ref();
+        let message = match crate::config::suggest::closest(given, known.split(", ")) {
+            Some(best) => {
+                format!("unknown fault kind \"{given}\" (known: {known}); did you mean \"{best}\"?")
+            }
+            None => format!("unknown fault kind \"{given}\" (known: {known})"),
+        };
         t.error(kind_name.span(), message);
         return None;
     };

@@ -96,7 +96,7 @@ impl<'a> Checker<'a> {
             Ok(v) => Some(v),
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
-                self.at(span, e.message().to_string());
+                self.at(span, super::suggest::reword(e.message()));
                 None
             }
         }
@@ -215,6 +215,8 @@ pub fn check_base_url(given: &str) -> Result<String, String> {
 }
 
 fn check_url(given: &str, https: bool) -> Result<String, String> {
+    // No scheme means http: `localhost:8080/api`.
+    let given = &super::address::with_scheme(given);
     // Messages show the URL with any password masked.
     let url = &super::guard::mask_credentials(given);
     let parsed: http::Uri = given
@@ -292,16 +294,21 @@ fn method(c: &mut Checker, m: &Option<Spanned<String>>) -> http::Method {
 
 fn preflight(c: &mut Checker, p: &raw::PreflightFile) -> Preflight {
     let health = p.health.get_ref().trim().to_string();
-    if health.starts_with("http") {
-        if let Err(why) = check_base_url(&health) {
-            c.at(p.health.span(), why.replace("target", "health"));
-        }
-    } else if !health.starts_with('/') {
-        c.at(
-            p.health.span(),
-            format!("health \"{health}\" must be a path starting with '/' or an http:// URL"),
-        );
-    }
+    let health = if health.starts_with('/') {
+        health
+    } else {
+        // `localhost:8080/health` is an http:// URL too.
+        check_base_url(&health).unwrap_or_else(|why| {
+            c.at(
+                p.health.span(),
+                format!(
+                    "{} (or a path starting with '/', relative to the target)",
+                    why.replace("target", "health")
+                ),
+            );
+            health
+        })
+    };
     Preflight {
         health,
         timeout: p.timeout.as_ref().map_or(Duration::from_secs(10), |t| {

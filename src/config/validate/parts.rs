@@ -3,6 +3,7 @@
 use super::{
     check_base_url, check_target_url, method, opt_duration, positive_duration, status_code, Checker,
 };
+use crate::config::address;
 use crate::config::raw;
 use crate::config::*;
 use toml::Spanned;
@@ -11,14 +12,8 @@ fn listen_addr(c: &mut Checker, listen: &Option<Spanned<String>>) -> SocketAddr 
     let default = SocketAddr::from(([127, 0, 0, 1], 0));
     match listen {
         None => default,
-        Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
-            c.at(
-                s.span(),
-                format!(
-                    "listen address \"{}\" is not IP:PORT (e.g. 127.0.0.1:9090)",
-                    s.get_ref()
-                ),
-            );
+        Some(s) => address::parse_socket_addr(s.get_ref()).unwrap_or_else(|why| {
+            c.at(s.span(), format!("listen address {why}"));
             default
         }),
     }

@@ -142,7 +142,13 @@ fn load_shape(c: &mut Checker, p: &raw::PhaseFile) -> (LoadShape, Duration) {
         let known: Vec<&str> = ExecutorName::ALL.iter().map(|e| e.name()).collect();
         c.at(
             p.executor.span(),
-            format!("unknown executor \"{given}\" (known: {})", known.join(", ")),
+            match crate::config::suggest::closest(given, known.iter().copied()) {
+                Some(best) => format!(
+                    "unknown executor \"{given}\" (known: {}); did you mean \"{best}\"?",
+                    known.join(", ")
+                ),
+                None => format!("unknown executor \"{given}\" (known: {})", known.join(", ")),
+            },
         );
         let duration = opt_duration(c, &p.duration).unwrap_or(Duration::from_secs(1));
         let placeholder = LoadShape::ConstantVus {
