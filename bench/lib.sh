@@ -29,10 +29,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Starts nginx with one worker answering `return 200` on 127.0.0.1:$1, in scratch dir $2.
-# Sets nginx_pid. keepalive_requests is raised so no client reconnects every 1,000 requests.
+# Starts nginx with one worker answering `return 200` on 127.0.0.1:$1, in scratch dir $2,
+# with body $3 if given (else none). Sets nginx_pid. keepalive_requests is raised so no
+# client reconnects every 1,000 requests.
 start_nginx() {
-  local port=$1 dir=$2
+  local port=$1 dir=$2 answer="return 200;"
+  [[ -n "${3:-}" ]] && answer="default_type text/plain; return 200 '$3';"
   mkdir -p "$dir/logs"
   cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
@@ -52,7 +54,7 @@ http {
   scgi_temp_path $dir/scgi;
   server {
     listen 127.0.0.1:$port backlog=4096;
-    location / { return 200; }
+    location / { $answer }
   }
 }
 CONF
