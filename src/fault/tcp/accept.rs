@@ -1,11 +1,13 @@
 //! A running TCP proxy: accepts clients, connects each to the upstream, runs both pumps.
 
-use super::stream::{pump, read_into, Link, Outcome};
+use super::stream::{copy_plain, pump, read_into, Link, Outcome};
 use super::{Chain, Direction, End};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWrite;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -119,6 +121,40 @@ async fn accept_loop(listener: TcpListener, route: Route, cancel: CancellationTo
     .await
 }
 
+/// Carries one direction of a connection until it ends: a plain copy while no toxic of
+/// its direction is set ([`copy_plain`]), then chunks through the toxics ([`pump`]).
+async fn carry(
+    link: Link,
+    source: &mut OwnedReadHalf,
+    mut dest: impl AsyncWrite + Unpin,
+    mut chain: watch::Receiver<Chain>,
+    cancel: &CancellationToken,
+) -> Outcome {
+    if let Some(outcome) = copy_plain(
+        link.direction,
+        source.as_ref(),
+        &mut dest,
+        &mut chain,
+        cancel,
+    )
+    .await
+    {
+        return outcome;
+    }
+    let (to_dest, from_source) = mpsc::channel(IN_FLIGHT);
+    let read = read_into(source, to_dest, cancel.clone());
+    let write = async {
+        let outcome = pump(link, from_source, &mut dest, chain, cancel.clone()).await;
+        if let Outcome::Ended(_) = outcome {
+            // The reader stops with the connection.
+            cancel.cancel();
+        }
+        outcome
+    };
+    let ((), outcome) = tokio::join!(read, write);
+    outcome
+}
+
 /// Proxies one client connection until both directions closed or a toxic ended it.
 async fn connection(client: TcpStream, route: Route, cancel: CancellationToken) {
     let n = route.connections.fetch_add(1, Ordering::Relaxed);
@@ -140,8 +176,6 @@ async fn connection(client: TcpStream, route: Route, cancel: CancellationToken) 
     let _ = upstream.set_nodelay(true);
     let (mut client_read, mut client_write) = client.into_split();
     let (mut upstream_read, mut upstream_write) = upstream.into_split();
-    let (to_upstream, from_client) = mpsc::channel(IN_FLIGHT);
-    let (to_client, from_upstream) = mpsc::channel(IN_FLIGHT);
     let link = |direction| Link {
         seed: route.seed,
         connection: n,
@@ -153,33 +187,31 @@ async fn connection(client: TcpStream, route: Route, cancel: CancellationToken) 
         }
         outcome
     };
-    let (up, down, (), ()) = tokio::join!(
+    let (up, down) = tokio::join!(
         async {
             ended(
-                pump(
+                carry(
                     link(Direction::Upstream),
-                    from_client,
+                    &mut client_read,
                     &mut upstream_write,
                     route.chain.clone(),
-                    cancel.clone(),
+                    &cancel,
                 )
                 .await,
             )
         },
         async {
             ended(
-                pump(
+                carry(
                     link(Direction::Downstream),
-                    from_upstream,
+                    &mut upstream_read,
                     &mut client_write,
                     route.chain.clone(),
-                    cancel.clone(),
+                    &cancel,
                 )
                 .await,
             )
         },
-        read_into(&mut client_read, to_upstream, cancel.clone()),
-        read_into(&mut upstream_read, to_client, cancel.clone()),
     );
     if [up, down].contains(&Outcome::Ended(End::Reset)) {
         // Whole sockets again, so dropping them sends an RST and no FIN first (a dropped

@@ -10,13 +10,17 @@ use crate::rng::{self, Rng};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Bytes read at most per chunk.
 const CHUNK: usize = 32 * 1024;
+
+/// The buffer of a direction no toxic acts on: what one read takes at most.
+const PLAIN_CHUNK: usize = 16 * 1024;
 
 /// One chunk as read, with the time it was read.
 #[derive(Debug)]
@@ -62,6 +66,103 @@ pub async fn read_into(
     }
 }
 
+/// Whether any toxic of `direction` is in `chain`.
+fn has_toxics(chain: &Chain, direction: Direction) -> bool {
+    chain.iter().any(|t| t.stream == direction)
+}
+
+/// Copies `source` to `dest` for as long as `chain` holds no toxic of `direction`: one
+/// reused buffer, each read written before the next, no channel and no timer — a
+/// connection without toxics costs what a plain byte copier costs.
+///
+/// Returns how the direction ended, or `None` when a toxic of this direction arrived; by
+/// then everything read has been written, so the chunked path ([`read_into`] and [`pump`])
+/// takes over from the next byte.
+pub async fn copy_plain(
+    direction: Direction,
+    source: &TcpStream,
+    mut dest: impl AsyncWrite + Unpin,
+    chain: &mut watch::Receiver<Chain>,
+    cancel: &CancellationToken,
+) -> Option<Outcome> {
+    if has_toxics(&chain.borrow_and_update(), direction) {
+        return None;
+    }
+    let mut buf = vec![0u8; PLAIN_CHUNK];
+    // Registered once, not once per read.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
+    loop {
+        let changed = {
+            let changed = chain.changed();
+            tokio::pin!(changed);
+            loop {
+                let read = tokio::select! {
+                    biased;
+                    _ = &mut cancelled => return Some(Outcome::Cancelled),
+                    changed = &mut changed => break changed,
+                    read = read_settled(source, &mut buf) => read,
+                };
+                let n = match read {
+                    Ok(0) => {
+                        let _ = dest.shutdown().await;
+                        return Some(Outcome::Closed);
+                    }
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "proxied connection: read failed");
+                        cancel.cancel();
+                        return Some(Outcome::Cancelled);
+                    }
+                };
+                let written = tokio::select! {
+                    biased;
+                    _ = &mut cancelled => return Some(Outcome::Cancelled),
+                    w = dest.write_all(&buf[..n]) => w,
+                };
+                if let Err(e) = written {
+                    tracing::debug!(error = %e, "proxied connection: write failed");
+                    return Some(Outcome::Ended(End::Close));
+                }
+            }
+        };
+        if changed.is_err() {
+            // The proxy is gone: its connections go with it.
+            return Some(Outcome::Cancelled);
+        }
+        if has_toxics(&chain.borrow_and_update(), direction) {
+            return None;
+        }
+    }
+}
+
+/// Reads what `source` holds (at most `buf.len()` bytes) once it is readable.
+///
+/// A read that leaves the socket empty (fewer bytes than asked for) also clears the
+/// readiness tokio remembers, so the next read waits for the kernel's next event instead of
+/// a system call that would only say "would block": a request and its response cost one
+/// read each way instead of two. Race-free: tokio clears only the readiness it saw before
+/// the read, never an event that came in since.
+async fn read_settled(source: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        source.readable().await?;
+        let mut short = None;
+        let read = source.try_io(Interest::READABLE, || {
+            let n = source.try_read(buf)?;
+            if n > 0 && n < buf.len() {
+                short = Some(n);
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        });
+        match (read, short) {
+            (_, Some(n)) => return Ok(n),
+            (Err(e), None) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            (read, None) => return read,
+        }
+    }
+}
+
 /// How one direction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -97,6 +198,13 @@ impl Link {
             Rng::new(self.seed ^ uid.rotate_left(32), stream),
         )
     }
+}
+
+/// Whether a piece must wait for its due time. tokio's timer rounds a deadline up to its
+/// next 1 ms tick, so sleeping until a moment already past still waits up to a millisecond:
+/// a piece no toxic delayed, or one already due, is written at once.
+fn waits(piece: &Piece) -> bool {
+    piece.due > piece.read_at && piece.due > Instant::now()
 }
 
 /// Carries `chunks` to `dest` through the current toxics of `link.direction` in `chain`.
@@ -192,7 +300,9 @@ pub async fn pump(
                 biased;
                 _ = cancel.cancelled() => return Outcome::Cancelled,
                 w = async {
-                    tokio::time::sleep_until(p.due).await;
+                    if waits(&p) {
+                        tokio::time::sleep_until(p.due).await;
+                    }
                     dest.write_all(&p.data).await
                 } => w,
             };
@@ -210,7 +320,143 @@ pub async fn pump(
 
 #[cfg(test)]
 mod tests {
+    use super::super::toxic::testing::json_attrs;
+    use super::super::{lookup, ToxicSpec};
     use super::*;
+    use std::sync::Arc;
+    use tokio::io::duplex;
+    use tokio::net::TcpListener;
+
+    /// Both ends of a loopback TCP connection.
+    async fn tcp_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (connected, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        (connected.expect("connect"), accepted.expect("accept").0)
+    }
+
+    fn latency(uid: u64, stream: Direction, ms: u64) -> Arc<ToxicSpec> {
+        let attributes = json_attrs(serde_json::json!({ "latency": ms }));
+        let toxic = lookup("latency").map(|t| (t.parse)(&attributes));
+        let Some(Ok(toxic)) = toxic else {
+            panic!("latency parses");
+        };
+        Arc::new(ToxicSpec {
+            uid,
+            name: format!("latency_{uid}"),
+            kind: "latency".into(),
+            stream,
+            toxicity: 1.0,
+            attributes,
+            toxic,
+        })
+    }
+
+    #[tokio::test]
+    async fn without_toxics_bytes_and_the_close_pass_straight_through() {
+        let (mut client, proxy_side) = tcp_pair().await;
+        let (upstream_side, mut upstream) = duplex(64);
+        let (_tx, mut chain) = watch::channel(Chain::default());
+        let cancel = CancellationToken::new();
+        let copy = tokio::spawn(async move {
+            copy_plain(
+                Direction::Upstream,
+                &proxy_side,
+                upstream_side,
+                &mut chain,
+                &cancel,
+            )
+            .await
+        });
+        // More than the pipes hold at once: the copy must keep going.
+        let sent: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let expected = sent.clone();
+        let writer = tokio::spawn(async move {
+            client.write_all(&sent).await.expect("write");
+            client.shutdown().await.expect("shutdown");
+        });
+        let mut got = Vec::new();
+        upstream
+            .read_to_end(&mut got)
+            .await
+            .expect("read to the close");
+        assert_eq!(got, expected);
+        writer.await.expect("writer");
+        assert_eq!(copy.await.expect("copy"), Some(Outcome::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_toxic_of_its_direction_hands_over_after_what_was_read() {
+        let (mut client, proxy_side) = tcp_pair().await;
+        let (mut upstream_side, mut upstream) = duplex(64);
+        let (tx, mut chain) = watch::channel(Chain::default());
+        let cancel = CancellationToken::new();
+        let copy = tokio::spawn(async move {
+            let outcome = copy_plain(
+                Direction::Upstream,
+                &proxy_side,
+                &mut upstream_side,
+                &mut chain,
+                &cancel,
+            )
+            .await;
+            (outcome, proxy_side, upstream_side)
+        });
+        client.write_all(b"before").await.expect("write");
+        let mut got = [0u8; 6];
+        upstream.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"before");
+        // A toxic on the other direction changes nothing here.
+        tx.send_replace(Arc::new(vec![latency(1, Direction::Downstream, 10)]));
+        client.write_all(b"still").await.expect("write");
+        let mut got = [0u8; 5];
+        upstream.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"still");
+        tx.send_replace(Arc::new(vec![latency(2, Direction::Upstream, 10)]));
+        let (outcome, mut proxy_side, _) = copy.await.expect("copy");
+        assert_eq!(
+            outcome, None,
+            "a toxic of its own direction stops the plain copy"
+        );
+        // Bytes written after the hand-over are left for the chunked path.
+        client.write_all(b"after").await.expect("write");
+        let mut got = [0u8; 5];
+        proxy_side.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"after");
+    }
+
+    #[tokio::test]
+    async fn with_a_toxic_already_set_nothing_is_copied() {
+        let (_client, proxy_side) = tcp_pair().await;
+        let (mut upstream_side, _upstream) = duplex(64);
+        let (_tx, mut chain) = watch::channel(Arc::new(vec![latency(1, Direction::Upstream, 5)]));
+        let outcome = copy_plain(
+            Direction::Upstream,
+            &proxy_side,
+            &mut upstream_side,
+            &mut chain,
+            &CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(outcome, None);
+    }
+
+    #[test]
+    fn only_pieces_due_later_wait_for_the_timer() {
+        let now = Instant::now();
+        let piece = |read_at, due| Piece {
+            data: Bytes::from_static(b"x"),
+            read_at,
+            due,
+        };
+        assert!(!waits(&piece(now, now)), "no toxic delayed it");
+        let long_ago = now - Duration::from_secs(10);
+        assert!(
+            !waits(&piece(long_ago, long_ago + Duration::from_secs(1))),
+            "delayed, but already due"
+        );
+        assert!(waits(&piece(now, now + Duration::from_secs(60))));
+    }
 
     #[test]
     fn toxicity_rolls_are_seeded_per_connection() {
