@@ -59,6 +59,7 @@ toolchain:
 
 ## Quick mode against wrk and oha (installed on demand: apt-get, cargo install into
 ## bench/.tools), memory at 10,000 VUs, open-model accuracy against a stalling server, the
+## fault proxy against noxious 1.0.4 (built from crates.io into bench/.tools), the
 ## in-process proxy path, validation staying linear; results go into docs/benchmarks.md.
 bench: release
 	bench/all.sh
