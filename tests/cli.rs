@@ -15,6 +15,8 @@ const SUBCOMMANDS: &[&str] = &[
     "stop",
     "validate",
     "plan",
+    "report",
+    "compare",
     "completions",
     "demo-service",
     "stub",
