@@ -86,7 +86,11 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
         }
     }
 
-    print!("{}", report::render_console(&result));
+    let colour = report::use_colour(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    print!("{}", report::render_console_styled(&result, colour));
     let code = result.outcome.exit_code() as u8;
     let written = write_result(&result, &flags.out, code);
     if written == ExitCode::from(code) {

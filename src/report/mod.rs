@@ -8,7 +8,7 @@ mod result;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-pub use console::render_console;
+pub use console::{render_console, render_console_styled, strip_ansi, use_colour, visible_width};
 pub use result::{
     CheckSummary, FaultSummary, GroupSummary, LatencySummary, NotStarted, PartsSummary,
     PhaseSummary, RunResult,
