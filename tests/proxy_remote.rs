@@ -232,7 +232,10 @@ fn a_run_drives_a_standalone_proxy_registered_as_default() {
     assert_eq!(run.code, Some(0), "{run}");
     let result = common::read_result(&out);
     assert_eq!(result["parts"]["proxy"].as_str(), Some(urls[0].as_str()));
-    assert!(result["parts"]["stub"].is_null(), "no stub of the run's own");
+    assert!(
+        result["parts"]["stub"].is_null(),
+        "no stub of the run's own"
+    );
     let injected = result["faults"][0]["injected"].as_u64().expect("injected");
     assert!(injected >= 5, "{injected}");
 }

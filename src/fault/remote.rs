@@ -7,8 +7,8 @@
 //! back at the end (`GET .../tap`) for the witnesses and the breaker inference. The load
 //! generator and the proxy can so sit on different hosts of a staging environment.
 
-use super::{TapBucket, UpstreamSeries};
 use super::admin::http::TapReport;
+use super::{TapBucket, UpstreamSeries};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
