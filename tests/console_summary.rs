@@ -126,6 +126,9 @@ fn a_drill_without_expectations_is_not_judged_and_exits_0() {
         stdout.contains("\nNOT JUDGED: the drill states no expectations, so nothing was judged"),
         "{stdout}"
     );
-    assert!(stdout.contains("\n  baseline   "), "the phase row:\n{stdout}");
+    assert!(
+        stdout.contains("\n  baseline   "),
+        "the phase row:\n{stdout}"
+    );
     assert_eq!(read_result(&out)["outcome"], "unjudged");
 }

@@ -17,8 +17,16 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
     assert_fits_100_columns(stdout);
     assert!(stdout.contains("\nverdicts\n  PASS    "), "{stdout}");
     // One profile over two phases back to back is one window: on once, off once.
-    assert_eq!(stdout.matches("fault on   upstream-500").count(), 1, "{stdout}");
-    assert_eq!(stdout.matches("fault off  upstream-500").count(), 1, "{stdout}");
+    assert_eq!(
+        stdout.matches("fault on   upstream-500").count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("fault off  upstream-500").count(),
+        1,
+        "{stdout}"
+    );
 
     let result = read_result(&out);
     assert_eq!(result["outcome"], "passed");

@@ -90,7 +90,11 @@ pub(super) fn pack(items: &[String], indent: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for item in items {
-        let prefix = if lines.is_empty() { 0 } else { visible_width(indent) };
+        let prefix = if lines.is_empty() {
+            0
+        } else {
+            visible_width(indent)
+        };
         if line.is_empty() {
             line = item.clone();
         } else if prefix + visible_width(&line) + 3 + visible_width(item) <= WIDTH {
@@ -136,12 +140,19 @@ mod tests {
         let lines = wrap("  first ", "        ", &text);
         assert!(lines.len() > 3, "{lines:?}");
         for l in &lines {
-            assert!(visible_width(l) <= WIDTH, "{} > {WIDTH}: {l}", visible_width(l));
+            assert!(
+                visible_width(l) <= WIDTH,
+                "{} > {WIDTH}: {l}",
+                visible_width(l)
+            );
         }
         assert!(lines[0].starts_with("  first word"));
         assert!(lines[1].starts_with("        word"));
         let rejoined: String = lines.concat().replace(' ', "");
-        assert_eq!(rejoined, "first".to_string() + &"word".repeat(60) + &"x".repeat(250));
+        assert_eq!(
+            rejoined,
+            "first".to_string() + &"word".repeat(60) + &"x".repeat(250)
+        );
     }
 
     #[test]

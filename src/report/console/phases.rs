@@ -142,7 +142,10 @@ fn errors(out: &mut String, indent: &str, g: &GroupSummary) {
 fn phase_notes(out: &mut String, p: &PhaseSummary) {
     let mut notes = Vec::new();
     if p.dropped > 0 {
-        notes.push(format!("{} dropped (due but not started on time)", p.dropped));
+        notes.push(format!(
+            "{} dropped (due but not started on time)",
+            p.dropped
+        ));
     }
     if p.interrupted > 0 {
         notes.push(format!("{} iterations cut by the stop", p.interrupted));
@@ -170,7 +173,11 @@ fn group_notes(out: &mut String, g: &GroupSummary) {
         }
         notes.push(s);
     }
-    notes.extend(g.skipped.iter().map(|(why, n)| format!("{n} skipped: {why}")));
+    notes.extend(
+        g.skipped
+            .iter()
+            .map(|(why, n)| format!("{n} skipped: {why}")),
+    );
     notes.extend(
         g.captures_missed
             .iter()

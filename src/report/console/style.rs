@@ -81,7 +81,10 @@ mod tests {
         assert!(use_colour(true, None));
         assert!(!use_colour(false, None));
         assert!(!use_colour(true, Some(OsStr::new("1"))));
-        assert!(use_colour(true, Some(OsStr::new(""))), "an empty NO_COLOR is unset");
+        assert!(
+            use_colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
     }
 
     #[test]
@@ -91,6 +94,9 @@ mod tests {
         assert_eq!(off.badge(Status::Pass), "PASS   ");
         assert_eq!(off.badge(Status::NotRun), "NOT RUN");
         assert_eq!(on.badge(Status::Fail), "\x1b[31mFAIL\x1b[0m   ");
-        assert_eq!(super::super::layout::visible_width(&on.badge(Status::Warn)), 7);
+        assert_eq!(
+            super::super::layout::visible_width(&on.badge(Status::Warn)),
+            7
+        );
     }
 }

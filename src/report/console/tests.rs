@@ -254,14 +254,21 @@ fn every_line_fits_100_columns_coloured_or_not() {
     assert!(plain.contains("\n  a_phase_name_fa… 12000000 "), "{plain}");
     assert!(plain.contains("\n    a_request_gro…  1000000 "), "{plain}");
     // A long criterion puts its value on the next line, indented.
-    let at = plain.find("WARN    error rate of phase").expect("the warn row");
+    let at = plain
+        .find("WARN    error rate of phase")
+        .expect("the warn row");
     let next = plain[at..].lines().nth(2).expect("a value line");
-    assert!(next.starts_with("            4.58% (55 of 1200)"), "{plain}");
+    assert!(
+        next.starts_with("            4.58% (55 of 1200)"),
+        "{plain}"
+    );
     assert!(plain.contains(" vs ≤ 1.00% in every 1s window"), "{plain}");
     // A short one keeps measured and bound on its line.
     assert!(
-        plain.lines().any(|l| l.starts_with("  PASS    p95 of phase baseline")
-            && l.ends_with("18.2ms vs target ≤ 20ms, fails > 50ms")),
+        plain
+            .lines()
+            .any(|l| l.starts_with("  PASS    p95 of phase baseline")
+                && l.ends_with("18.2ms vs target ≤ 20ms, fails > 50ms")),
         "{plain}"
     );
     // Evidence of what did not pass is wrapped under its verdict.
@@ -278,7 +285,11 @@ fn colour_codes_only_when_asked() {
     assert!(coloured.contains("\x1b[31mFAIL\x1b[0m"), "{coloured}");
     assert!(coloured.contains("\x1b[33mWARN\x1b[0m"), "{coloured}");
     assert!(coloured.contains("\x1b[1;31mFAILED\x1b[0m"), "{coloured}");
-    assert_eq!(strip_ansi(&coloured), plain, "colour adds nothing but colour");
+    assert_eq!(
+        strip_ansi(&coloured),
+        plain,
+        "colour adds nothing but colour"
+    );
 }
 
 #[test]
@@ -288,14 +299,31 @@ fn the_phase_table_shows_groups_errors_and_totals() {
         plain.contains("errors: 3 reset, 12 timeout, 40× 503 · 4xx (not errors): 2× 404"),
         "{plain}"
     );
-    assert!(plain.contains("3 dropped (due but not started on time)"), "{plain}");
-    assert!(plain.contains("checks 97.0% passed (3 failed: 3 status)"), "{plain}");
-    assert!(plain.contains("4 skipped: no free data row in users.csv"), "{plain}");
-    let header = plain.lines().find(|l| l.contains("requests")).expect("header");
-    for column in ["p50", "p95", "p99", "svc p95", "errors", "cache", "fallback"] {
+    assert!(
+        plain.contains("3 dropped (due but not started on time)"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("checks 97.0% passed (3 failed: 3 status)"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("4 skipped: no free data row in users.csv"),
+        "{plain}"
+    );
+    let header = plain
+        .lines()
+        .find(|l| l.contains("requests"))
+        .expect("header");
+    for column in [
+        "p50", "p95", "p99", "svc p95", "errors", "cache", "fallback",
+    ] {
         assert!(header.contains(column), "{header}");
     }
-    let total = plain.lines().find(|l| l.starts_with("  total")).expect("total");
+    let total = plain
+        .lines()
+        .find(|l| l.starts_with("  total"))
+        .expect("total");
     assert!(total.contains("48000000"), "{total}");
     assert!(total.contains(" 1920000 "), "48M requests in 25 s: {total}");
 }
@@ -325,7 +353,10 @@ fn phases_an_abort_skipped_say_not_run() {
         plain.contains("  NOT RUN p95 of phase verify_open"),
         "{plain}"
     );
-    assert!(!plain.contains("FAIL    p95 of phase verify_open"), "{plain}");
+    assert!(
+        !plain.contains("FAIL    p95 of phase verify_open"),
+        "{plain}"
+    );
     let last: Vec<&str> = plain.trim_end().lines().rev().take(2).collect();
     assert_eq!(
         last,
@@ -338,7 +369,10 @@ fn phases_an_abort_skipped_say_not_run() {
     assert!(plain.contains("ran 13.2s of 25.0s"), "{plain}");
     let coloured = render_console_styled(&r, true);
     assert!(coloured.contains("\x1b[2mNOT RUN\x1b[0m"), "{coloured}");
-    assert!(coloured.contains("\x1b[2mverify_open      not run\x1b[0m"), "{coloured}");
+    assert!(
+        coloured.contains("\x1b[2mverify_open      not run\x1b[0m"),
+        "{coloured}"
+    );
 }
 
 #[test]
@@ -352,7 +386,10 @@ fn a_witness_line_keeps_its_phases_apart_from_its_count() {
     assert!(!line.contains("verify_open"), "{line}");
     // The criterion column ends before the value starts.
     assert!(line.contains("witnessed  "), "{line}");
-    assert!(line.ends_with("7 injections in induce_failures vs ≥ 1 injection"), "{line}");
+    assert!(
+        line.ends_with("7 injections in induce_failures vs ≥ 1 injection"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -374,10 +411,14 @@ fn a_fault_spanning_two_phases_is_one_window_on_the_timeline() {
         ],
         "{plain}"
     );
-    assert!(section.iter().any(|l| l.starts_with("    15.0s  phase verify_open")));
+    assert!(section
+        .iter()
+        .any(|l| l.starts_with("    15.0s  phase verify_open")));
     assert!(
-        section.iter().any(|l| l.starts_with("    12.2s  breaker closed → open")
-            && l.ends_with("seen by endpoint, header, tap")),
+        section
+            .iter()
+            .any(|l| l.starts_with("    12.2s  breaker closed → open")
+                && l.ends_with("seen by endpoint, header, tap")),
         "{plain}"
     );
 }
@@ -389,7 +430,10 @@ fn a_drill_with_no_expectations_is_not_called_a_pass() {
     r.verdicts.clear();
     let plain = render_console(&r);
     assert!(!plain.contains("PASSED"), "{plain}");
-    assert!(plain.contains("(none: the drill states no expectations)"), "{plain}");
+    assert!(
+        plain.contains("(none: the drill states no expectations)"),
+        "{plain}"
+    );
     let last = plain.trim_end().lines().last().expect("headline");
     assert_eq!(
         last,
@@ -403,6 +447,12 @@ fn channels_and_their_disagreements_are_listed() {
     let plain = render_console(&result());
     assert!(plain.contains("\nbreaker channels\n  endpoint    0 transitions, ±110ms"));
     assert!(plain.contains("    ! word word"), "{plain}");
-    assert!(plain.contains("1 disagreement beyond the combined resolution"), "{plain}");
-    assert!(plain.contains("12.3s–12.9s  endpoint said open, header said closed"), "{plain}");
+    assert!(
+        plain.contains("1 disagreement beyond the combined resolution"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("12.3s–12.9s  endpoint said open, header said closed"),
+        "{plain}"
+    );
 }

@@ -83,7 +83,8 @@ pub(super) fn lines(events: &[Event]) -> Vec<(Duration, String)> {
                 seen.extend(corroborated_by.iter().map(|c| c.as_str()));
                 format!("{change:<28} seen by {}", seen.join(", "))
             }
-            EventKind::FaultOn { profile, kind, .. } | EventKind::FaultOff { profile, kind, .. } => {
+            EventKind::FaultOn { profile, kind, .. }
+            | EventKind::FaultOff { profile, kind, .. } => {
                 let on = matches!(e.kind, EventKind::FaultOn { .. });
                 let mut kinds = vec![kind.as_str()];
                 // The same profile's other faults switching at the same instant.

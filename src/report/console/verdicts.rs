@@ -47,9 +47,13 @@ fn row(out: &mut String, v: &Verdict, column: usize, paint: Paint) {
     let badge = format!("{INDENT}{} ", paint.badge(v.status));
     let value = value(v);
     let criterion = v.criterion.chars().count();
-    let one_line = format!("{badge}{:<column$}  {value}", v.criterion);
-    if criterion <= column && visible_width(&one_line) <= WIDTH {
-        let _ = writeln!(out, "{}", one_line.trim_end());
+    // Aligned with the other values; else straight after the criterion; else below it.
+    let aligned = format!("{badge}{:<column$}  {value}", v.criterion);
+    let after = format!("{badge}{}  {value}", v.criterion);
+    if criterion <= column && visible_width(&aligned) <= WIDTH {
+        let _ = writeln!(out, "{}", aligned.trim_end());
+    } else if visible_width(&after) <= WIDTH {
+        let _ = writeln!(out, "{}", after.trim_end());
     } else {
         // Too long for one line: the criterion, then the value indented below it.
         push_wrapped(out, &badge, UNDER, &v.criterion);
