@@ -21,16 +21,36 @@ pub(super) fn render(out: &mut String, result: &RunResult, paint: Paint) {
         let _ = writeln!(out, "  (none: the drill states no expectations)");
         return;
     }
-    let column = result
-        .verdicts
-        .iter()
-        .map(|v| v.criterion.chars().count())
-        .filter(|n| *n <= CRITERION)
-        .max()
-        .unwrap_or(0);
+    let column = column(&result.verdicts);
     for v in &result.verdicts {
         row(out, v, column, paint);
     }
+}
+
+/// The criterion column's width that puts the most values on their criterion's line
+/// (ties go to the narrower column); the other rows put their value below.
+fn column(verdicts: &[Verdict]) -> usize {
+    let badge = INDENT.len() + 8;
+    let rows: Vec<(usize, usize)> = verdicts
+        .iter()
+        .map(|v| (v.criterion.chars().count(), value(v).chars().count()))
+        .collect();
+    let fitting = |c: usize| {
+        rows.iter()
+            .filter(|(criterion, value)| *criterion <= c && badge + c + 2 + value <= WIDTH)
+            .count()
+    };
+    let mut candidates: Vec<usize> = rows
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| *c <= CRITERION)
+        .collect();
+    candidates.sort_unstable();
+    candidates
+        .into_iter()
+        .rev()
+        .max_by_key(|c| fitting(*c))
+        .unwrap_or(0)
 }
 
 /// `<=` and `>=` as the signs a reader expects.
@@ -47,13 +67,9 @@ fn row(out: &mut String, v: &Verdict, column: usize, paint: Paint) {
     let badge = format!("{INDENT}{} ", paint.badge(v.status));
     let value = value(v);
     let criterion = v.criterion.chars().count();
-    // Aligned with the other values; else straight after the criterion; else below it.
     let aligned = format!("{badge}{:<column$}  {value}", v.criterion);
-    let after = format!("{badge}{}  {value}", v.criterion);
     if criterion <= column && visible_width(&aligned) <= WIDTH {
         let _ = writeln!(out, "{}", aligned.trim_end());
-    } else if visible_width(&after) <= WIDTH {
-        let _ = writeln!(out, "{}", after.trim_end());
     } else {
         // Too long for one line: the criterion, then the value indented below it.
         push_wrapped(out, &badge, UNDER, &v.criterion);
