@@ -333,7 +333,10 @@ mod tests {
         );
         assert_eq!(outcome(&[not_run, pass.clone()], true), Outcome::Aborted);
         let none = Expectations::default();
-        assert_eq!(outcome_of(&none, std::slice::from_ref(&pass), false), Outcome::Unjudged);
+        assert_eq!(
+            outcome_of(&none, std::slice::from_ref(&pass), false),
+            Outcome::Unjudged
+        );
         assert_eq!(outcome_of(&none, &[], false), Outcome::Unjudged);
         assert_eq!(Outcome::Unjudged.exit_code(), 0);
         let fail = Verdict::new("c", "e", "m", Status::Invalid);
