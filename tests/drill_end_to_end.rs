@@ -14,6 +14,19 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
     assert_eq!(run.code, Some(0), "{run}");
     let stdout = &run.stdout;
     assert!(stdout.contains("PASSED"), "{stdout}");
+    assert_fits_100_columns(stdout);
+    assert!(stdout.contains("\nverdicts\n  PASS    "), "{stdout}");
+    // One profile over two phases back to back is one window: on once, off once.
+    assert_eq!(
+        stdout.matches("fault on   upstream-500").count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("fault off  upstream-500").count(),
+        1,
+        "{stdout}"
+    );
 
     let result = read_result(&out);
     assert_eq!(result["outcome"], "passed");
@@ -51,6 +64,7 @@ fn demo_drill_without_a_breaker_fails_and_names_what_failed() {
     let (run, out) = run_quiet("demo-off", &["demo", "--breaker", "off"]);
     assert_eq!(run.code, Some(1), "{run}");
     let stdout = &run.stdout;
+    assert_fits_100_columns(stdout);
     for failed in [
         "FAIL    breaker sequence",
         "FAIL    p95 of phase verify_open",

@@ -145,7 +145,11 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
     });
     let _ = live.await;
 
-    out!("{}", report::render_console(&result));
+    let colour = report::use_colour(
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    out!("{}", report::render_console_styled(&result, colour));
     let code = result.outcome.exit_code() as u8;
     let written = write_result(&result, flags, code);
     if written == ExitCode::from(code) {

@@ -153,8 +153,11 @@ pub(super) fn witnesses(plan: &Plan, run_end: Duration, injected: &[u64]) -> Vec
         };
         w.injected += n;
         if n > 0 {
-            w.phases.push(phase);
-        } else {
+            match w.phases.iter_mut().find(|(p, _)| *p == phase) {
+                Some((_, count)) => *count += n,
+                None => w.phases.push((phase, n)),
+            }
+        } else if !w.phases.iter().any(|(p, _)| *p == phase) && !w.phases_without.contains(&phase) {
             w.phases_without.push(phase);
         }
     }
@@ -304,9 +307,37 @@ pub(super) fn phase_summaries(plan: &Plan, metrics: &RunMetrics) -> Vec<PhaseSum
                         GroupSummary::from_stats(tag, &cells_of(metrics, record, &select))
                     })
                     .collect(),
+                not_run: false,
             }
         })
+        .chain(plan.phases.iter().skip(metrics.phases.len()).map(not_run))
         .collect()
+}
+
+/// A phase the run stopped before: planned, never started, every count zero.
+fn not_run(planned: &crate::plan::PlannedPhase) -> PhaseSummary {
+    PhaseSummary {
+        name: planned.name.clone(),
+        executor: planned.load.executor().into(),
+        start_s: planned.start.as_secs_f64(),
+        duration_s: 0.0,
+        fault_profiles: planned.profiles.clone(),
+        rps: 0.0,
+        dropped: 0,
+        interrupted: 0,
+        peak_vus: 0,
+        iterations: 0,
+        planned_iterations: planned.load.planned_iterations(),
+        done_s: None,
+        all: GroupSummary {
+            name: "*".into(),
+            ..GroupSummary::default()
+        },
+        groups: Vec::new(),
+        users: Vec::new(),
+        tags: Vec::new(),
+        not_run: true,
+    }
 }
 
 /// One phase's stats over the cells `select` picks.

@@ -357,7 +357,7 @@ impl PreparedDrill {
         };
         let mut verdicts = verdict::judge(&self.plan.drill.expect, &evidence);
         verdicts.extend(verdict::teardown(&teardown));
-        let outcome = verdict::outcome(&verdicts, aborted);
+        let outcome = verdict::outcome_of(&self.plan.drill.expect, &verdicts, aborted);
 
         RunResult {
             breakerbox: env!("CARGO_PKG_VERSION").to_string(),

@@ -423,6 +423,7 @@ mod tests {
             dropped: 0,
             interrupted: 0,
             peak_vus: 1,
+            not_run: false,
             iterations: 0,
             planned_iterations: None,
             done_s: None,

@@ -50,6 +50,7 @@ fn page(out: &mut String, r: &RunResult) -> fmt::Result {
         Outcome::Failed => ("FAIL", "fail"),
         Outcome::Aborted => ("ABORTED", "aborted"),
         Outcome::Invalid => ("INVALID", "invalid"),
+        Outcome::Unjudged => ("NOT JUDGED", "unjudged"),
     };
     writeln!(
         out,
@@ -109,6 +110,7 @@ fn verdicts(out: &mut String, r: &RunResult) -> fmt::Result {
             Status::Warn => ("warn", "warn"),
             Status::Fail => ("fail", "fail"),
             Status::Invalid => ("invalid", "invalid"),
+            Status::NotRun => ("not run", "not-run"),
         };
         write!(
             out,

@@ -14,7 +14,7 @@ pub mod schema;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-pub use console::render_console;
+pub use console::{render_console, render_console_styled, strip_ansi, use_colour, visible_width};
 pub use format::json::write_json;
 pub use read::{read_json, ReadError};
 pub use result::{

@@ -314,6 +314,10 @@ pub struct PhaseSummary {
     /// Per tag, when requests carry tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<GroupSummary>,
+    /// The run stopped (Ctrl-C, an abort threshold) before this phase began: every count
+    /// is zero and `duration_s` is 0. Present only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_run: bool,
 }
 
 /// A scheduled fault and its witness count.

@@ -28,6 +28,9 @@ pub enum Status {
     Pass,
     /// Past the target, within what is acceptable: reported, exit code unchanged.
     Warn,
+    /// Not judged: the run stopped (Ctrl-C, an abort threshold) before what it is about ran.
+    /// It fails nothing by itself; the aborted run's own exit code stands.
+    NotRun,
     /// The expectation does not hold.
     Fail,
     /// The run cannot judge it: what it relies on never happened (e.g. a fault never fired).
@@ -62,11 +65,12 @@ pub struct Verdict {
 }
 
 impl Status {
-    /// The name as result.json spells it (`pass`, `warn`, `fail`, `invalid`).
+    /// The name as result.json spells it (`pass`, `warn`, `not_run`, `fail`, `invalid`).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
             Status::Warn => "warn",
+            Status::NotRun => "not_run",
             Status::Fail => "fail",
             Status::Invalid => "invalid",
         }
@@ -167,8 +171,8 @@ pub struct FaultWitness {
     pub slot: usize,
     /// Fault kind.
     pub kind: String,
-    /// Phases whose windows opened and in which the proxy applied it.
-    pub phases: Vec<String>,
+    /// Phases whose windows opened and in which the proxy applied it, with how often.
+    pub phases: Vec<(String, u64)>,
     /// Phases whose windows opened but saw no injection (the breaker shielded them).
     pub phases_without: Vec<String>,
     /// Times the proxy applied it, all windows together.
@@ -223,13 +227,16 @@ pub enum Outcome {
     Failed,
     /// Every expectation held (some may have warned).
     Passed,
+    /// The drill states no expectations: the load ran and every fault was witnessed, but
+    /// nothing was judged. Exit code 0, like `passed`, yet never reported as a pass.
+    Unjudged,
 }
 
 impl Outcome {
     /// The process exit code for this outcome (see docs/drill-reference.md).
     pub fn exit_code(self) -> i32 {
         match self {
-            Outcome::Passed => 0,
+            Outcome::Passed | Outcome::Unjudged => 0,
             Outcome::Failed => 1,
             Outcome::Aborted => 3,
             Outcome::Invalid => 4,
@@ -294,7 +301,18 @@ pub fn teardown(steps: &[crate::load::StepReport]) -> Option<Verdict> {
     )
 }
 
-/// The outcome of a run with these verdicts.
+/// The outcome of a run of a drill stating `expect`, with these verdicts: like [`outcome`],
+/// but a drill with no expectations that would pass is [`Outcome::Unjudged`] instead.
+pub fn outcome_of(expect: &Expectations, verdicts: &[Verdict], aborted: bool) -> Outcome {
+    match outcome(verdicts, aborted) {
+        Outcome::Passed if expect.thresholds.is_empty() && expect.breaker.is_none() => {
+            Outcome::Unjudged
+        }
+        o => o,
+    }
+}
+
+/// The outcome of a run with these verdicts (`not run` ones fail nothing by themselves).
 pub fn outcome(verdicts: &[Verdict], aborted: bool) -> Outcome {
     if aborted {
         Outcome::Aborted
@@ -308,14 +326,16 @@ pub fn outcome(verdicts: &[Verdict], aborted: bool) -> Outcome {
 }
 
 fn witness(w: &FaultWitness) -> Verdict {
-    let mut criterion = format!("fault {}/{} witnessed", w.profile, w.kind);
-    if !w.phases.is_empty() {
-        criterion += &format!(" in {}", w.phases.join(", "));
-    }
+    let per_phase: Vec<String> = w.phases.iter().map(|(p, n)| format!("{p} {n}")).collect();
+    let measured = match per_phase.as_slice() {
+        [] => format!("{} injections", w.injected),
+        [_] => format!("{} injections in {}", w.injected, w.phases[0].0),
+        _ => format!("{} injections: {}", w.injected, per_phase.join(", ")),
+    };
     let mut v = Verdict::new(
-        criterion,
+        format!("fault {}/{} witnessed", w.profile, w.kind),
         ">= 1 injection",
-        format!("{} injections", w.injected),
+        measured,
         if w.injected > 0 {
             Status::Pass
         } else {
@@ -385,5 +405,51 @@ mod tests {
         assert_eq!(outcome(&[], false), Outcome::Passed);
         let warn = Verdict::new("c", "e", "m", Status::Warn);
         assert_eq!(outcome(&[warn], false), Outcome::Passed);
+    }
+
+    #[test]
+    fn not_run_fails_nothing_and_no_expectations_is_unjudged() {
+        let not_run = Verdict::new("p95 of phase recovery", "<= 50ms", "-", Status::NotRun);
+        let pass = Verdict::new("c", "e", "m", Status::Pass);
+        assert_eq!(
+            outcome(&[not_run.clone(), pass.clone()], false),
+            Outcome::Passed
+        );
+        assert_eq!(outcome(&[not_run, pass.clone()], true), Outcome::Aborted);
+        let none = Expectations::default();
+        assert_eq!(
+            outcome_of(&none, std::slice::from_ref(&pass), false),
+            Outcome::Unjudged
+        );
+        assert_eq!(outcome_of(&none, &[], false), Outcome::Unjudged);
+        assert_eq!(Outcome::Unjudged.exit_code(), 0);
+        let fail = Verdict::new("c", "e", "m", Status::Invalid);
+        assert_eq!(outcome_of(&none, &[fail], false), Outcome::Invalid);
+        assert_eq!(outcome_of(&none, &[pass], true), Outcome::Aborted);
+    }
+
+    #[test]
+    fn a_witness_names_only_the_phases_that_saw_injections() {
+        let mut w = FaultWitness {
+            profile: "upstream-500".into(),
+            slot: 1,
+            kind: "status".into(),
+            phases: vec![("induce_failures".into(), 7)],
+            phases_without: vec!["verify_open".into()],
+            injected: 7,
+        };
+        let v = witness(&w);
+        assert_eq!(v.status, Status::Pass);
+        assert_eq!(v.criterion, "fault upstream-500/status witnessed");
+        assert_eq!(v.measured, "7 injections in induce_failures");
+        assert!(!v.measured.contains("verify_open"), "{v:?}");
+        assert!(v.evidence[0].starts_with("no injection in verify_open"));
+        w.phases.push(("verify_open".into(), 2));
+        w.phases_without.clear();
+        w.injected = 9;
+        assert_eq!(
+            witness(&w).measured,
+            "9 injections: induce_failures 7, verify_open 2"
+        );
     }
 }

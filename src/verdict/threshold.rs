@@ -108,6 +108,10 @@ pub(super) fn judge(t: &Threshold, metrics: &RunMetrics) -> Verdict {
         tag: t.tag.as_deref(),
     };
     let Some(stats) = metrics.select(t.phase.as_deref(), &select) else {
+        if let (true, Some(phase)) = (metrics.stopped_early, &t.phase) {
+            let measured = format!("the run stopped before phase {phase} began");
+            return Verdict::new(criterion, expected, measured, Status::NotRun);
+        }
         return fail("phase never ran".into());
     };
     if stats.requests < t.min_requests {
@@ -365,6 +369,17 @@ mod tests {
             ..threshold(Metric::ErrorRate, 1.0)
         };
         assert_eq!(judge(&missing, &m).status, Status::Fail);
+        // After an abort, a phase the run never reached is not run, not failed.
+        let mut stopped = metrics_with(&[(10, 200)]);
+        stopped.stopped_early = true;
+        let skipped = judge(&missing, &stopped);
+        assert_eq!(skipped.status, Status::NotRun);
+        assert_eq!(skipped.measured, "the run stopped before phase nope began");
+        let whole_run = Threshold {
+            phase: None,
+            ..threshold(Metric::ErrorRate, 0.5)
+        };
+        assert_eq!(judge(&whole_run, &stopped).status, Status::Pass);
         let too_few = Threshold {
             min_requests: 10,
             ..threshold(Metric::ErrorRate, 1.0)

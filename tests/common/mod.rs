@@ -104,3 +104,13 @@ pub fn in_order(seen: &[String], wanted: &[&str]) -> bool {
     let mut seen = seen.iter();
     wanted.iter().all(|w| seen.any(|s| s == w))
 }
+
+/// Asserts that every line of a console summary fits a 100-column terminal and that the
+/// summary holds no colour codes (stdout is a pipe here, not a terminal).
+pub fn assert_fits_100_columns(stdout: &str) {
+    assert!(!stdout.contains('\x1b'), "colour on a pipe:\n{stdout}");
+    for line in stdout.lines() {
+        let width = line.chars().count();
+        assert!(width <= 100, "{width} columns: {line:?}\n{stdout}");
+    }
+}

@@ -52,17 +52,22 @@ pub fn render(result: &RunResult) -> String {
         });
     }
     let count = |s: Status| cases.iter().filter(|c| c.status == s).count();
-    let (tests, failures, errors) = (cases.len(), count(Status::Fail), count(Status::Invalid));
+    let (tests, failures, errors, skipped) = (
+        cases.len(),
+        count(Status::Fail),
+        count(Status::Invalid),
+        count(Status::NotRun),
+    );
     let time = format!("{:.3}", result.duration_s);
     let drill = escape(&result.drill);
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
-        "<testsuites name=\"breakerbox\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{time}\">"
+        "<testsuites name=\"breakerbox\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time}\">"
     );
     let _ = writeln!(
         x,
-        "  <testsuite name=\"{drill}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{time}\" timestamp=\"{}\">",
+        "  <testsuite name=\"{drill}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time}\" timestamp=\"{}\">",
         escape(&result.started_at)
     );
     x.push_str("    <properties>\n");
@@ -101,6 +106,11 @@ pub fn render(result: &RunResult) -> String {
             )),
             Status::Invalid => Some(format!(
                 "      <error message=\"{}\" type=\"invalid\"/>\n",
+                escape(&c.message)
+            )),
+            // The run stopped before the expectation's phase: skipped, not failed.
+            Status::NotRun => Some(format!(
+                "      <skipped message=\"{}\"/>\n",
                 escape(&c.message)
             )),
         };
@@ -145,6 +155,7 @@ fn outcome_name(o: Outcome) -> &'static str {
         Outcome::Failed => "failed",
         Outcome::Aborted => "aborted",
         Outcome::Invalid => "invalid",
+        Outcome::Unjudged => "unjudged",
     }
 }
 
