@@ -3,39 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
-/// A child process killed (by its PID, through `Child`) when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `breakerbox ARGS` and returns it with the first `lines` lines of its stdout.
-fn start(args: &[&str], lines: usize) -> (Running, Vec<String>) {
-    let mut child = common::breakerbox()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let running = Running(child);
-    let mut reader = BufReader::new(stdout);
-    let mut seen = Vec::new();
-    for _ in 0..lines {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("reads a line");
-        seen.push(line.trim().to_string());
-    }
-    (running, seen)
+fn start(args: &[&str], lines: usize) -> (common::Running, Vec<String>) {
+    common::start_child(args, lines)
 }
 
 /// `http://host:port…` → `host:port`.

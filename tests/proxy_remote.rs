@@ -4,23 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-
-/// A child process killed (by its PID, through `Child`) when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `breakerbox proxy ARGS` and returns it with the URL of each of its first `lines`
 /// stdout lines.
-fn start_proxy(args: &[&str], lines: usize) -> (Running, Vec<String>) {
+fn start_proxy(args: &[&str], lines: usize) -> (common::Running, Vec<String>) {
     let mut all = vec!["proxy"];
     all.extend_from_slice(args);
     start_child(&all, lines)
@@ -28,27 +16,9 @@ fn start_proxy(args: &[&str], lines: usize) -> (Running, Vec<String>) {
 
 /// Starts `breakerbox ARGS` and returns it with the URL of each of its first `lines` stdout
 /// lines.
-fn start_child(args: &[&str], lines: usize) -> (Running, Vec<String>) {
-    let mut child = common::breakerbox()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let running = Running(child);
-    let mut reader = BufReader::new(stdout);
-    let mut urls = Vec::new();
-    for _ in 0..lines {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("reads a line");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("a URL in {line:?}"));
-        urls.push(url.trim_end_matches('/').to_string());
-    }
-    (running, urls)
+fn start_child(args: &[&str], lines: usize) -> (common::Running, Vec<String>) {
+    let (running, seen) = common::start_child(args, lines);
+    (running, seen.iter().map(|l| common::url_in(l)).collect())
 }
 
 /// The demo service behind a proxy in another process: 2 s fine, 4 s of upstream 500s, 6 s

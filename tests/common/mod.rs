@@ -114,3 +114,45 @@ pub fn assert_fits_100_columns(stdout: &str) {
         assert!(width <= 100, "{width} columns: {line:?}\n{stdout}");
     }
 }
+
+/// A breakerbox child process, killed (by its PID, through `Child`) when the test ends, pass
+/// or fail.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `breakerbox ARGS` and returns it with the first `lines` lines of its stdout (each
+/// part it starts prints one line naming its URL).
+pub fn start_child(args: &[&str], lines: usize) -> (Running, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = breakerbox()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut seen = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reads a line");
+        seen.push(line.trim().to_string());
+    }
+    (running, seen)
+}
+
+/// The first `http://…` or `https://…` URL in a line, without a trailing slash.
+pub fn url_in(line: &str) -> String {
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("a URL in {line:?}"))
+        .trim_end_matches('/')
+        .to_string()
+}
