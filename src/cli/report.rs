@@ -32,9 +32,9 @@ impl ReportFlags {
             ("csv", &self.csv),
             ("html", &self.html),
         ]
-            .into_iter()
-            .filter_map(|(name, path)| Some((format::find(name)?, path.as_deref()?)))
-            .collect()
+        .into_iter()
+        .filter_map(|(name, path)| Some((format::find(name)?, path.as_deref()?)))
+        .collect()
     }
 
     /// Checks every requested path can be written, before a run starts; the message names

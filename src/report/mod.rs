@@ -6,8 +6,8 @@
 pub mod compare;
 mod console;
 pub mod format;
-mod read;
 pub mod html;
+mod read;
 mod result;
 pub mod schema;
 
