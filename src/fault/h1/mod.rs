@@ -8,6 +8,7 @@
 
 mod buffer;
 mod chunked;
+mod deadline;
 mod head;
 mod request;
 mod response;
@@ -20,6 +21,7 @@ use crate::load::h1::Framing;
 use buffer::Buffer;
 use bytes::Bytes;
 use chunked::Chunked;
+use deadline::Deadline;
 use head::{put_header, put_status, simple_answer};
 use request::{Refusal, Request, Rewrite};
 use std::sync::Arc;
@@ -93,7 +95,17 @@ where
         connection,
         fate,
     };
-    while conn.exchange().await == Next::KeepAlive {}
+    let mut deadlines = Deadlines {
+        head: Deadline::new(forwarder.header_read_timeout),
+        upstream: Deadline::new(forwarder.upstream_timeout),
+    };
+    while conn.exchange(&mut deadlines).await == Next::KeepAlive {}
+}
+
+/// A connection's timers: for the client's request head, for the upstream's response head.
+struct Deadlines {
+    head: Deadline,
+    upstream: Deadline,
 }
 
 /// Whether the client connection goes on after an exchange.
@@ -139,11 +151,9 @@ struct Conn<'a, IO> {
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
     /// Reads one request and answers it.
-    async fn exchange(&mut self) -> Next {
-        let session = self.f.injector.live.load();
-        let want_headers = session.rules.needs_headers();
-        let read = tokio::time::timeout(self.f.header_read_timeout, self.read_head(want_headers));
-        let req = match read.await {
+    async fn exchange(&mut self, deadlines: &mut Deadlines) -> Next {
+        let want_headers = self.f.injector.live.load().rules.needs_headers();
+        let req = match deadlines.head.run(self.read_head(want_headers)).await {
             Err(_elapsed) => return Next::Close,
             Ok(Ok(Some(req))) => req,
             Ok(Ok(None)) => return Next::Close,
@@ -153,6 +163,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 return Next::Close;
             }
         };
+        // The session may have been replaced while the connection was idle.
+        let session = self.f.injector.live.load();
+        if !want_headers && session.rules.needs_headers() {
+            self.headers.clear();
+            let data = self.inbuf.data();
+            let reparsed = request::parse(
+                data,
+                &self.f.rewrite,
+                &mut self.out,
+                Some(&mut self.headers),
+            );
+            if !matches!(reparsed, Ok(Some(_))) {
+                return Next::Close;
+            }
+        }
+        let want_headers = want_headers || session.rules.needs_headers();
         let no_headers = http::HeaderMap::new();
         let decision = {
             let path = std::str::from_utf8(&self.inbuf.data()[req.path.clone()]).unwrap_or("/");
@@ -204,9 +230,20 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                     put_header(&mut self.out, name.as_str().as_bytes(), value.as_bytes());
                 }
                 let close = req.close || !body_read;
-                self.answer(body, &decision.body, close).await
+                // An answer to HEAD announces the body's length without sending it.
+                let length = body.len() as u64;
+                let body = if req.method == http::Method::HEAD {
+                    Bytes::new()
+                } else {
+                    body
+                };
+                self.answer(body, length, &decision.body, close).await
             }
-            None => self.forward(&req, &session, &decision.body).await,
+            None => {
+                let upstream_deadline = &mut deadlines.upstream;
+                self.forward(&req, &session, &decision.body, upstream_deadline)
+                    .await
+            }
         }
     }
 
@@ -302,9 +339,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
 
     /// Answers with `body` after the status line and headers in `out`, delivered as `plan`
     /// says (as [`super::body::shape`] does): held, dribbled, cut (then the connection ends).
-    async fn answer(&mut self, body: Bytes, plan: &BodyPlan, close: bool) -> Next {
+    /// `length` is announced (the whole body's, also when a cut sends less, or none to HEAD).
+    async fn answer(&mut self, body: Bytes, length: u64, plan: &BodyPlan, close: bool) -> Next {
         let close = close || plan.cut.is_some();
-        response::finish(&mut self.out, Framing::Length(body.len() as u64), close);
+        response::finish(&mut self.out, Framing::Length(length), close);
         if plan.is_plain() {
             self.out.extend_from_slice(&body);
             return if self.write_out().await {
@@ -332,7 +370,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
     }
 
     /// Forwards the request (its rewritten head is in `out`) and passes the answer back.
-    async fn forward(&mut self, req: &Request, session: &Session, plan: &BodyPlan) -> Next {
+    async fn forward(
+        &mut self,
+        req: &Request,
+        session: &Session,
+        plan: &BodyPlan,
+        deadline: &mut Deadline,
+    ) -> Next {
         if req.expect_continue {
             let head = std::mem::take(&mut self.out);
             let sent = self
@@ -387,17 +431,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
             }
         }
         let head_request = req.method == http::Method::HEAD;
-        let read = tokio::time::timeout(
-            self.f.upstream_timeout,
-            read_response(
-                upstream,
-                upbuf,
-                &mut self.client,
-                &mut self.out,
-                head_request,
-            ),
+        let read = read_response(
+            upstream,
+            upbuf,
+            &mut self.client,
+            &mut self.out,
+            head_request,
         );
-        let res = match read.await {
+        let res = match deadline.run(read).await {
             Err(_elapsed) => {
                 tracing::warn!(
                     timeout = ?self.f.upstream_timeout,
@@ -423,13 +464,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
             session.tap.answered(at, UpstreamOutcome::Status(res.code));
         }
         upbuf.consume(res.head_len);
-        if !plan.is_plain() {
+        // An answer to HEAD has no body to shape.
+        if !plan.is_plain() && !head_request {
             let whole = read_whole(res.framing, upbuf, upstream).await;
             if res.close || res.framing == Framing::UntilClose || !upbuf.data().is_empty() {
                 self.up.drop_connection();
             }
             return match whole {
-                Ok(body) => self.answer(body, plan, req.close).await,
+                Ok(body) => {
+                    let length = body.len() as u64;
+                    self.answer(body, length, plan, req.close).await
+                }
                 Err(cut) => {
                     if cut {
                         count_cut(session);
