@@ -158,7 +158,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
             Ok(Ok(Some(req))) => req,
             Ok(Ok(None)) => return Next::Close,
             Ok(Err(refusal)) => {
-                simple_answer(&mut self.out, refusal.status(), "bad request", true);
+                simple_answer(&mut self.out, refusal.status(), refusal.message(), true);
                 self.write_out().await;
                 return Next::Close;
             }

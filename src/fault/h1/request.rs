@@ -41,6 +41,14 @@ impl Refusal {
             Refusal::TooLarge => 431,
         }
     }
+
+    /// The answer's body.
+    pub(super) fn message(self) -> &'static str {
+        match self {
+            Refusal::Bad => "malformed request",
+            Refusal::TooLarge => "request header fields too large",
+        }
+    }
 }
 
 /// Where the upstream lives and how its requests are addressed.
