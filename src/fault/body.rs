@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 pub const MAX_SHAPED_BODY: usize = 16 << 20;
 
 /// Pause between the kept part of a truncated body and the cut.
-const FLUSH_BEFORE_CUT: Duration = Duration::from_millis(20);
+pub(crate) const FLUSH_BEFORE_CUT: Duration = Duration::from_millis(20);
 
 /// Most pieces a dribbled body is sent in.
 const MAX_PIECES: usize = 20;
@@ -84,7 +84,7 @@ async fn read_whole(mut body: ProxyBody) -> Result<Bytes, ShapeError> {
 
 /// The pieces to send and the pause before each: the whole body at once, or spread evenly
 /// over `dribble` (the last piece goes out when it ends).
-fn pieces(bytes: Bytes, dribble: Option<Duration>) -> Vec<(Duration, Bytes)> {
+pub(crate) fn pieces(bytes: Bytes, dribble: Option<Duration>) -> Vec<(Duration, Bytes)> {
     let Some(over) = dribble else {
         return if bytes.is_empty() {
             Vec::new()

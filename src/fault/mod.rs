@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod body;
 pub mod decisions;
+mod h1;
 pub mod kind;
 pub mod proxy;
 pub mod remote;
@@ -20,7 +21,7 @@ pub mod tcp;
 pub mod tls;
 pub mod upstream;
 
-pub use proxy::{FaultProxy, ProxyError, ProxyOptions};
+pub use proxy::{Engine, FaultProxy, ProxyError, ProxyOptions};
 pub use rules::{RequestView, Rule, RuleOutcome, RuleSet, Rules, Verdict};
 pub use session::{LiveSession, Session};
 pub use tap::{CallEvent, Tap, TapBucket, UpstreamOutcome, UpstreamSeries};
@@ -54,12 +55,12 @@ pub type ConnectionFate = Arc<OnceLock<ConnectionEnd>>;
 
 /// Shared state behind every clone of a [`FaultLayer`]'s services.
 #[derive(Debug)]
-struct Injector {
+pub(crate) struct Injector {
     live: Arc<LiveSession>,
 }
 
 impl Injector {
-    fn decide(&self, request: &RequestView, connection: u64) -> Decision {
+    pub(crate) fn decide(&self, request: &RequestView, connection: u64) -> Decision {
         let session = self.live.load();
         let Some(now) = session.elapsed() else {
             return Decision::default();
@@ -82,7 +83,7 @@ impl Injector {
     }
 
     /// Counts the outcome of an injected answer, as the service under test sees it.
-    fn outcome(&self, failed: bool) {
+    pub(crate) fn outcome(&self, failed: bool) {
         let session = self.live.load();
         if let Some(now) = session.elapsed() {
             session.tap.outcome(now, failed);
@@ -110,6 +111,11 @@ impl FaultLayer {
     /// seed and tap) of a running proxy.
     pub fn live(&self) -> &Arc<LiveSession> {
         &self.injector.live
+    }
+
+    /// What decides for each request; the raw forwarder ([`h1`]) asks it directly.
+    pub(crate) fn injector(&self) -> &Arc<Injector> {
+        &self.injector
     }
 
     /// A layer applying a fault profile (TOML, as in `fault-profiles/`) inside a user's own
@@ -275,9 +281,21 @@ fn injected_response(
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
 ) -> http::Response<ProxyBody> {
     let mut response = http::Response::new(Full::new(body).map_err(|never| match never {}).boxed());
-    *response.status_mut() =
+    let (status, h) = injected_head(code, headers);
+    *response.status_mut() = status;
+    *response.headers_mut() = h;
+    response
+}
+
+/// The status and headers of an injected answer: JSON, marked as injected, with the fault's
+/// extra headers.
+pub(crate) fn injected_head(
+    code: u16,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+) -> (http::StatusCode, http::HeaderMap) {
+    let status =
         http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let h = response.headers_mut();
+    let mut h = http::HeaderMap::new();
     h.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
@@ -289,7 +307,7 @@ fn injected_response(
     for (name, value) in headers {
         h.insert(name, value);
     }
-    response
+    (status, h)
 }
 
 #[cfg(test)]

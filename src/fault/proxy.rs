@@ -63,6 +63,8 @@ pub struct ProxyOptions {
     /// How long a client may take to send a request's headers (slowloris guard), idle
     /// keep-alive time included; also bounds a TLS client's handshake.
     pub header_read_timeout: Duration,
+    /// Which HTTP implementation forwards to an `http://` upstream.
+    pub engine: Engine,
 }
 
 impl Default for ProxyOptions {
@@ -71,6 +73,29 @@ impl Default for ProxyOptions {
             upstream_tls: UpstreamTls::default(),
             listen_tls: None,
             header_read_timeout: crate::accept::HEADER_READ_TIMEOUT,
+            engine: Engine::from_env(),
+        }
+    }
+}
+
+/// Which HTTP implementation the proxy forwards with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The lean hand-written HTTP/1.1 forwarder (`super::h1`) for `http://` upstreams;
+    /// `https://` upstreams are still forwarded by hyper.
+    #[default]
+    Raw,
+    /// hyper on both sides, for every upstream.
+    Hyper,
+}
+
+impl Engine {
+    /// [`Engine::Hyper`] when `BREAKERBOX_PROXY_ENGINE=hyper` (a switch back, should the raw
+    /// forwarder misbehave), else [`Engine::Raw`].
+    pub fn from_env() -> Engine {
+        match std::env::var("BREAKERBOX_PROXY_ENGINE") {
+            Ok(v) if v.eq_ignore_ascii_case("hyper") => Engine::Hyper,
+            _ => Engine::Raw,
         }
     }
 }
@@ -127,6 +152,18 @@ impl FaultProxy {
         let _ = (clock, tap);
         let live = layer.live().clone();
         let forward = Forward::new(upstream, live.clone(), upstream_timeout, connector)?;
+        let raw = match options.engine {
+            Engine::Raw => upstream.parse::<http::Uri>().ok().and_then(|uri| {
+                super::h1::Forwarder::new(
+                    &uri,
+                    layer.injector().clone(),
+                    upstream_timeout,
+                    options.header_read_timeout,
+                )
+            }),
+            Engine::Hyper => None,
+        }
+        .map(Arc::new);
         let tls = options
             .listen_tls
             .as_ref()
@@ -147,6 +184,7 @@ impl FaultProxy {
         let accept_loop = tokio::spawn(accept_loop(
             listener,
             service,
+            raw,
             tls,
             options.header_read_timeout,
         ));
@@ -187,15 +225,37 @@ impl Drop for FaultProxy {
     }
 }
 
+/// What serves a connection: hyper with the fault service, or the raw forwarder.
+enum Server {
+    Hyper(FaultService<Forward>),
+    Raw(Arc<super::h1::Forwarder>, ConnectionFate),
+}
+
+impl Server {
+    async fn serve<I>(self, io: I, header_read_timeout: Duration)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        match self {
+            Server::Hyper(service) => serve(io, service, header_read_timeout).await,
+            Server::Raw(forwarder, fate) => super::h1::serve(io, forwarder, fate).await,
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     service: FaultService<Forward>,
+    raw: Option<Arc<super::h1::Forwarder>>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     header_read_timeout: Duration,
 ) {
     crate::accept::accept_forever(listener, "fault proxy", |stream, slot| {
         let fate = ConnectionFate::default();
-        let service = service.for_connection(fate.clone());
+        let server = match &raw {
+            Some(forwarder) => Server::Raw(forwarder.clone(), fate.clone()),
+            None => Server::Hyper(service.for_connection(fate.clone())),
+        };
         let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot;
@@ -205,12 +265,14 @@ async fn accept_loop(
                 raw_on_drop: tls.is_none(),
             };
             match tls {
-                None => serve(fated, service, header_read_timeout).await,
+                None => server.serve(fated, header_read_timeout).await,
                 Some(acceptor) => {
                     let handshake = acceptor.accept(fated);
                     match tokio::time::timeout(header_read_timeout, handshake).await {
                         Ok(Ok(stream)) => {
-                            serve(FatedTls::new(stream), service, header_read_timeout).await
+                            server
+                                .serve(FatedTls::new(stream), header_read_timeout)
+                                .await
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(error = %e, "fault proxy TLS handshake failed")

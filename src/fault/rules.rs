@@ -119,6 +119,14 @@ impl Rules {
         &self.rules
     }
 
+    /// Whether any rule matches on request headers (else a request's headers need not be
+    /// collected for deciding).
+    pub(crate) fn needs_headers(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| !r.fault.matcher.headers.is_empty())
+    }
+
     /// What to do to the `n`-th request (the proxy's `connection`-th connection) at `now`;
     /// `hit` is called with the id of every rule that changed the decision.
     ///

@@ -98,11 +98,16 @@ pub(super) struct H1 {
     filled_up: bool,
 }
 
-/// How the response body is delimited.
-enum Framing {
+/// How a message body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body.
     None,
+    /// Exactly this many bytes.
     Length(u64),
+    /// `Transfer-Encoding: chunked`.
     Chunked,
+    /// Until the sender closes the connection.
     UntilClose,
 }
 
@@ -457,18 +462,18 @@ fn encode(out: &mut Vec<u8>, r: &RequestHead<'_>) {
 }
 
 /// A number's decimal digits without allocating.
-struct Digits {
+pub(crate) struct Digits {
     buf: [u8; 20],
     from: usize,
 }
 
 impl Digits {
-    fn as_bytes_mut(&mut self) -> &[u8] {
+    pub(crate) fn as_bytes_mut(&mut self) -> &[u8] {
         &self.buf[self.from..]
     }
 }
 
-fn itoa_buf(mut n: usize) -> Digits {
+pub(crate) fn itoa_buf(mut n: usize) -> Digits {
     let mut d = Digits {
         buf: [0; 20],
         from: 20,
@@ -483,12 +488,12 @@ fn itoa_buf(mut n: usize) -> Digits {
     }
 }
 
-fn parse_length(value: &[u8]) -> Result<u64, &'static str> {
+pub(crate) fn parse_length(value: &[u8]) -> Result<u64, &'static str> {
     let text = std::str::from_utf8(value).map_err(|_| "protocol")?;
     text.trim().parse().map_err(|_| "protocol")
 }
 
-fn parse_hex(text: &[u8]) -> Result<u64, &'static str> {
+pub(crate) fn parse_hex(text: &[u8]) -> Result<u64, &'static str> {
     let text = std::str::from_utf8(text).map_err(|_| "protocol")?.trim();
     if text.is_empty() || text.len() > 15 {
         return Err("protocol");
@@ -497,7 +502,7 @@ fn parse_hex(text: &[u8]) -> Result<u64, &'static str> {
 }
 
 /// Whether the comma-separated header value holds `token` (case-insensitive).
-fn contains_token(value: &[u8], token: &[u8]) -> bool {
+pub(crate) fn contains_token(value: &[u8], token: &[u8]) -> bool {
     value
         .split(|b| *b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))

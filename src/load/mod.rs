@@ -9,7 +9,7 @@ mod capture;
 mod client;
 mod data;
 mod executor;
-mod h1;
+pub(crate) mod h1;
 mod journey;
 mod redirect;
 mod setup;
