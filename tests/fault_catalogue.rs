@@ -1,7 +1,6 @@
 //! Every HTTP fault kind's effect, seen by a raw TCP client (bytes, how the connection
 //! ended, time taken) and by the stub upstream behind the proxy (calls served).
 
-use breakerbox::clock::RunClock;
 use breakerbox::config::{parse_profile, StubRoute, StubSettings};
 use breakerbox::fault::{FaultLayer, FaultProxy, Rules, Tap};
 use breakerbox::stub::Stub;
@@ -41,17 +40,13 @@ async fn rig_with(text: &str, until: Duration, seed: u64, upstream_timeout: Dura
     })
     .await
     .expect("stub starts");
-    let clock = RunClock::new();
-    clock.start();
     let rules = rules(text, until);
-    let tap = Arc::new(Tap::new(rules.rules().len(), Duration::from_secs(60)));
-    let layer = FaultLayer::new(rules, clock.clone(), seed, tap.clone());
+    let layer = FaultLayer::starting_now(rules, seed, Duration::from_secs(60));
+    let tap = layer.tap();
     let proxy = FaultProxy::start(
         "127.0.0.1:0".parse().expect("addr"),
         &stub.url(),
         layer,
-        clock,
-        tap.clone(),
         upstream_timeout,
     )
     .await

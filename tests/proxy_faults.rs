@@ -1,7 +1,6 @@
 //! The fault proxy really injects each fault kind: the client sees the fault and the stub
 //! behind the proxy sees fewer calls (or the delay).
 
-use breakerbox::clock::RunClock;
 use breakerbox::config::{parse_profile, StubSettings};
 use breakerbox::fault::{FaultLayer, FaultProxy, Rules, Tap};
 use breakerbox::stub::Stub;
@@ -29,16 +28,12 @@ async fn rig(rules: Rules) -> Rig {
     })
     .await
     .expect("stub starts");
-    let clock = RunClock::new();
-    clock.start();
-    let tap = Arc::new(Tap::new(rules.rules().len(), Duration::from_secs(60)));
-    let layer = FaultLayer::new(rules, clock.clone(), 1, tap.clone());
+    let layer = FaultLayer::starting_now(rules, 1, Duration::from_secs(60));
+    let tap = layer.tap();
     let proxy = FaultProxy::start(
         "127.0.0.1:0".parse().expect("addr"),
         &stub.url(),
         layer,
-        clock,
-        tap.clone(),
         Duration::from_secs(30),
     )
     .await

@@ -4,7 +4,6 @@
 //! bodies on keep-alive connections. In each case the proxy carries on: it answers a normal
 //! request afterwards, gives back its descriptors, and never mixes up two bodies.
 
-use breakerbox::clock::RunClock;
 use breakerbox::config::parse_profile;
 use breakerbox::fault::{FaultLayer, FaultProxy, ProxyOptions, Rules, Tap};
 use breakerbox::rng::Rng;
@@ -67,16 +66,12 @@ async fn start_proxy(
     rules: Rules,
     options: ProxyOptions,
 ) -> (FaultProxy, Arc<Tap>, SocketAddr) {
-    let clock = RunClock::new();
-    clock.start();
-    let tap = Arc::new(Tap::new(rules.rules().len(), Duration::from_secs(120)));
-    let layer = FaultLayer::new(rules, clock.clone(), 7, tap.clone());
+    let layer = FaultLayer::starting_now(rules, 7, Duration::from_secs(120));
+    let tap = layer.tap();
     let proxy = FaultProxy::start_with(
         "127.0.0.1:0".parse().expect("addr"),
         upstream,
         layer,
-        clock,
-        tap.clone(),
         Duration::from_secs(10),
         options,
     )

@@ -4,7 +4,6 @@
 
 mod common;
 
-use breakerbox::clock::RunClock;
 use breakerbox::config::{self, parse_profile, StubSettings};
 use breakerbox::fault::{FaultLayer, FaultProxy, ListenTls, ProxyOptions, Rules, Tap, UpstreamTls};
 use breakerbox::stub::Stub;
@@ -100,16 +99,12 @@ fn rules(text: &str) -> Rules {
 }
 
 async fn proxy(upstream: &str, rules: Rules, options: ProxyOptions) -> (FaultProxy, Arc<Tap>) {
-    let clock = RunClock::new();
-    clock.start();
-    let tap = Arc::new(Tap::new(rules.rules().len(), Duration::from_secs(60)));
-    let layer = FaultLayer::new(rules, clock.clone(), 1, tap.clone());
+    let layer = FaultLayer::starting_now(rules, 1, Duration::from_secs(60));
+    let tap = layer.tap();
     let proxy = FaultProxy::start_with(
         "127.0.0.1:0".parse().expect("addr"),
         upstream,
         layer,
-        clock,
-        tap.clone(),
         Duration::from_secs(10),
         options,
     )

@@ -2,14 +2,12 @@
 //! Toxiproxy-compatible admin API. It serves at once, so the service can start first.
 
 use super::out::outln;
-use breakerbox::clock::RunClock;
 use breakerbox::config;
 use breakerbox::fault::admin::{self, AdminOptions};
-use breakerbox::fault::{FaultLayer, FaultProxy, ListenTls, ProxyOptions, Rules, Tap, UpstreamTls};
+use breakerbox::fault::{FaultLayer, FaultProxy, ListenTls, ProxyOptions, Rules, UpstreamTls};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long the standalone proxy's tap keeps 10 ms slots; later calls share the last one.
@@ -145,17 +143,12 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
                     None
                 }
                 None => {
-                    let rules = Rules::from_start(faults);
-                    let clock = RunClock::new();
-                    clock.start();
-                    let tap = Arc::new(Tap::new(count, TAP_SPAN));
-                    let layer = FaultLayer::new(rules, clock.clone(), args.seed, tap.clone());
+                    let layer =
+                        FaultLayer::starting_now(Rules::from_start(faults), args.seed, TAP_SPAN);
                     let proxy = FaultProxy::start_with(
                         listen,
                         upstream,
                         layer,
-                        clock,
-                        tap,
                         args.upstream_timeout,
                         options,
                     )

@@ -60,7 +60,7 @@ impl ProxyPart {
                 })
                 .collect(),
         );
-        let layer = FaultLayer::new(rules, clock.clone(), plan.seed, tap.clone());
+        let layer = FaultLayer::new(rules, clock.clone(), plan.seed, tap);
         let options = ProxyOptions {
             upstream_tls: UpstreamTls {
                 ca_file: settings.upstream_ca.clone(),
@@ -76,8 +76,6 @@ impl ProxyPart {
             settings.listen,
             &upstream,
             layer,
-            clock.clone(),
-            tap,
             settings.upstream_timeout,
             options,
         )

@@ -122,18 +122,27 @@ impl FaultLayer {
     /// service: its clock starts now (windows count from here), with a fresh tap.
     pub fn from_profile_str(profile: &str, seed: u64) -> Result<Self, ConfigError> {
         let profile = crate::config::parse_profile("profile", "<profile>", profile)?;
-        Ok(Self::starting_now(profile.faults, seed))
+        Ok(Self::starting_now(
+            Rules::from_start(profile.faults),
+            seed,
+            EMBEDDED_TAP_SPAN,
+        ))
     }
 
     /// [`FaultLayer::from_profile_str`] with the profile read from a file.
     pub fn from_profile_file(path: &std::path::Path, seed: u64) -> Result<Self, ConfigError> {
         let profile = crate::config::load_profile(path)?;
-        Ok(Self::starting_now(profile.faults, seed))
+        Ok(Self::starting_now(
+            Rules::from_start(profile.faults),
+            seed,
+            EMBEDDED_TAP_SPAN,
+        ))
     }
 
-    fn starting_now(faults: Vec<crate::config::Fault>, seed: u64) -> Self {
-        let rules = Rules::from_start(faults);
-        let tap = Arc::new(Tap::new(rules.rules().len(), EMBEDDED_TAP_SPAN));
+    /// Applies `rules` on a clock started now, with a fresh tap keeping `span` of buckets:
+    /// a proxy or layer whose windows count from its own start.
+    pub fn starting_now(rules: Rules, seed: u64, span: std::time::Duration) -> Self {
+        let tap = Arc::new(Tap::new(rules.rules().len(), span));
         let clock = RunClock::new();
         clock.start();
         Self::new(rules, clock, seed, tap)

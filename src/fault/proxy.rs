@@ -12,7 +12,6 @@ use super::upstream::{error_chain, UpstreamConnector, UpstreamTls, UpstreamTlsEr
 use super::{
     ConnectionFate, FaultLayer, FaultService, LiveSession, ProxyBody, Tap, UpstreamOutcome,
 };
-use crate::clock::RunClock;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -111,29 +110,16 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts a proxy on `listen` forwarding to `upstream`, applying `layer` on `clock`.
-    ///
-    /// `clock` and `tap` must be the ones `layer` was made with: the proxy reads both from
-    /// the layer's live session, so faults installed later bring their own.
+    /// Starts a proxy on `listen` forwarding to `upstream`, applying `layer`. The clock and
+    /// tap are the layer's live session's, so faults installed later bring their own.
     pub async fn start(
         listen: SocketAddr,
         upstream: &str,
         layer: FaultLayer,
-        clock: RunClock,
-        tap: Arc<Tap>,
         upstream_timeout: Duration,
     ) -> Result<FaultProxy, ProxyError> {
         let options = ProxyOptions::default();
-        Self::start_with(
-            listen,
-            upstream,
-            layer,
-            clock,
-            tap,
-            upstream_timeout,
-            options,
-        )
-        .await
+        Self::start_with(listen, upstream, layer, upstream_timeout, options).await
     }
 
     /// [`FaultProxy::start`] with `options`: TLS to the upstream or on the listener.
@@ -141,15 +127,10 @@ impl FaultProxy {
         listen: SocketAddr,
         upstream: &str,
         layer: FaultLayer,
-        clock: RunClock,
-        tap: Arc<Tap>,
         upstream_timeout: Duration,
         options: ProxyOptions,
     ) -> Result<FaultProxy, ProxyError> {
         let connector = UpstreamConnector::new(&options.upstream_tls)?;
-        // The clock and tap are the layer's own (its session's); the parameters stay for
-        // callers that build them together.
-        let _ = (clock, tap);
         let live = layer.live().clone();
         let forward = Forward::new(upstream, live.clone(), upstream_timeout, connector)?;
         let raw = match options.engine {

@@ -194,28 +194,17 @@ impl HttpProxies {
         if proxies.contains_key(name) {
             return Err(ApiError::new(409, "proxy already exists"));
         }
-        let clock = RunClock::new();
-        clock.start();
-        let tap = Arc::new(Tap::new(0, DEFAULT_SPAN));
-        let layer = FaultLayer::new(Rules::default(), clock.clone(), seed, tap.clone());
-        let proxy = FaultProxy::start_with(
-            listen,
-            upstream,
-            layer,
-            clock,
-            tap,
-            upstream_timeout,
-            options,
-        )
-        .await
-        .map_err(|e| match e {
-            ProxyError::Upstream(_) | ProxyError::UpstreamTls(_) | ProxyError::ListenTls(_) => {
-                ApiError::new(400, e.to_string())
-            }
-            ProxyError::Bind { addr, source } => {
-                ApiError::new(500, format!("cannot listen on {addr}: {source}"))
-            }
-        })?;
+        let layer = FaultLayer::starting_now(Rules::default(), seed, DEFAULT_SPAN);
+        let proxy = FaultProxy::start_with(listen, upstream, layer, upstream_timeout, options)
+            .await
+            .map_err(|e| match e {
+                ProxyError::Upstream(_) | ProxyError::UpstreamTls(_) | ProxyError::ListenTls(_) => {
+                    ApiError::new(400, e.to_string())
+                }
+                ProxyError::Bind { addr, source } => {
+                    ApiError::new(500, format!("cannot listen on {addr}: {source}"))
+                }
+            })?;
         let entry = HttpProxy {
             name: name.to_string(),
             upstream: upstream.to_string(),
