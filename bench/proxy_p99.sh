@@ -2,9 +2,10 @@
 # Added p99 of the HTTP fault proxy at 5,000 requests/s, measured so machine noise cancels:
 # two oha runs at the same time, one straight at nginx and one through `breakerbox proxy`
 # (no faults), 3 rounds. Sequential runs (bench/proxy.sh) swing by a millisecond at p99 on a
-# shared 2-core machine; concurrent runs see the same noise. TW sets the proxy's tokio
-# worker threads (default 2), C the connections per oha (default 50).
-#   bench/proxy_p99.sh            TW=1 bench/proxy_p99.sh
+# shared 2-core machine; concurrent runs see the same noise. The proxy runs with its
+# defaults; BREAKERBOX_THREADS and BREAKERBOX_PRIORITY (read by the proxy) try others. C sets
+# the connections per oha (default 50).
+#   bench/proxy_p99.sh            BREAKERBOX_THREADS=2 BREAKERBOX_PRIORITY=normal bench/proxy_p99.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools >/dev/null
@@ -25,7 +26,7 @@ trap cleanup EXIT
 up=$(free_port)
 start_nginx "$up" "$scratch/nginx" ok
 proxy=$(free_port)
-TOKIO_WORKER_THREADS=${TW:-2} "$bin" proxy --listen "127.0.0.1:$proxy" \
+"$bin" proxy --listen "127.0.0.1:$proxy" \
   --upstream "http://127.0.0.1:$up" > "$scratch/breakerbox.log" 2>&1 &
 pids+=($!)
 sleep 1

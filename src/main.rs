@@ -310,6 +310,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let runtime = match &cli.command {
         Command::Load(args) => cli::load::runtime(args),
+        Command::Proxy(args) => cli::proxy::runtime(args),
         _ => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),

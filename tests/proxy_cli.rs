@@ -139,3 +139,72 @@ fn a_proxy_with_nothing_to_do_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no/such/profile.toml"), "{stderr}");
 }
+
+/// The nice values of `pid`'s runtime threads (named `bb-proxy`), from /proc.
+fn worker_nice_values(pid: u32) -> Vec<i64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc lists the threads");
+    let mut nice = Vec::new();
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != "bb-proxy" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).expect("a thread's stat");
+        // Fields after the parenthesised name: state is field 3, nice field 19.
+        let after_name = &stat[stat.rfind(')').expect("stat has a name") + 2..];
+        let field = after_name
+            .split(' ')
+            .nth(16)
+            .expect("stat has a nice field");
+        nice.push(field.parse().expect("nice is a number"));
+    }
+    nice
+}
+
+/// Whether this process may lower nice values (root): then the proxy's threads run at -10.
+fn may_raise_priority() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+#[test]
+fn the_proxy_runs_on_the_threads_and_priority_asked_for() {
+    let (_stub, stub_lines) = start(&["stub", "--listen", "127.0.0.1:0"], 1);
+    let upstream = format!("http://{}", authority(&stub_lines[0]));
+    let proxy_on = |extra: &[&str]| {
+        let mut args = vec![
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            upstream.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        let (proxy, lines) = start(&args, 1);
+        let (status, _) = get(&authority(&lines[0]), "/item/1");
+        assert_eq!(status, 200, "{args:?} forwards");
+        proxy
+    };
+
+    let defaults = proxy_on(&[]);
+    let nice = worker_nice_values(defaults.0.id());
+    assert_eq!(nice.len(), 1, "one runtime thread by default: {nice:?}");
+    let expected = if may_raise_priority() { -10 } else { 0 };
+    assert_eq!(nice, vec![expected], "default priority is high");
+
+    let normal = proxy_on(&["--threads", "3", "--priority", "normal"]);
+    assert_eq!(worker_nice_values(normal.0.id()), vec![0, 0, 0]);
+
+    let out = common::breakerbox()
+        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream"])
+        .arg(&upstream)
+        .args(["--priority", "realtime"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("realtime"), "{stderr}");
+}

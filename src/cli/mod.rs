@@ -11,6 +11,7 @@ pub mod plan;
 pub mod proxy;
 pub mod report;
 pub mod run;
+pub mod sched;
 
 /// `n` and `noun`, in the plural unless `n` is 1: "1 phase", "3 phases".
 pub fn plural(n: usize, noun: &str) -> String {

@@ -2,6 +2,7 @@
 //! Toxiproxy-compatible admin API. It serves at once, so the service can start first.
 
 use super::out::outln;
+use super::sched::{self, Priority};
 use breakerbox::config;
 use breakerbox::fault::admin::{self, AdminOptions};
 use breakerbox::fault::{FaultLayer, FaultProxy, ListenTls, ProxyOptions, Rules, UpstreamTls};
@@ -61,6 +62,33 @@ pub struct ProxyArgs {
         requires = "admin"
     )]
     pub name: String,
+    /// Threads running the proxy. One serves 5,000 requests/s in a few percent of a core and
+    /// keeps the tail shortest; more help only past a core's worth of traffic.
+    #[arg(long, env = "BREAKERBOX_THREADS", default_value_t = DEFAULT_THREADS, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
+    /// How the proxy's threads ask to be scheduled: `high` asks for a short scheduling slice
+    /// (Linux 6.12+) and nice -10 where allowed, so a busy host delays it less; `normal`
+    /// leaves the kernel's defaults.
+    #[arg(long, env = "BREAKERBOX_PRIORITY", value_enum, default_value_t = Priority::High)]
+    pub priority: Priority,
+}
+
+/// Runtime threads of the proxy unless `--threads` says otherwise.
+const DEFAULT_THREADS: u16 = 1;
+
+/// What the proxy's threads are called (in `top -H`, `/proc/PID/task/*/comm`).
+pub const THREAD_NAME: &str = "bb-proxy";
+
+/// The async runtime `breakerbox proxy` runs on: `--threads` workers, each scheduled as
+/// `--priority` asks.
+pub fn runtime(args: &ProxyArgs) -> std::io::Result<tokio::runtime::Runtime> {
+    let priority = args.priority;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(args.threads))
+        .thread_name(THREAD_NAME)
+        .on_thread_start(move || sched::apply_to_current_thread(priority))
+        .enable_all()
+        .build()
 }
 
 /// An upstream URL as given (no scheme means http://), checked and without a trailing slash.
