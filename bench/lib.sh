@@ -68,6 +68,47 @@ CONF
   return 1
 }
 
+# Starts nginx on 127.0.0.1:$1 as a reverse proxy to 127.0.0.1:$2 with pooled keep-alive
+# upstream connections, in scratch dir $3. Sets nginx_proxy_pid.
+start_nginx_proxy() {
+  local port=$1 upstream=$2 dir=$3
+  mkdir -p "$dir/logs"
+  cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log crit;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  upstream dependency { server 127.0.0.1:$upstream; keepalive 200; }
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    location / {
+      proxy_pass http://dependency;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" &
+  nginx_proxy_pid=$!
+  for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nginx (reverse proxy) did not start" >&2
+  return 1
+}
+
 stop_nginx() {
   [[ -n "${nginx_pid:-}" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
   nginx_pid=

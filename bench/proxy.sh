@@ -10,10 +10,10 @@
 #    added p99 = the proxy's p99 − direct's p99 of the same round, median over the rounds.
 # noxious-server is not on crates.io (`publish = false`), so bench/noxious/ drives the
 # `noxious` 1.0.4 crate the way its server does; it is built into bench/.tools when missing.
-# Usage: bench/proxy.sh [OUT.md]   (env: ROUNDS=3 DURATION=10s CONNECTIONS=50 RATE=5000)
+# Usage: bench/proxy.sh [OUT.md]   (env: ROUNDS=5 DURATION=10s CONNECTIONS=50 RATE=5000)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 duration=${DURATION:-10s}
 conns=${CONNECTIONS:-50}
 rate=${RATE:-5000}

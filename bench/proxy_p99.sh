@@ -4,8 +4,10 @@
 # (no faults), 3 rounds. Sequential runs (bench/proxy.sh) swing by a millisecond at p99 on a
 # shared 2-core machine; concurrent runs see the same noise. The proxy runs with its
 # defaults; BREAKERBOX_THREADS and BREAKERBOX_PRIORITY (read by the proxy) try others. C sets
-# the connections per oha (default 50).
-#   bench/proxy_p99.sh            BREAKERBOX_THREADS=2 BREAKERBOX_PRIORITY=normal bench/proxy_p99.sh
+# the connections per oha (default 50). THROUGH=nginx puts nginx, set up as a keep-alive
+# reverse proxy, where breakerbox was: the floor a mature proxy sets on the same machine.
+#   bench/proxy_p99.sh   BREAKERBOX_THREADS=2 BREAKERBOX_PRIORITY=normal bench/proxy_p99.sh
+#   THROUGH=nginx bench/proxy_p99.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools >/dev/null
@@ -20,15 +22,23 @@ cleanup() {
     wait "$pid" 2>/dev/null
   done
   stop_nginx
+  [[ -n "${reverse_pid:-}" ]] && kill "$reverse_pid" 2>/dev/null && wait "$reverse_pid" 2>/dev/null
   rm -rf "$scratch"
 }
 trap cleanup EXIT
 up=$(free_port)
 start_nginx "$up" "$scratch/nginx" ok
 proxy=$(free_port)
-"$bin" proxy --listen "127.0.0.1:$proxy" \
-  --upstream "http://127.0.0.1:$up" > "$scratch/breakerbox.log" 2>&1 &
-pids+=($!)
+case "${THROUGH:-breakerbox}" in
+  breakerbox)
+    "$bin" proxy --listen "127.0.0.1:$proxy" \
+      --upstream "http://127.0.0.1:$up" > "$scratch/breakerbox.log" 2>&1 &
+    pids+=($!) ;;
+  nginx)
+    start_nginx_proxy "$proxy" "$up" "$scratch/reverse"
+    reverse_pid=$nginx_proxy_pid ;;
+  *) echo "THROUGH is breakerbox or nginx" >&2; exit 2 ;;
+esac
 sleep 1
 oha="$tools/bin/oha"
 for round in 1 2 3; do

@@ -208,3 +208,57 @@ fn the_proxy_runs_on_the_threads_and_priority_asked_for() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("realtime"), "{stderr}");
 }
+
+#[test]
+fn a_silent_client_is_closed_after_the_header_read_timeout_given() {
+    let (_stub, stub_lines) = start(&["stub", "--listen", "127.0.0.1:0"], 1);
+    let upstream = format!("http://{}", authority(&stub_lines[0]));
+    let (_proxy, lines) = start(
+        &[
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            upstream.as_str(),
+            "--header-read-timeout",
+            "300ms",
+        ],
+        1,
+    );
+    let mut silent = TcpStream::connect(authority(&lines[0])).expect("connects");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(8)))
+        .expect("timeout");
+    let began = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    let read = silent.read(&mut byte);
+    // Closed by the proxy (0 bytes or a reset), well before the 10 s default and our 8 s.
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut),
+        "{read:?}"
+    );
+    assert!(
+        began.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        began.elapsed()
+    );
+
+    let out = common::breakerbox()
+        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream"])
+        .arg(&upstream)
+        .args(["--header-read-timeout", "0s"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ends every wait at once"), "{stderr}");
+}

@@ -49,8 +49,12 @@ pub struct ProxyArgs {
     #[arg(long, env = "BREAKERBOX_ALLOW_EXPOSED_ADMIN", requires = "admin", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_exposed_admin: bool,
     /// Upper bound on waiting for the upstream's response headers (answered 504).
-    #[arg(long, env = "BREAKERBOX_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = config::parse_duration)]
+    #[arg(long, env = "BREAKERBOX_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
     pub upstream_timeout: Duration,
+    /// How long a client may take to send a request's headers, idle keep-alive time
+    /// included (and a TLS handshake), before the proxy closes its connection (slowloris).
+    #[arg(long, env = "BREAKERBOX_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub header_read_timeout: Duration,
     /// Seed for fault decisions and toxicity rolls.
     #[arg(long, env = "BREAKERBOX_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -91,6 +95,16 @@ pub fn runtime(args: &ProxyArgs) -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// A timeout: a duration longer than zero (a zero one would end every wait at once).
+fn parse_timeout(given: &str) -> Result<Duration, String> {
+    match config::parse_duration(given)? {
+        Duration::ZERO => Err(format!(
+            "a timeout of \"{given}\" ends every wait at once; give e.g. \"10s\""
+        )),
+        timeout => Ok(timeout),
+    }
+}
+
 /// An upstream URL as given (no scheme means http://), checked and without a trailing slash.
 fn parse_upstream(given: &str) -> Result<String, String> {
     config::check_target_url(given).map_err(|why| why.replace("target", "upstream"))
@@ -129,6 +143,7 @@ pub async fn start(args: ProxyArgs) -> Result<Serving, String> {
             insecure: args.upstream_insecure,
         },
         listen_tls,
+        header_read_timeout: args.header_read_timeout,
         ..ProxyOptions::default()
     };
     let admin = match args.admin {
