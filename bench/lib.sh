@@ -29,12 +29,22 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Starts nginx with one worker answering `return 200` on 127.0.0.1:$1, in scratch dir $2,
-# with body $3 if given (else none). Sets nginx_pid. keepalive_requests is raised so no
-# client reconnects every 1,000 requests.
-start_nginx() {
-  local port=$1 dir=$2 answer="return 200;"
-  [[ -n "${3:-}" ]] && answer="default_type text/plain; return 200 '$3';"
+# Waits until something listens on 127.0.0.1:$1 (up to 10 s).
+wait_port() {
+  for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2
+  return 1
+}
+
+# Starts nginx with one worker in scratch dir $1, listening on 127.0.0.1:$2 with the
+# `location /` body $3 and the http-level lines $4, stores its PID in the variable named $5
+# (before waiting, so a cleanup can stop it), and waits for its port. keepalive_requests is
+# raised so no client reconnects every 1,000 requests.
+launch_nginx() {
+  local dir=$1 port=$2 location=$3 http_extra=$4
   mkdir -p "$dir/logs"
   cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
@@ -52,61 +62,32 @@ http {
   fastcgi_temp_path $dir/fastcgi;
   uwsgi_temp_path $dir/uwsgi;
   scgi_temp_path $dir/scgi;
+  $http_extra
   server {
     listen 127.0.0.1:$port backlog=4096;
-    location / { $answer }
+    location / { $location }
   }
 }
 CONF
   "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" &
-  nginx_pid=$!
-  for _ in $(seq 50); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nginx did not start" >&2
-  return 1
+  printf -v "$5" '%s' "$!"
+  wait_port "$port"
+}
+
+# Starts nginx answering `return 200` on 127.0.0.1:$1, in scratch dir $2, with body $3 if
+# given (else none). Sets nginx_pid.
+start_nginx() {
+  local answer="return 200;"
+  [[ -n "${3:-}" ]] && answer="default_type text/plain; return 200 '$3';"
+  launch_nginx "$2" "$1" "$answer" "" nginx_pid
 }
 
 # Starts nginx on 127.0.0.1:$1 as a reverse proxy to 127.0.0.1:$2 with pooled keep-alive
 # upstream connections, in scratch dir $3. Sets nginx_proxy_pid.
 start_nginx_proxy() {
-  local port=$1 upstream=$2 dir=$3
-  mkdir -p "$dir/logs"
-  cat > "$dir/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log crit;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  upstream dependency { server 127.0.0.1:$upstream; keepalive 200; }
-  server {
-    listen 127.0.0.1:$port backlog=4096;
-    location / {
-      proxy_pass http://dependency;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
-  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" &
-  nginx_proxy_pid=$!
-  for _ in $(seq 50); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nginx (reverse proxy) did not start" >&2
-  return 1
+  launch_nginx "$3" "$1" \
+    'proxy_pass http://dependency; proxy_http_version 1.1; proxy_set_header Connection "";' \
+    "upstream dependency { server 127.0.0.1:$2; keepalive 200; }" nginx_proxy_pid
 }
 
 stop_nginx() {

@@ -197,16 +197,22 @@ fn the_proxy_runs_on_the_threads_and_priority_asked_for() {
     let normal = proxy_on(&["--threads", "3", "--priority", "normal"]);
     assert_eq!(worker_nice_values(normal.0.id()), vec![0, 0, 0]);
 
+    let stderr = usage_error(&upstream, &["--priority", "realtime"]);
+    assert!(stderr.contains("realtime"), "{stderr}");
+}
+
+/// `breakerbox proxy` in front of `upstream` with `flags`, which must be refused: its one
+/// line of stderr.
+fn usage_error(upstream: &str, flags: &[&str]) -> String {
     let out = common::breakerbox()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream"])
-        .arg(&upstream)
-        .args(["--priority", "realtime"])
+        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream])
+        .args(flags)
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{flags:?} is a usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("realtime"), "{stderr}");
+    stderr
 }
 
 #[test]
@@ -252,13 +258,6 @@ fn a_silent_client_is_closed_after_the_header_read_timeout_given() {
         began.elapsed()
     );
 
-    let out = common::breakerbox()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream"])
-        .arg(&upstream)
-        .args(["--header-read-timeout", "0s"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = usage_error(&upstream, &["--header-read-timeout", "0s"]);
     assert!(stderr.contains("ends every wait at once"), "{stderr}");
 }
