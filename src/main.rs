@@ -218,6 +218,10 @@ struct RunFlags {
     /// Write no per-second series file.
     #[arg(long, env = "BREAKERBOX_NO_SERIES", conflicts_with = "series_out", value_parser = clap::builder::BoolishValueParser::new())]
     no_series: bool,
+    /// The fault proxy's decision log as NDJSON, when the drill has faults: each rule's
+    /// verdict on each request, with its reason [default: --out with .decisions.ndjson].
+    #[arg(long, env = "BREAKERBOX_DECISIONS_OUT", value_name = "PATH")]
+    decisions_out: Option<PathBuf>,
     /// Serve live Prometheus/OpenMetrics text at /metrics on PORT or HOST:PORT (loopback
     /// when only a port is given).
     #[arg(long, env = "BREAKERBOX_METRICS_LISTEN", value_name = "ADDR", value_parser = cli::live::parse_listen)]

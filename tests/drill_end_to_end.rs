@@ -57,6 +57,42 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
     );
     let verify_open = phase(&result, "verify_open");
     assert!(verify_open["all"]["fallback_rate"].as_f64().expect("rate") > 0.9);
+
+    // The decision log beside the result: per fault, as many injections as the tap counted.
+    let decisions_path = out.with_extension("decisions.ndjson");
+    assert!(
+        stdout.contains(&format!(
+            "fault decisions written to {}",
+            decisions_path.display()
+        )),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&decisions_path).expect("the decision log is written");
+    let decisions: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON decision"))
+        .collect();
+    for fault in result["faults"].as_array().expect("faults") {
+        let id = fault["id"].as_u64().expect("id");
+        let injected = decisions
+            .iter()
+            .filter(|d| d["rule"].as_u64() == Some(id) && d["injected"] == true)
+            .count() as u64;
+        assert_eq!(
+            injected,
+            fault["injected"].as_u64().expect("injected"),
+            "{fault}"
+        );
+    }
+    assert!(decisions.iter().any(|d| d["injected"] == true));
+    assert!(decisions
+        .iter()
+        .all(|d| d["reason"].as_str().is_some_and(|r| !r.is_empty())));
+    let seqs: Vec<u64> = decisions
+        .iter()
+        .map(|d| d["seq"].as_u64().expect("seq"))
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "oldest first");
 }
 
 #[test]

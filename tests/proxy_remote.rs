@@ -134,6 +134,19 @@ fn a_run_installs_its_schedule_on_a_remote_proxy_and_reads_its_tap() {
             assert!((1_900..6_200).contains(&at), "injection at {at} ms");
         }
     }
+    // The remote decision log came back too, on the run's clock, injections counted alike.
+    let log = std::fs::read_to_string(out.with_extension("decisions.ndjson"))
+        .expect("the remote decision log is written beside the result");
+    let injections: Vec<f64> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("one decision per line"))
+        .filter(|d| d["injected"] == true)
+        .map(|d| d["at_ms"].as_f64().expect("at_ms"))
+        .collect();
+    assert_eq!(injections.len() as u64, injected);
+    for at in injections {
+        assert!((1_900.0..6_200.0).contains(&at), "decision at {at} ms");
+    }
     let states = common::breaker_states(&result);
     assert!(
         common::in_order(&states, &["closed", "open", "half_open", "closed"]),

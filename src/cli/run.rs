@@ -6,6 +6,7 @@ use crate::cli::out::{out, outln};
 use crate::{cli, RunFlags, EXIT_ABORTED, EXIT_INVALID, EXIT_USAGE};
 use breakerbox::config;
 use breakerbox::drill::{PreparedDrill, Stop};
+use breakerbox::fault::decisions::{DecisionPage, CAPACITY};
 use breakerbox::live::series::SeriesLine;
 use breakerbox::live::{LiveBoard, MetricsEndpoint, SeriesWriter};
 use breakerbox::plan::Overrides;
@@ -137,7 +138,8 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
         board,
         ended_rx,
     ));
-    let result = prepared.execute(stop).await;
+    let has_faults = !prepared.plan().faults.is_empty();
+    let (result, decisions) = prepared.execute_with_decisions(stop).await;
     signals.abort();
     let _ = ended.send(Ended {
         duration: Duration::from_secs_f64(result.duration_s.max(0.0)),
@@ -155,7 +157,33 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
     if written == ExitCode::from(code) {
         outln!("result written to {}", flags.out.display());
     }
-    written
+    match decisions.filter(|_| has_faults) {
+        Some(log) if !write_decisions(&log, flags) => ExitCode::from(code.max(EXIT_USAGE)),
+        _ => written,
+    }
+}
+
+/// Writes the proxy's decision log to `--decisions-out` (else beside `--out`); `false`
+/// (after saying why) when it cannot, which fails the run as a failed result write does.
+fn write_decisions(log: &DecisionPage, flags: &RunFlags) -> bool {
+    let path = flags
+        .decisions_out
+        .clone()
+        .unwrap_or_else(|| flags.out.with_extension("decisions.ndjson"));
+    if let Err(e) = report::write_decisions(log, &path) {
+        eprintln!("error: --decisions-out: {e}");
+        return false;
+    }
+    let dropped = match log.dropped {
+        0 => String::new(),
+        n => format!("; the {n} earliest were dropped: the log keeps the latest {CAPACITY}"),
+    };
+    outln!(
+        "fault decisions written to {} ({}{dropped})",
+        path.display(),
+        cli::plural(log.decisions.len(), "decision")
+    );
+    true
 }
 
 /// The series file: `--series-out`, else `--out` with the extension `.ndjson`; none with

@@ -20,6 +20,7 @@ use crate::clock::RunClock;
 use crate::config::{Drill, PollSettings};
 use crate::demo::{DemoError, DemoService};
 use crate::fault::admin::AdminError;
+use crate::fault::decisions::DecisionPage;
 use crate::fault::remote::RemoteError;
 use crate::fault::ProxyError;
 use crate::load::{self, Live, LoadError, Observers, Target};
@@ -197,7 +198,18 @@ impl PreparedDrill {
 
     /// Runs every phase (until `stop` is asked for or an abort threshold fails) and judges
     /// the run.
-    pub async fn execute(mut self, stop: Stop) -> RunResult {
+    pub async fn execute(self, stop: Stop) -> RunResult {
+        self.run(stop, false).await.0
+    }
+
+    /// Runs as [`execute`](Self::execute) does, and also hands back the fault proxy's
+    /// decision log (each rule's verdict on each request, with its reason; read before a
+    /// remote proxy's faults are cleared). `None` when the drill has no proxy.
+    pub async fn execute_with_decisions(self, stop: Stop) -> (RunResult, Option<DecisionPage>) {
+        self.run(stop, true).await
+    }
+
+    async fn run(mut self, stop: Stop, keep_decisions: bool) -> (RunResult, Option<DecisionPage>) {
         let settings = &self.plan.drill.observe;
         let classifier = Classifier::new(settings);
         let markers = classifier
@@ -306,8 +318,9 @@ impl PreparedDrill {
             buckets: tap_buckets,
             upstream,
             first_injection: first_injections,
+            decisions,
         } = match &self.proxy {
-            Some(p) => p.finish(self.plan.faults.len()).await,
+            Some(p) => p.finish(self.plan.faults.len(), keep_decisions).await,
             None => proxy::TapData::default(),
         };
         let client = activity.snapshot();
@@ -359,7 +372,7 @@ impl PreparedDrill {
         verdicts.extend(verdict::teardown(&teardown));
         let outcome = verdict::outcome_of(&self.plan.drill.expect, &verdicts, aborted);
 
-        RunResult {
+        let result = RunResult {
             breakerbox: env!("CARGO_PKG_VERSION").to_string(),
             drill: self.plan.drill.name.clone(),
             drill_file: self.plan.drill.source.clone(),
@@ -399,7 +412,8 @@ impl PreparedDrill {
             setup: self.setup.steps.clone(),
             teardown,
             verdicts,
-        }
+        };
+        (result, decisions)
     }
 }
 

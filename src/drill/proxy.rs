@@ -4,6 +4,7 @@
 use super::DrillError;
 use crate::clock::RunClock;
 use crate::config::{ProxySettings, RemoteProxySettings};
+use crate::fault::decisions::DecisionPage;
 use crate::fault::remote::{CreateProxy, RemoteProxy, RemoteRule, RemoteTap};
 use crate::fault::{
     FaultLayer, FaultProxy, ListenTls, ProxyOptions, Rule, Rules, Tap, TapBucket, UpstreamSeries,
@@ -31,6 +32,8 @@ pub(super) struct TapData {
     pub upstream: UpstreamSeries,
     /// Per fault id, when it first injected.
     pub first_injection: Vec<Option<Duration>>,
+    /// The decision log, when asked for.
+    pub decisions: Option<DecisionPage>,
 }
 
 impl ProxyPart {
@@ -102,9 +105,10 @@ impl ProxyPart {
         }
     }
 
-    /// What the proxy counted. A remote proxy's faults are cleared afterwards, so a stopped
-    /// run leaves nothing injecting; an unreadable remote tap is logged and reads as empty.
-    pub(super) async fn finish(&self, faults: usize) -> TapData {
+    /// What the proxy counted, and its decision log if `keep_decisions`. A remote proxy's
+    /// faults are cleared afterwards, so a stopped run leaves nothing injecting; an
+    /// unreadable remote tap or log is logged and reads as empty.
+    pub(super) async fn finish(&self, faults: usize, keep_decisions: bool) -> TapData {
         match self {
             ProxyPart::Local(p) => {
                 let tap = p.tap();
@@ -114,6 +118,7 @@ impl ProxyPart {
                     buckets: tap.snapshot(),
                     first_injection: first_injection.collect(),
                     upstream,
+                    decisions: keep_decisions.then(|| p.decisions()),
                 }
             }
             ProxyPart::Remote(r) => {
@@ -121,6 +126,16 @@ impl ProxyPart {
                     tracing::error!(error = %e, "cannot read the remote proxy's tap");
                     RemoteTap::default()
                 });
+                let decisions = match keep_decisions {
+                    true => r
+                        .decisions()
+                        .await
+                        .map_err(|e| {
+                            tracing::error!(error = %e, "cannot read the remote proxy's decisions")
+                        })
+                        .ok(),
+                    false => None,
+                };
                 if let Err(e) = r.clear().await {
                     tracing::error!(error = %e, "cannot clear the remote proxy's faults");
                 }
@@ -128,6 +143,7 @@ impl ProxyPart {
                     buckets: tap.buckets,
                     upstream: tap.upstream,
                     first_injection: tap.first_injection,
+                    decisions,
                 }
             }
         }

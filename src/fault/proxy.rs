@@ -194,6 +194,12 @@ impl FaultProxy {
         self.live.load().tap.clone()
     }
 
+    /// Every decision the current session's log still holds, oldest first: each rule's
+    /// verdict on each request it applied to, with the reason.
+    pub fn decisions(&self) -> super::decisions::DecisionPage {
+        self.live.load().decisions.page(0, usize::MAX)
+    }
+
     /// The live session: installing one changes the faults of the running proxy.
     pub fn live(&self) -> &Arc<LiveSession> {
         &self.live

@@ -8,6 +8,7 @@
 //! generator and the proxy can so sit on different hosts of a staging environment.
 
 use super::admin::http::TapReport;
+use super::decisions::DecisionPage;
 use super::{TapBucket, UpstreamSeries};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -226,6 +227,34 @@ impl RemoteProxy {
         let report: TapReport =
             serde_json::from_value(answer).map_err(|e| self.garbled(&path, e))?;
         Ok(shift(report, self.offset))
+    }
+
+    /// Every decision the remote proxy's log still holds, page by page, with times moved
+    /// onto the run's clock; read it before [`clear`](Self::clear), which starts a new log.
+    pub async fn decisions(&self) -> Result<DecisionPage, RemoteError> {
+        let mut all = DecisionPage {
+            next: 0,
+            dropped: 0,
+            decisions: Vec::new(),
+        };
+        loop {
+            let path = self.path(&format!("/decisions?since={}", all.next));
+            let answer = self.call(reqwest::Method::GET, &path, None).await?;
+            let page: DecisionPage =
+                serde_json::from_value(answer).map_err(|e| self.garbled(&path, e))?;
+            let done = page.decisions.is_empty() || page.next <= all.next;
+            all.next = page.next.max(all.next);
+            all.dropped += page.dropped;
+            let offset_ms = self.offset.as_secs_f64() * 1e3;
+            all.decisions
+                .extend(page.decisions.into_iter().map(|mut d| {
+                    d.at_ms = ((d.at_ms + offset_ms) * 1e3).round() / 1e3;
+                    d
+                }));
+            if done {
+                return Ok(all);
+            }
+        }
     }
 
     /// Removes every fault from the remote proxy (the run is over, or was stopped).

@@ -5,6 +5,7 @@
 
 pub mod compare;
 mod console;
+mod decisions;
 pub mod format;
 pub mod html;
 mod read;
@@ -15,6 +16,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use console::{render_console, render_console_styled, strip_ansi, use_colour, visible_width};
+pub use decisions::write_decisions;
 pub use format::json::write_json;
 pub use read::{read_json, ReadError};
 pub use result::{
