@@ -62,7 +62,7 @@ fn demo_drill_passes_and_sees_the_full_breaker_cycle() {
     let decisions_path = out.with_extension("decisions.ndjson");
     assert!(
         stdout.contains(&format!(
-            "fault decisions written to {}",
+            "decisions written to {}",
             decisions_path.display()
         )),
         "{stdout}"

@@ -174,15 +174,13 @@ fn write_decisions(log: &DecisionPage, flags: &RunFlags) -> bool {
         eprintln!("error: --decisions-out: {e}");
         return false;
     }
-    let dropped = match log.dropped {
-        0 => String::new(),
-        n => format!("; the {n} earliest were dropped: the log keeps the latest {CAPACITY}"),
-    };
-    outln!(
-        "fault decisions written to {} ({}{dropped})",
-        path.display(),
-        cli::plural(log.decisions.len(), "decision")
-    );
+    outln!("decisions written to {}", path.display());
+    if log.dropped > 0 {
+        outln!(
+            "  the {} earliest were dropped: the log keeps the latest {CAPACITY}",
+            log.dropped
+        );
+    }
     true
 }
 
