@@ -31,9 +31,8 @@ pub(super) async fn read_response<C: AsyncWrite + Unpin>(
         if !buf.data().is_empty() {
             match response::parse(buf.data(), head_request, out) {
                 Err(_) => return Err("malformed response head"),
-                Ok(Some(res)) if res.code == 101 => {
-                    return Err("protocol upgrades are not proxied")
-                }
+                // Switching protocols ends the exchange: the caller tunnels or refuses.
+                Ok(Some(res)) if res.code == 101 => return Ok(res),
                 Ok(Some(res)) if res.code < 200 => {
                     buf.consume(res.head_len);
                     response::finish(out, Framing::None, false);

@@ -466,6 +466,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
             session.tap.answered(at, UpstreamOutcome::Status(res.code));
         }
         upbuf.consume(res.head_len);
+        if res.code == 101 {
+            return self.tunnel(req, session).await;
+        }
         // An answer to HEAD has no body to shape.
         if !plan.is_plain() && !head_request {
             let whole = read_whole(res.framing, upbuf, upstream).await;
@@ -514,6 +517,36 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 Next::Close
             }
         }
+    }
+
+    /// After the upstream's `101 Switching Protocols` (its head rewritten in `out`): passes
+    /// the head and whatever either side sent early on, then copies bytes both ways until
+    /// both are done (a WebSocket, an h2c upgrade). A 101 the client did not ask for is a 502.
+    async fn tunnel(&mut self, req: &Request, session: &Session) -> Next {
+        let Some(mut upstream) = self.up.stream.take().filter(|_| req.upgrade) else {
+            self.up.drop_connection();
+            return self
+                .failed(
+                    session,
+                    UpstreamOutcome::Error,
+                    "upstream switched protocols unasked",
+                    true,
+                )
+                .await;
+        };
+        response::finish(&mut self.out, Framing::None, false);
+        self.out.extend_from_slice(self.up.buf.data());
+        self.up.drop_connection();
+        if !self.write_out().await {
+            return Next::Close;
+        }
+        let early = self.inbuf.data();
+        if !early.is_empty() && upstream.write_all(early).await.is_err() {
+            return Next::Close;
+        }
+        self.inbuf.consume(early.len());
+        let _ = tokio::io::copy_bidirectional(&mut self.client, &mut upstream).await;
+        Next::Close
     }
 
     /// Answers `message` with the status of `outcome` (502, 504, 400), counted as such.

@@ -20,6 +20,9 @@ pub(super) struct Request {
     pub(super) close: bool,
     /// Whether the client waits for `100 Continue` before its body.
     pub(super) expect_continue: bool,
+    /// Whether the client asks to switch protocols (`Connection: upgrade` with `Upgrade`),
+    /// which the rewritten head passes on.
+    pub(super) upgrade: bool,
     /// The head's length in the parsed bytes.
     pub(super) head_len: usize,
 }
@@ -90,6 +93,8 @@ pub(super) fn parse(
     let mut close = version == 0;
     let mut expect_continue = false;
     let mut lists_headers = false;
+    let mut connection_upgrade = false;
+    let mut upgrade_to: Option<&[u8]> = None;
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -111,7 +116,10 @@ pub(super) fn parse(
             } else if contains_token(h.value, b"keep-alive") {
                 close = false;
             }
+            connection_upgrade |= contains_token(h.value, b"upgrade");
             lists_headers = true;
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            upgrade_to = Some(h.value);
         } else if name.eq_ignore_ascii_case(b"expect") {
             expect_continue = contains_token(h.value, b"100-continue");
         }
@@ -148,6 +156,11 @@ pub(super) fn parse(
         }
         put_header(out, name, h.value);
     }
+    let upgrade_to = upgrade_to.filter(|_| connection_upgrade);
+    if let Some(protocol) = upgrade_to {
+        put_header(out, b"connection", b"upgrade");
+        put_header(out, b"upgrade", protocol);
+    }
     match framing {
         Framing::Length(n) => put_length(out, n),
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -160,6 +173,7 @@ pub(super) fn parse(
         framing,
         close,
         expect_continue: expect_continue && framing != Framing::None,
+        upgrade: upgrade_to.is_some(),
         head_len,
     }))
 }
@@ -247,5 +261,25 @@ mod tests {
         }
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "a: b\r\n".repeat(200));
         assert_eq!(parse_str(&many).err(), Some(Refusal::TooLarge));
+    }
+
+    #[test]
+    fn an_upgrade_keeps_its_headers_only_when_the_connection_names_it() {
+        let (r, out) = parse_str(
+            "GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .expect("valid")
+        .expect("complete");
+        assert!(r.upgrade);
+        assert!(
+            out.ends_with("connection: upgrade\r\nupgrade: websocket\r\n\r\n"),
+            "{out}"
+        );
+
+        let (r, out) = parse_str("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+            .expect("valid")
+            .expect("complete");
+        assert!(!r.upgrade);
+        assert!(!out.to_ascii_lowercase().contains("upgrade"), "{out}");
     }
 }

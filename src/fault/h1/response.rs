@@ -77,6 +77,15 @@ pub(super) fn parse(
         }
         put_header(out, name, h.value);
     }
+    if code == 101 {
+        // Switching protocols: the client must see which, and that the connection changes.
+        put_header(out, b"connection", b"upgrade");
+        for h in res.headers.iter() {
+            if h.name.eq_ignore_ascii_case("upgrade") {
+                put_header(out, b"upgrade", h.value);
+            }
+        }
+    }
     Ok(Some(Response {
         code,
         framing,
