@@ -161,12 +161,27 @@ fn worker_nice_values(pid: u32) -> Vec<i64> {
     nice
 }
 
-/// Whether this process may lower nice values (root): then the proxy's threads run at -10.
+/// Whether a process started from this one may set nice -10: it holds `CAP_SYS_NICE` (bit
+/// 23 of its effective capabilities; root usually does, not inside every container), or its
+/// `RLIMIT_NICE` allows it (20 - limit <= -10).
 fn may_raise_priority() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let cap_sys_nice = status
         .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 23) != 0);
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let rlimit_nice = limits
+        .lines()
+        .find(|l| l.starts_with("Max nice priority"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|soft| match soft {
+            "unlimited" => Some(u64::MAX),
+            n => n.parse::<u64>().ok(),
+        })
+        .unwrap_or(0);
+    cap_sys_nice || rlimit_nice >= 30
 }
 
 #[test]
