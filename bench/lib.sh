@@ -90,6 +90,26 @@ start_nginx_proxy() {
     "upstream dependency { server 127.0.0.1:$2; keepalive 200; }" nginx_proxy_pid
 }
 
+# Makes $scratch (a temporary directory) and an empty $pids; on exit, the processes whose
+# PIDs were added to pids are stopped, then both nginx kinds, and scratch is removed (kept
+# with KEEP_SCRATCH=1).
+start_scratch() {
+  scratch=$(mktemp -d)
+  pids=()
+  trap stop_scratch EXIT
+}
+
+stop_scratch() {
+  local pid
+  set +e
+  for pid in "${pids[@]}" ${nginx_proxy_pid:-}; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  stop_nginx
+  [[ -n "${KEEP_SCRATCH:-}" ]] || rm -rf "$scratch"
+}
+
 stop_nginx() {
   [[ -n "${nginx_pid:-}" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
   nginx_pid=

@@ -26,19 +26,7 @@ if [[ ! -x "$noxious" ]]; then
 fi
 [[ -x "$bin" ]] || { echo "no release build at $bin: run make release" >&2; exit 1; }
 
-scratch=$(mktemp -d)
-pids=()
-cleanup() {
-  local pid
-  set +e
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  stop_nginx
-  [[ -n "${KEEP_SCRATCH:-}" ]] || rm -rf "$scratch"
-}
-trap cleanup EXIT
+start_scratch
 
 up_port=$(free_port)
 start_nginx "$up_port" "$scratch/nginx" ok

@@ -12,20 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_tools >/dev/null
 [[ -x "$bin" ]] || { echo "no release build at $bin: run make release" >&2; exit 1; }
-scratch=$(mktemp -d)
-pids=()
-cleanup() {
-  local pid
-  set +e
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  stop_nginx
-  [[ -n "${reverse_pid:-}" ]] && kill "$reverse_pid" 2>/dev/null && wait "$reverse_pid" 2>/dev/null
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
+start_scratch
 up=$(free_port)
 start_nginx "$up" "$scratch/nginx" ok
 proxy=$(free_port)
@@ -35,8 +22,7 @@ case "${THROUGH:-breakerbox}" in
       --upstream "http://127.0.0.1:$up" > "$scratch/breakerbox.log" 2>&1 &
     pids+=($!) ;;
   nginx)
-    start_nginx_proxy "$proxy" "$up" "$scratch/reverse"
-    reverse_pid=$nginx_proxy_pid ;;
+    start_nginx_proxy "$proxy" "$up" "$scratch/reverse" ;;
   *) echo "THROUGH is breakerbox or nginx" >&2; exit 2 ;;
 esac
 sleep 1

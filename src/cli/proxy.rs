@@ -81,7 +81,7 @@ pub struct ProxyArgs {
 const DEFAULT_THREADS: u16 = 1;
 
 /// What the proxy's threads are called (in `top -H`, `/proc/PID/task/*/comm`).
-pub const THREAD_NAME: &str = "bb-proxy";
+const THREAD_NAME: &str = "bb-proxy";
 
 /// The async runtime `breakerbox proxy` runs on: `--threads` workers, each scheduled as
 /// `--priority` asks.

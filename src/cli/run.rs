@@ -138,7 +138,6 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
         board,
         ended_rx,
     ));
-    let has_faults = !prepared.plan().faults.is_empty();
     let (result, decisions) = prepared.execute_with_decisions(stop).await;
     signals.abort();
     let _ = ended.send(Ended {
@@ -157,7 +156,7 @@ pub async fn run_drill(drill: config::Drill, overrides: Overrides, flags: &RunFl
     if written == ExitCode::from(code) {
         outln!("result written to {}", flags.out.display());
     }
-    match decisions.filter(|_| has_faults) {
+    match decisions {
         Some(log) if !write_decisions(&log, flags) => ExitCode::from(code.max(EXIT_USAGE)),
         _ => written,
     }

@@ -72,6 +72,7 @@ mod linux {
 
     /// `struct sched_attr` as of its first version (48 bytes), from `<linux/sched/types.h>`.
     #[repr(C)]
+    #[derive(Default)]
     struct SchedAttr {
         size: u32,
         sched_policy: u32,
@@ -115,13 +116,10 @@ mod linux {
     fn set(nice: i32, runtime: u64) -> io::Result<()> {
         let attr = SchedAttr {
             size: std::mem::size_of::<SchedAttr>() as u32,
-            sched_policy: 0,
             sched_flags: SCHED_FLAG_KEEP_POLICY,
             sched_nice: nice,
-            sched_priority: 0,
             sched_runtime: runtime,
-            sched_deadline: 0,
-            sched_period: 0,
+            ..SchedAttr::default()
         };
         // SAFETY: `attr` is a valid, fully initialised sched_attr that outlives the call;
         // pid 0 is the calling thread; the kernel only reads `size` bytes of it.
@@ -140,16 +138,7 @@ mod linux {
 
         /// The calling thread's slice, as `sched_getattr` reports it.
         fn slice_of_current_thread() -> io::Result<u64> {
-            let mut attr = SchedAttr {
-                size: 0,
-                sched_policy: 0,
-                sched_flags: 0,
-                sched_nice: 0,
-                sched_priority: 0,
-                sched_runtime: 0,
-                sched_deadline: 0,
-                sched_period: 0,
-            };
+            let mut attr = SchedAttr::default();
             let size = std::mem::size_of::<SchedAttr>() as u32;
             // SAFETY: `attr` is writable for `size` bytes, the size passed.
             let done = unsafe {

@@ -204,7 +204,7 @@ impl PreparedDrill {
 
     /// Runs as [`execute`](Self::execute) does, and also hands back the fault proxy's
     /// decision log (each rule's verdict on each request, with its reason; read before a
-    /// remote proxy's faults are cleared). `None` when the drill has no proxy.
+    /// remote proxy's faults are cleared). `None` when the drill has no proxy or no faults.
     pub async fn execute_with_decisions(self, stop: Stop) -> (RunResult, Option<DecisionPage>) {
         self.run(stop, true).await
     }
@@ -320,7 +320,10 @@ impl PreparedDrill {
             first_injection: first_injections,
             decisions,
         } = match &self.proxy {
-            Some(p) => p.finish(self.plan.faults.len(), keep_decisions).await,
+            Some(p) => {
+                let keep = keep_decisions && !self.plan.faults.is_empty();
+                p.finish(self.plan.faults.len(), keep).await
+            }
             None => proxy::TapData::default(),
         };
         let client = activity.snapshot();
